@@ -1,0 +1,1 @@
+"""Accounts: clinics, users, roles, logins."""

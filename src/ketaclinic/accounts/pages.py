@@ -1,0 +1,99 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from ketaclinic.accounts import service
+from ketaclinic.accounts.core import Role
+from ketaclinic.accounts.deps import (
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    client_address,
+    require_csrf,
+)
+from ketaclinic.audit import service as audit
+from ketaclinic.web.templating import csrf_token, flash, render
+
+router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
+
+HOME_BY_ROLE = {
+    Role.ADMIN: "/audit",
+    Role.PHYSICIAN: "/patients",
+    Role.NURSE: "/patients",
+    Role.STAFF: "/patients",
+    Role.PATIENT: "/portal",
+}
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths, so the login page cannot be used to bounce users elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "accounts/login.html", {"next": _safe_next(next) or "", "errors": {}})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    policy = service.lockout_policy(settings.lockout_failures, settings.lockout_minutes)
+    with session.begin():
+        outcome = service.authenticate(
+            session,
+            username=username,
+            password=password,
+            policy=policy,
+            client_address=client_address(request),
+        )
+        user = outcome.user
+        user_id, role = (user.id, Role(user.role)) if user else (None, None)
+    if user_id is None or role is None:
+        message = (
+            "Too many failed attempts: this account is locked for "
+            f"{settings.lockout_minutes} minutes."
+            if outcome.locked
+            else "Wrong username or password."
+        )
+        context = {
+            "next": _safe_next(next) or "",
+            "username": username,
+            "errors": {"password": message},
+        }
+        return render(
+            request, "accounts/login.html", context, status_code=429 if outcome.locked else 401
+        )
+    request.session.clear()  # a fresh session on login prevents session fixation
+    request.session["uid"] = user_id
+    csrf_token(request)
+    return RedirectResponse(_safe_next(next) or HOME_BY_ROLE[role], status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, actor: CurrentUser, session: SessionDep) -> Response:
+    with session.begin():
+        audit.record(session, actor=actor, action="logout")
+    request.session.clear()
+    flash(request, "You are logged out.")
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/")
+def home(actor: CurrentUser) -> Response:
+    assert actor.role is not None
+    return RedirectResponse(HOME_BY_ROLE[actor.role], status_code=303)

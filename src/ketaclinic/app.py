@@ -1,0 +1,190 @@
+"""create_app(): the FastAPI application, assembled from the domain routers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ketaclinic import __version__
+from ketaclinic.accounts import api as accounts_api
+from ketaclinic.accounts import pages as accounts_pages
+from ketaclinic.accounts.deps import LoginRequired
+from ketaclinic.audit import pages as audit_pages
+from ketaclinic.config import Settings
+from ketaclinic.db import make_engine, make_session_factory
+from ketaclinic.errors import Conflict, KetaclinicError
+from ketaclinic.patients import api as patients_api
+from ketaclinic.patients import pages as patients_pages
+from ketaclinic.portal import pages as portal_pages
+from ketaclinic.web.templating import render
+
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+MACHINE_PREFIXES = ("/api/", "/fhir/")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings)
+    app = FastAPI(
+        title="ketaclinic",
+        version=__version__,
+        description="Ketamine infusion clinic platform. It supports clinicians; it does not "
+        "replace their judgement.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.signing_key,
+        session_cookie="ketaclinic_session",
+        max_age=settings.session_max_age_min * 60,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.add_middleware(SecurityHeaders)
+    _add_routes(app)
+    _add_error_handlers(app)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        """Served from the installed plotly package, never copied into the repository."""
+        return FileResponse(PLOTLY_JS, media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in (
+        accounts_api.router,
+        patients_api.router,
+        accounts_pages.router,
+        patients_pages.router,
+        audit_pages.router,
+        portal_pages.router,
+    ):
+        app.include_router(router)
+    _include_optional(app)
+
+
+def _include_optional(app: FastAPI) -> None:
+    """Routers of domains that may not be installed in every build (the PK page)."""
+    try:
+        from ketaclinic.pk import pages as pk_pages  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return
+    app.include_router(pk_pages.router)
+
+
+def _is_machine(request: Request) -> bool:
+    return request.url.path.startswith(MACHINE_PREFIXES)
+
+
+def _error_response(request: Request, error: KetaclinicError) -> Response:
+    if _is_machine(request):
+        headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+        return JSONResponse(
+            {"detail": error.detail()}, status_code=error.status_code, headers=headers
+        )
+    if isinstance(error, LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
+    context = {"status": error.status_code, "message": error.msg}
+    return render(request, "error.html", context, status_code=error.status_code)
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="/")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KetaclinicError)
+    async def on_refusal(request: Request, error: KetaclinicError) -> Response:
+        return _error_response(request, error)
+
+    @app.exception_handler(StaleDataError)
+    async def on_stale(request: Request, _error: StaleDataError) -> Response:
+        message = "someone else saved this record first; reload it and try again"
+        return _error_response(request, Conflict(message, loc=("body", "version")))
+
+    @app.exception_handler(IntegrityError)
+    async def on_integrity(request: Request, _error: IntegrityError) -> Response:
+        message = "this conflicts with a record saved at the same moment; reload and try again"
+        return _error_response(request, Conflict(message))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, error: StarletteHTTPException) -> Response:
+        if _is_machine(request):
+            detail = [{"loc": [], "msg": str(error.detail), "type": "HTTPException"}]
+            return JSONResponse(
+                {"detail": detail}, status_code=error.status_code, headers=error.headers
+            )
+        context = {"status": error.status_code, "message": str(error.detail)}
+        return render(request, "error.html", context, status_code=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError) -> Response:
+        detail = [
+            {
+                "loc": list(e["loc"]),
+                "msg": str(e["msg"]).removeprefix("Value error, "),
+                "type": e["type"],
+            }
+            for e in error.errors()
+        ]
+        if _is_machine(request):
+            return JSONResponse({"detail": detail}, status_code=422)
+        message = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
+        return render(request, "error.html", {"status": 422, "message": message}, status_code=422)
+
+
+class SecurityHeaders:
+    """Headers every response carries: no framing, no sniffing, no referrer leaks."""
+
+    HEADERS = (
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"cache-control", b"no-store"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                static = scope["path"].startswith("/static/")
+                existing = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [
+                    (k, v)
+                    for k, v in self.HEADERS
+                    if k not in existing and not (static and k == b"cache-control")
+                ]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

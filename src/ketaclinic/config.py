@@ -1,0 +1,86 @@
+"""Settings: the one place that reads the environment (prefix ``KETACLINIC_``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_MIN_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads. Each one is documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="KETACLINIC_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./ketaclinic.db",
+        description="SQLAlchemy URL; postgresql+psycopg://user@host/db for a clinic network.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs session cookies and API tokens. Generated and kept beside the "
+        "database on first start when unset.",
+    )
+    environment: Literal["development", "production"] = "development"
+    clinic_timezone: str = Field(default="UTC", description="IANA zone used to show times.")
+    secure_cookies: bool = Field(default=False, description="Send cookies over HTTPS only.")
+    session_max_age_min: int = Field(default=12 * 60, ge=5)
+    token_max_age_min: int = Field(default=8 * 60, ge=5)
+    lockout_failures: int = Field(default=5, ge=1, description="Failed logins before lockout.")
+    lockout_minutes: int = Field(default=15, ge=1)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.clinic_timezone)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where files that belong with the database live (the generated secret key)."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix(prefix)).resolve().parent
+        return Path.cwd()
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The secret key: configured, or generated once and kept beside the database."""
+        if self.secret_key is not None:
+            key = self.secret_key.get_secret_value()
+            if len(key) < SECRET_KEY_MIN_LENGTH:
+                raise ValueError(
+                    f"KETACLINIC_SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} characters"
+                )
+            return key
+        return _load_or_create_key(self.data_dir / "ketaclinic.secret")
+
+
+def _load_or_create_key(path: Path) -> str:
+    """Read the key file, or create it readable by its owner only."""
+    if path.exists():
+        key = path.read_text().strip()
+        if len(key) >= SECRET_KEY_MIN_LENGTH:
+            return key
+        raise ValueError(f"the secret key in {path} is too short; delete it to make a new one")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key

@@ -1,0 +1,1 @@
+"""Patients: demographics, weights, diagnoses."""

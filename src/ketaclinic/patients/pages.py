@@ -1,0 +1,236 @@
+"""Patient pages: list with search, detail, create and edit forms, add a diagnosis."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from ketaclinic import clock
+from ketaclinic.accounts.core import Actor, Permission, may
+from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
+from ketaclinic.errors import KetaclinicError, NotFound
+from ketaclinic.patients import service
+from ketaclinic.patients.core import Sex
+from ketaclinic.patients.models import Patient
+from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate, PatientUpdate
+from ketaclinic.web.forms import blank_to_none, error_messages, lines, parse
+from ketaclinic.web.templating import flash, render
+
+router = APIRouter(
+    prefix="/patients", dependencies=[Depends(require_csrf)], include_in_schema=False
+)
+
+Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
+Writer = Annotated[Actor, Depends(require(Permission.PATIENT_WRITE))]
+Diagnoser = Annotated[Actor, Depends(require(Permission.DIAGNOSIS_WRITE))]
+PAGE_SIZE = 25
+FORM_FIELDS = (
+    "mrn",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "weight_kg",
+    "height_cm",
+    "allergies",
+    "medications",
+    "diagnosis_code",
+    "version",
+)
+
+
+def _found(session: Session, actor: Actor, patient_id: int) -> Patient:
+    patient = service.get(session, actor=actor, patient_id=patient_id)
+    if patient is None:
+        raise NotFound(f"no patient {patient_id} in your clinic")
+    return patient
+
+
+def _form_values(form: FormData) -> dict[str, str]:
+    return {name: str(form.get(name, "")) for name in FORM_FIELDS}
+
+
+def _patient_payload(values: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = blank_to_none({k: values[k] for k in FORM_FIELDS[:7]})
+    data["allergies"] = lines(values["allergies"])
+    data["medications"] = lines(values["medications"])
+    return data
+
+
+def _form_page(
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    patient: Patient | None,
+    status_code: int = 200,
+) -> Response:
+    context = {"values": values, "errors": errors, "patient": patient, "sexes": list(Sex)}
+    return render(request, "patients/form.html", context, status_code=status_code)
+
+
+@router.get("")
+def list_page(
+    request: Request, actor: Reader, session: SessionDep, q: str = "", page: int = 1
+) -> Response:
+    page = max(page, 1)
+    with session.begin():
+        rows, total = service.list_patients(
+            session, actor=actor, q=q[:100], limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        items = [service.to_summary(p) for p in rows]
+    pages = max(1, -(-total // PAGE_SIZE))
+    context = {
+        "items": items,
+        "q": q,
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "may_write": actor.role is not None and may(actor.role, Permission.PATIENT_WRITE),
+    }
+    name = (
+        "patients/_results.html"
+        if request.headers.get("x-requested-with")
+        else "patients/list.html"
+    )
+    return render(request, name, context)
+
+
+@router.get("/new")
+def new_page(request: Request, actor: Writer) -> Response:
+    return _form_page(request, dict.fromkeys(FORM_FIELDS, ""), {}, patient=None)
+
+
+@router.post("/new")
+async def create_from_form(
+    request: Request, actor: Writer, session: SessionDep, settings: SettingsDep
+) -> Response:
+    values = _form_values(await request.form())
+    payload = _patient_payload(values)
+    if values["diagnosis_code"].strip():
+        payload["diagnoses"] = [{"code": values["diagnosis_code"], "is_primary": True}]
+    data, errors = parse(PatientCreate, payload)
+    if data is None:
+        errors = {("diagnosis_code" if k == "diagnoses" else k): v for k, v in errors.items()}
+        return _form_page(request, values, errors, patient=None, status_code=422)
+    try:
+        with session.begin():
+            patient = service.create(
+                session, actor=actor, data=data, today=clock.today(settings.timezone)
+            )
+            patient_id = patient.id
+    except KetaclinicError as error:
+        return _form_page(
+            request, values, error_messages(error), patient=None, status_code=error.status_code
+        )
+    flash(request, f"Patient {data.given_name} {data.family_name} registered.", "success")
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.get("/{patient_id}")
+def detail_page(
+    request: Request, patient_id: int, actor: Reader, session: SessionDep, settings: SettingsDep
+) -> Response:
+    with session.begin():
+        patient = service.to_out(
+            _found(session, actor, patient_id), today=clock.today(settings.timezone)
+        )
+    role = actor.role
+    context = {
+        "p": patient,
+        "may_write": role is not None and may(role, Permission.PATIENT_WRITE),
+        "may_diagnose": role is not None and may(role, Permission.DIAGNOSIS_WRITE),
+        "errors": {},
+        "values": {},
+    }
+    return render(request, "patients/detail.html", context)
+
+
+@router.get("/{patient_id}/edit")
+def edit_page(request: Request, patient_id: int, actor: Writer, session: SessionDep) -> Response:
+    with session.begin():
+        patient = _found(session, actor, patient_id)
+        weight = patient.current_weight
+        values = {
+            "mrn": patient.mrn,
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "birth_date": patient.birth_date.isoformat(),
+            "sex": patient.sex,
+            "weight_kg": str(weight.weight_kg) if weight else "",
+            "height_cm": str(patient.height_cm or ""),
+            "allergies": "\n".join(patient.allergies),
+            "medications": "\n".join(patient.medications),
+            "diagnosis_code": "",
+            "version": str(patient.version),
+        }
+    return _form_page(request, values, {}, patient=patient)
+
+
+@router.post("/{patient_id}/edit")
+async def update_from_form(
+    request: Request, patient_id: int, actor: Writer, session: SessionDep, settings: SettingsDep
+) -> Response:
+    values = _form_values(await request.form())
+    payload = _patient_payload(values)
+    payload["version"] = values["version"] or None
+    with session.begin():
+        patient = _found(session, actor, patient_id)
+        weight = patient.current_weight
+        if weight is not None and payload.get("weight_kg") == str(weight.weight_kg):
+            payload.pop("weight_kg")  # unchanged: no new entry in the weight history
+    data, errors = parse(PatientUpdate, payload)
+    if data is None:
+        return _form_page(request, values, errors, patient=patient, status_code=422)
+    try:
+        with session.begin():
+            service.update(
+                session,
+                actor=actor,
+                patient=_found(session, actor, patient_id),
+                data=data,
+                today=clock.today(settings.timezone),
+            )
+    except KetaclinicError as error:
+        return _form_page(
+            request, values, error_messages(error), patient=patient, status_code=error.status_code
+        )
+    flash(request, "Changes saved.", "success")
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/{patient_id}/diagnoses")
+async def add_diagnosis_from_form(
+    request: Request, patient_id: int, actor: Diagnoser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    form = await request.form()
+    values = {"code": str(form.get("code", "")), "is_primary": form.get("is_primary") == "on"}
+    data, errors = parse(DiagnosisIn, values)
+    if data is not None:
+        try:
+            with session.begin():
+                diagnosis = service.add_diagnosis(
+                    session, actor=actor, patient=_found(session, actor, patient_id), data=data
+                )
+                message = f"Diagnosis {diagnosis.code} {diagnosis.title} added."
+            flash(request, message, "success")
+            return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+        except KetaclinicError as error:
+            errors = error_messages(error)
+    with session.begin():
+        patient = service.to_out(
+            _found(session, actor, patient_id), today=clock.today(settings.timezone)
+        )
+    context = {
+        "p": patient,
+        "may_write": True,
+        "may_diagnose": True,
+        "errors": errors,
+        "values": values,
+    }
+    return render(request, "patients/detail.html", context, status_code=422)

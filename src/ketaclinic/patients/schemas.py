@@ -1,0 +1,150 @@
+"""Request and response shapes for patients."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from ketaclinic.patients.core import (
+    HEIGHT_MAX_CM,
+    HEIGHT_MIN_CM,
+    WEIGHT_MAX_KG,
+    WEIGHT_MIN_KG,
+    Sex,
+    decimal_places,
+)
+from ketaclinic.patients.icd10cm import UnknownCode, lookup
+
+
+def _two_decimals_at_most(value: Decimal) -> Decimal:
+    if decimal_places(value) > 2:
+        raise ValueError("give at most 2 decimal places; the value is not rounded for you")
+    return value
+
+
+def _known_icd_code(value: str) -> str:
+    try:
+        return lookup(value).code
+    except UnknownCode as error:
+        raise ValueError(str(error)) from None
+
+
+def _clean_items(values: list[str]) -> list[str]:
+    return [v.strip() for v in values if v.strip()]
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Mrn = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$"
+    ),
+]
+WeightKg = Annotated[
+    Decimal,
+    Field(ge=WEIGHT_MIN_KG, le=WEIGHT_MAX_KG, description="kg, 30–300"),
+    AfterValidator(_two_decimals_at_most),
+]
+HeightCm = Annotated[
+    Decimal,
+    Field(ge=HEIGHT_MIN_CM, le=HEIGHT_MAX_CM, description="cm, 100–250"),
+    AfterValidator(_two_decimals_at_most),
+]
+IcdCodeStr = Annotated[str, AfterValidator(_known_icd_code)]
+ItemList = Annotated[
+    list[Annotated[str, StringConstraints(max_length=200)]],
+    Field(max_length=50),
+    AfterValidator(_clean_items),
+]
+
+
+class DiagnosisIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: IcdCodeStr = Field(description="A billable ICD-10-CM code, e.g. M79.7")
+    is_primary: bool = False
+
+
+class PatientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mrn: Mrn
+    given_name: Name
+    family_name: Name
+    birth_date: date
+    sex: Sex
+    weight_kg: WeightKg
+    weight_measured_at: AwareDatetime | None = None
+    height_cm: HeightCm | None = None
+    allergies: ItemList = []
+    medications: ItemList = []
+    diagnoses: list[DiagnosisIn] = Field(default=[], max_length=30)
+
+
+class PatientUpdate(BaseModel):
+    """Only the fields sent are changed; a new weight adds to the history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mrn: Mrn | None = None
+    given_name: Name | None = None
+    family_name: Name | None = None
+    birth_date: date | None = None
+    sex: Sex | None = None
+    weight_kg: WeightKg | None = None
+    weight_measured_at: AwareDatetime | None = None
+    height_cm: HeightCm | None = None
+    allergies: ItemList | None = None
+    medications: ItemList | None = None
+    version: int | None = Field(
+        default=None, description="The version you edited; a newer one answers 409."
+    )
+
+
+class DiagnosisOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    title: str
+    is_primary: bool
+    recorded_at: datetime
+
+
+class WeightOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    weight_kg: Decimal
+    measured_at: datetime
+
+
+class PatientSummary(BaseModel):
+    id: int
+    mrn: str
+    given_name: str
+    family_name: str
+    birth_date: date
+    sex: Sex
+    primary_diagnosis: DiagnosisOut | None
+
+
+class PatientOut(PatientSummary):
+    age_years: int
+    weight_kg: Decimal | None
+    weight_measured_at: datetime | None
+    height_cm: Decimal | None
+    allergies: list[str]
+    medications: list[str]
+    diagnoses: list[DiagnosisOut]
+    weights: list[WeightOut]
+    version: int
+
+
+class PatientPage(BaseModel):
+    items: list[PatientSummary]
+    total: int
+    limit: int
+    offset: int

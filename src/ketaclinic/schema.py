@@ -1,0 +1,44 @@
+"""Applying migrations from code, for the CLI and the tests."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MODEL_MODULES = (
+    "ketaclinic.accounts.models",
+    "ketaclinic.patients.models",
+    "ketaclinic.audit.models",
+)
+
+
+def import_all_models() -> None:
+    """Register every table on the shared metadata."""
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision`` in one transaction."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,1 @@
+"""Shared web plumbing: templates, CSRF, flash messages."""

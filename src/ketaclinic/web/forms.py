@@ -1,0 +1,44 @@
+"""Turning form posts into validated models, and errors back into per-field messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ketaclinic.errors import KetaclinicError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+FieldErrors = dict[str, str]
+
+
+def lines(text: str | None) -> list[str]:
+    """A textarea with one item per line."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def blank_to_none(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()}
+
+
+def validation_messages(error: ValidationError) -> FieldErrors:
+    """The first message for each field, keyed by the top-level field name."""
+    messages: FieldErrors = {}
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "__all__"
+        msg = str(item["msg"]).removeprefix("Value error, ")
+        messages.setdefault(field, msg)
+    return messages
+
+
+def error_messages(error: KetaclinicError) -> FieldErrors:
+    field = str(error.loc[-1]) if error.loc else "__all__"
+    return {field: error.msg}
+
+
+def parse(model: type[ModelT], data: Mapping[str, Any]) -> tuple[ModelT | None, FieldErrors]:
+    try:
+        return model.model_validate(data), {}
+    except ValidationError as error:
+        return None, validation_messages(error)

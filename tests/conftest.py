@@ -1,0 +1,202 @@
+"""Real databases for every test: a fresh SQLite file, and a real PostgreSQL when one is given.
+
+PostgreSQL tests use ``KETACLINIC_TEST_POSTGRES_URL`` (a server URL; a fresh database is created
+for the run and dropped after). Without it they skip with the reason; under ``CI=true`` they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from ketaclinic.accounts import service as accounts
+from ketaclinic.accounts.core import Role
+from ketaclinic.app import create_app
+from ketaclinic.config import Settings
+from ketaclinic.db import Base, make_engine, transaction
+from ketaclinic.schema import import_all_models, upgrade
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "correct horse battery"
+PG_ENV = "KETACLINIC_TEST_POSTGRES_URL"
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating once keeps the suite fast)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(Settings(database_url=f"sqlite:///{path}", secret_key=TEST_SECRET))
+    upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    server_url = os.environ.get(PG_ENV)
+    if not server_url:
+        if _ci():
+            pytest.fail(f"CI=true but {PG_ENV} is not set: the PostgreSQL tests must run in CI")
+        pytest.skip(f"no PostgreSQL: set {PG_ENV}=postgresql+psycopg://user@host:port/db to run")
+    name = f"ketaclinic_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # the server did not answer or refused
+        if _ci():
+            pytest.fail(f"PostgreSQL at {PG_ENV} is not usable: {error}")
+        pytest.skip(f"PostgreSQL at {PG_ENV} is not usable: {error}")
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(Settings(database_url=url, secret_key=TEST_SECRET))
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    """Empty every table between tests, and put the audit chain back at its start."""
+    import_all_models()
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(
+            text("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, 0, :g)"),
+            {"g": "0" * 64},
+        )
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Settings:
+    """Settings for a fresh, migrated database of each engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "ketaclinic.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        _reset_postgres(url)
+    return Settings(database_url=url, secret_key=TEST_SECRET, lockout_failures=3)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
+    path = tmp_path / "ketaclinic.db"
+    shutil.copy(sqlite_template, path)
+    return Settings(database_url=f"sqlite:///{path}", secret_key=TEST_SECRET, lockout_failures=3)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def engine(app: FastAPI) -> Engine:
+    result: Engine = app.state.engine
+    return result
+
+
+@pytest.fixture
+def factory(app: FastAPI) -> sessionmaker[Session]:
+    result: sessionmaker[Session] = app.state.session_factory
+    return result
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    role: Role
+    clinic: str
+    user_id: int
+    password: str = PASSWORD
+
+
+@pytest.fixture
+def make_person(factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """Create a user of ``role`` in ``clinic`` (created when new)."""
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role, clinic: str = "NORTH", patient_id: int | None = None) -> Person:
+        username = f"{role.value}{next(counter)}.{clinic.lower()}"
+        with transaction(factory) as session:
+            c = accounts.ensure_clinic(session, code=clinic)
+            user = accounts.create_user(
+                session,
+                clinic=c,
+                username=username,
+                password=PASSWORD,
+                role=role,
+                patient_id=patient_id,
+            )
+            return Person(username, role, clinic, user.id)
+
+    return make
+
+
+def token_for(client: TestClient, person: Person) -> dict[str, str]:
+    response = client.post(
+        "/api/v1/auth/token", data={"username": person.username, "password": person.password}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def log_in(client: TestClient, person: Person) -> None:
+    token = csrf_from(client.get("/login").text)
+    response = client.post(
+        "/login",
+        data={"username": person.username, "password": person.password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+def patient_body(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "mrn": "MRN-1",
+        "given_name": "Test",
+        "family_name": "Synthetic-Case",
+        "birth_date": "1980-05-17",
+        "sex": "female",
+        "weight_kg": "72.5",
+        "diagnoses": [{"code": "M79.7", "is_primary": True}],
+    }
+    body.update(overrides)
+    return body
