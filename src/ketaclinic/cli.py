@@ -64,12 +64,12 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Create or migrate the database schema (Alembic)."""
-    from ketaclinic.db import make_engine
+    from ketaclinic.db import engine_scope
     from ketaclinic.schema import current_revision, upgrade
 
-    engine = make_engine(_settings())
-    upgrade(engine, revision)
-    out.print(f"database at revision {current_revision(engine)}")
+    with engine_scope(_settings()) as engine:
+        upgrade(engine, revision)
+        out.print(f"database at revision {current_revision(engine)}")
 
 
 @user_app.command("create")
@@ -105,10 +105,9 @@ def audit_verify(
 ) -> None:
     """Check the hash chain; exit 1 and name the first bad event when it is broken."""
     from ketaclinic.audit import service
-    from ketaclinic.db import make_engine, make_session_factory
+    from ketaclinic.db import engine_scope, make_session_factory
 
-    factory = make_session_factory(make_engine(_settings()))
-    with factory() as session:
+    with engine_scope(_settings()) as engine, make_session_factory(engine)() as session:
         problem = service.verify(session)
     if as_json:
         print(

@@ -67,6 +67,16 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.close()
 
 
+@contextmanager
+def engine_scope(settings: Settings) -> Iterator[Engine]:
+    """An engine for a command that runs once; its connections are closed at the end."""
+    engine = make_engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

@@ -19,7 +19,7 @@ from ketaclinic.accounts import service as accounts
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.models import User
 from ketaclinic.config import Settings
-from ketaclinic.db import make_engine, make_session_factory, transaction
+from ketaclinic.db import engine_scope, make_session_factory, transaction
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate
@@ -108,8 +108,7 @@ class SeedResult:
 
 def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
     """Create the demo clinic once; later calls only hand out new passwords when asked."""
-    factory = make_session_factory(make_engine(settings))
-    with transaction(factory) as session:
+    with engine_scope(settings) as engine, transaction(make_session_factory(engine)) as session:
         clinic = accounts.get_clinic(session, code=CLINIC_CODE)
         if clinic is not None:
             passwords = _reset_passwords(session) if new_passwords else []

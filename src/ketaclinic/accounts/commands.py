@@ -7,7 +7,7 @@ from sqlalchemy import select
 from ketaclinic.accounts import service
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.config import Settings
-from ketaclinic.db import make_engine, make_session_factory, transaction
+from ketaclinic.db import engine_scope, make_session_factory, transaction
 from ketaclinic.errors import InvalidInput
 from ketaclinic.patients.models import Patient
 
@@ -28,8 +28,7 @@ def create_user(
         )
     if not clinic_code.strip() or len(clinic_code) > 32:
         raise InvalidInput("a clinic code is 1–32 characters")
-    factory = make_session_factory(make_engine(settings))
-    with transaction(factory) as session:
+    with engine_scope(settings) as engine, transaction(make_session_factory(engine)) as session:
         clinic = service.ensure_clinic(session, code=clinic_code.strip())
         patient_id = None
         if patient_mrn:

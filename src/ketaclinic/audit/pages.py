@@ -48,9 +48,8 @@ def _mrns(session: Session, events: list[AuditEvent]) -> dict[int, str]:
     ids = {e.patient_id for e in events if e.patient_id is not None}
     if not ids:
         return {}
-    return dict(
-        session.execute(select(Patient.id, Patient.mrn).where(Patient.id.in_(ids))).tuples()
-    )
+    rows = session.execute(select(Patient.id, Patient.mrn).where(Patient.id.in_(ids)))
+    return {patient_id: mrn for patient_id, mrn in rows}
 
 
 @router.get("")

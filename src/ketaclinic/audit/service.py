@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
@@ -86,24 +86,26 @@ def verify(session: Session) -> ChainBreak | None:
     head = session.get(AuditChainHead, HEAD_ID)
     if head is None:
         return ChainBreak(0, "the chain head is missing")
-    return first_break(_stream(session), head.last_seq, head.last_hash)
-
-
-def _stream(session: Session) -> Iterator[ChainedEvent]:
     rows = session.scalars(
         select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
     )
-    for row in rows:
-        fields = EventFields(
-            seq=row.seq,
-            occurred_at=row.occurred_at,
-            action=row.action,
-            user_id=row.user_id,
-            username=row.username,
-            role=row.role,
-            clinic_id=row.clinic_id,
-            patient_id=row.patient_id,
-            client_address=row.client_address,
-            detail=row.detail,
-        )
-        yield ChainedEvent(fields=fields, prev_hash=row.prev_hash, hash=row.hash)
+    try:
+        return first_break((_chained(row) for row in rows), head.last_seq, head.last_hash)
+    finally:
+        rows.close()  # a break stops early; the server-side cursor must still be closed
+
+
+def _chained(row: AuditEvent) -> ChainedEvent:
+    fields = EventFields(
+        seq=row.seq,
+        occurred_at=row.occurred_at,
+        action=row.action,
+        user_id=row.user_id,
+        username=row.username,
+        role=row.role,
+        clinic_id=row.clinic_id,
+        patient_id=row.patient_id,
+        client_address=row.client_address,
+        detail=row.detail,
+    )
+    return ChainedEvent(fields=fields, prev_hash=row.prev_hash, hash=row.hash)

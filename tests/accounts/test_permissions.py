@@ -1,0 +1,117 @@
+"""Walk every route as every role, and as a physician of another clinic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from ketaclinic.accounts.core import Role
+from tests.conftest import Person, csrf_from, log_in, patient_body, token_for
+
+PUBLIC = "public"
+EVERYONE = frozenset(Role)
+READERS = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
+CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
+
+# (method, path) -> who may; every route of the app must be listed here.
+EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
+    ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("GET", "/api/v1/me"): EVERYONE,
+    ("GET", "/api/v1/patients"): READERS,
+    ("POST", "/api/v1/patients"): READERS,
+    ("GET", "/api/v1/patients/{patient_id}"): READERS,
+    ("PATCH", "/api/v1/patients/{patient_id}"): READERS,
+    ("POST", "/api/v1/patients/{patient_id}/diagnoses"): CLINICIANS,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): EVERYONE,
+    ("GET", "/"): EVERYONE,
+    ("GET", "/patients"): READERS,
+    ("GET", "/patients/new"): READERS,
+    ("POST", "/patients/new"): READERS,
+    ("GET", "/patients/{patient_id}"): READERS,
+    ("GET", "/patients/{patient_id}/edit"): READERS,
+    ("POST", "/patients/{patient_id}/edit"): READERS,
+    ("POST", "/patients/{patient_id}/diagnoses"): CLINICIANS,
+    ("GET", "/audit"): frozenset({Role.ADMIN}),
+    ("GET", "/audit/export.csv"): frozenset({Role.ADMIN}),
+    ("GET", "/portal"): frozenset({Role.PATIENT}),
+    ("GET", "/pk"): CLINICIANS,
+    ("POST", "/pk"): CLINICIANS,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/static/vendor/plotly.min.js"): PUBLIC,
+}
+FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _routes(app: FastAPI) -> list[tuple[str, str]]:
+    found = []
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path not in FRAMEWORK:
+            found += [(m, route.path) for m in sorted(route.methods - {"HEAD"})]
+    return found
+
+
+def test_every_route_has_a_permission_expectation(app: FastAPI) -> None:
+    missing = [r for r in _routes(app) if r not in EXPECTED]
+    assert missing == [], "add these routes to EXPECTED with the roles that may use them"
+
+
+@pytest.fixture
+def people(client: TestClient, make_person: Callable[..., Person]) -> dict[str, Person]:
+    cast = {role.value: make_person(role) for role in Role if role is not Role.PATIENT}
+    cast["outsider"] = make_person(Role.PHYSICIAN, clinic="SOUTH")
+    return cast
+
+
+def test_each_role_reaches_exactly_the_routes_it_may(
+    app: FastAPI, client: TestClient, people: dict[str, Person], make_person: Callable[..., Person]
+) -> None:
+    nurse_auth = token_for(client, people["nurse"])
+    patient_id = client.post("/api/v1/patients", json=patient_body(), headers=nurse_auth).json()["id"]
+    people["patient"] = make_person(Role.PATIENT, patient_id=patient_id)
+    failures = []
+    for name, person in people.items():
+        caller = _Caller(app, person)
+        for method, path in _routes(app):
+            expected = EXPECTED[(method, path)]
+            if expected == PUBLIC:
+                continue
+            status = caller.call(method, path.replace("{patient_id}", str(patient_id)))
+            if person.role not in expected:
+                if status != 403:
+                    failures.append(f"{name} {method} {path}: {status}, expected 403")
+            elif name == "outsider" and "{patient_id}" in path:
+                if status != 404:
+                    failures.append(f"{name} {method} {path}: {status}, expected 404")
+            elif status in (401, 403, 404):
+                failures.append(f"{name} {method} {path}: {status}, expected access")
+    assert failures == []
+
+
+class _Caller:
+    """One logged-in browser and one API token per person; logging out uses a throwaway one."""
+
+    def __init__(self, app: FastAPI, person: Person) -> None:
+        self.app, self.person = app, person
+        self.web = TestClient(app)
+        log_in(self.web, person)
+        self.csrf = csrf_from(self.web.get("/login").text)
+        self.api = token_for(self.web, person)
+
+    def call(self, method: str, path: str) -> int:
+        if path.startswith("/api/"):
+            return self.web.request(method, path, headers=self.api, json={}).status_code
+        if method == "GET":
+            return self.web.get(path, follow_redirects=False).status_code
+        client = self.web
+        if path == "/logout":
+            client = TestClient(self.app)
+            log_in(client, self.person)
+        token = self.csrf if client is self.web else csrf_from(client.get("/login").text)
+        response = client.request(method, path, data={"csrf_token": token}, follow_redirects=False)
+        return response.status_code

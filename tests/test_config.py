@@ -1,0 +1,32 @@
+from pathlib import Path
+
+import pytest
+
+from ketaclinic.config import Settings
+
+
+def test_a_secret_key_is_generated_once_beside_the_database(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'clinic.db'}")
+    key = settings.signing_key
+    assert len(key) >= 32
+    assert (tmp_path / "ketaclinic.secret").stat().st_mode & 0o077 == 0
+    assert Settings(database_url=f"sqlite:///{tmp_path / 'clinic.db'}").signing_key == key
+
+
+def test_a_configured_secret_key_wins(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", secret_key="s" * 40)
+    assert settings.signing_key == "s" * 40
+    assert not (tmp_path / "ketaclinic.secret").exists()
+
+
+def test_a_short_secret_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 32"):
+        _ = Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", secret_key="short").signing_key
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETACLINIC_CLINIC_TIMEZONE", "Europe/Amsterdam")
+    monkeypatch.setenv("KETACLINIC_LOCKOUT_FAILURES", "7")
+    settings = Settings()
+    assert settings.clinic_timezone == "Europe/Amsterdam"
+    assert settings.lockout_failures == 7
