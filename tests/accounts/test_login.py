@@ -25,11 +25,15 @@ def nurse(make_person: Callable[..., Person]) -> Person:
 
 def _actions(factory: sessionmaker[Session]) -> list[tuple[str, str | None]]:
     with factory() as session:
-        rows = session.execute(select(AuditEvent.action, AuditEvent.username).order_by(AuditEvent.seq))
+        rows = session.execute(
+            select(AuditEvent.action, AuditEvent.username).order_by(AuditEvent.seq)
+        )
         return [(a, u) for a, u in rows if a.startswith(("login", "logout"))]
 
 
-def test_the_api_gives_a_bearer_token_for_the_right_password(client: TestClient, nurse: Person) -> None:
+def test_the_api_gives_a_bearer_token_for_the_right_password(
+    client: TestClient, nurse: Person
+) -> None:
     headers = token_for(client, nurse)
     me = client.get("/api/v1/me", headers=headers)
     assert me.status_code == 200
@@ -54,7 +58,9 @@ def test_the_api_does_not_accept_the_web_session_cookie(client: TestClient, nurs
 def test_a_wrong_password_answers_401_and_is_audited(
     client: TestClient, nurse: Person, factory: sessionmaker[Session]
 ) -> None:
-    response = client.post("/api/v1/auth/token", data={"username": nurse.username, "password": "nope"})
+    response = client.post(
+        "/api/v1/auth/token", data={"username": nurse.username, "password": "nope"}
+    )
     assert response.status_code == 401
     ghost = client.post("/api/v1/auth/token", data={"username": "ghost", "password": "nope"})
     assert ghost.status_code == 401
@@ -113,13 +119,20 @@ def test_login_never_redirects_off_site(client: TestClient, nurse: Person, targe
     token = csrf_from(client.get("/login").text)
     response = client.post(
         "/login",
-        data={"username": nurse.username, "password": nurse.password, "csrf_token": token, "next": target},
+        data={
+            "username": nurse.username,
+            "password": nurse.password,
+            "csrf_token": token,
+            "next": target,
+        },
         follow_redirects=False,
     )
     assert response.headers["location"] == "/patients"
 
 
-def test_a_wrong_web_login_keeps_the_username_and_shows_the_error(client: TestClient, nurse: Person) -> None:
+def test_a_wrong_web_login_keeps_the_username_and_shows_the_error(
+    client: TestClient, nurse: Person
+) -> None:
     token = csrf_from(client.get("/login").text)
     response = client.post(
         "/login", data={"username": nurse.username, "password": "wrong", "csrf_token": token}
@@ -134,13 +147,17 @@ def test_logout_ends_the_session_and_is_audited(
 ) -> None:
     log_in(client, nurse)
     page = client.get("/patients")
-    response = client.post("/logout", data={"csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    response = client.post(
+        "/logout", data={"csrf_token": csrf_from(page.text)}, follow_redirects=False
+    )
     assert response.status_code == 303
     assert client.get("/patients", follow_redirects=False).status_code == 303
     assert _actions(factory)[-1] == ("logout", nurse.username)
 
 
-def test_a_deactivated_user_is_refused(client: TestClient, nurse: Person, factory: sessionmaker[Session]) -> None:
+def test_a_deactivated_user_is_refused(
+    client: TestClient, nurse: Person, factory: sessionmaker[Session]
+) -> None:
     from ketaclinic.accounts.models import User
 
     headers = token_for(client, nurse)

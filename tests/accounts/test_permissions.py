@@ -72,7 +72,9 @@ def test_each_role_reaches_exactly_the_routes_it_may(
     app: FastAPI, client: TestClient, people: dict[str, Person], make_person: Callable[..., Person]
 ) -> None:
     nurse_auth = token_for(client, people["nurse"])
-    patient_id = client.post("/api/v1/patients", json=patient_body(), headers=nurse_auth).json()["id"]
+    patient_id = client.post("/api/v1/patients", json=patient_body(), headers=nurse_auth).json()[
+        "id"
+    ]
     people["patient"] = make_person(Role.PATIENT, patient_id=patient_id)
     failures = []
     for name, person in people.items():

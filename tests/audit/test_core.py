@@ -12,8 +12,18 @@ T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 def _chain(n: int) -> list[ChainedEvent]:
     events, prev = [], GENESIS_HASH
     for seq in range(1, n + 1):
-        fields = EventFields(seq, T0 + timedelta(seconds=seq), "patient.read", 1, "nurse1", "nurse",
-                             1, seq, "127.0.0.1", None)
+        fields = EventFields(
+            seq,
+            T0 + timedelta(seconds=seq),
+            "patient.read",
+            1,
+            "nurse1",
+            "nurse",
+            1,
+            seq,
+            "127.0.0.1",
+            None,
+        )
         digest = event_hash(fields, prev)
         events.append(ChainedEvent(fields, prev, digest))
         prev = digest
@@ -30,7 +40,9 @@ def test_an_empty_chain_verifies() -> None:
 
 
 @given(st.integers(2, 12), st.data())
-def test_altering_any_field_of_any_event_is_caught_at_that_event(n: int, data: st.DataObject) -> None:
+def test_altering_any_field_of_any_event_is_caught_at_that_event(
+    n: int, data: st.DataObject
+) -> None:
     events = _chain(n)
     k = data.draw(st.integers(0, n - 1))
     altered = replace(events[k].fields, action="patient.update")

@@ -22,7 +22,9 @@ from tests.conftest import Person, log_in, patient_body, token_for
 def busy_trail(client: TestClient, make_person: Callable[..., Person]) -> int:
     """A trail with logins, a patient created and read; returns the patient id."""
     headers = token_for(client, make_person(Role.NURSE))
-    patient_id: int = client.post("/api/v1/patients", json=patient_body(), headers=headers).json()["id"]
+    patient_id: int = client.post("/api/v1/patients", json=patient_body(), headers=headers).json()[
+        "id"
+    ]
     client.get(f"/api/v1/patients/{patient_id}", headers=headers)
     return patient_id
 
@@ -40,10 +42,14 @@ def _tamper(engine: Engine, statement: str) -> None:
             connection.exec_driver_sql("DROP TRIGGER audit_event_no_update")
             connection.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
         else:
-            connection.exec_driver_sql("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+            connection.exec_driver_sql(
+                "ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"
+            )
         connection.execute(text(statement))
         if engine.dialect.name != "sqlite":
-            connection.exec_driver_sql("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
+            connection.exec_driver_sql(
+                "ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"
+            )
 
 
 def test_verify_passes_on_an_intact_trail(busy_trail: int, settings: Settings) -> None:
@@ -52,14 +58,18 @@ def test_verify_passes_on_an_intact_trail(busy_trail: int, settings: Settings) -
     assert "intact" in output
 
 
-def test_verify_names_the_first_altered_event(busy_trail: int, settings: Settings, engine: Engine) -> None:
+def test_verify_names_the_first_altered_event(
+    busy_trail: int, settings: Settings, engine: Engine
+) -> None:
     _tamper(engine, "UPDATE audit_event SET action = 'patient.search' WHERE seq = 3")
     code, output = _verify(settings)
     assert code == 1
     assert "event 3" in output
 
 
-def test_verify_catches_a_removed_event(busy_trail: int, settings: Settings, engine: Engine) -> None:
+def test_verify_catches_a_removed_event(
+    busy_trail: int, settings: Settings, engine: Engine
+) -> None:
     _tamper(engine, "DELETE FROM audit_event WHERE seq = 2")
     code, output = _verify(settings)
     assert code == 1
@@ -77,8 +87,12 @@ def test_verify_catches_removal_of_the_newest_events(
     assert "removed" in output
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"])
-def test_the_database_refuses_to_change_the_trail(busy_trail: int, engine: Engine, statement: str) -> None:
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"]
+)
+def test_the_database_refuses_to_change_the_trail(
+    busy_trail: int, engine: Engine, statement: str
+) -> None:
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(text(statement))
 
@@ -88,15 +102,24 @@ def test_a_refused_request_leaves_no_audit_event(
 ) -> None:
     headers = token_for(client, make_person(Role.NURSE))
     with factory() as session:
-        before = service.verify(session), session.execute(text("SELECT count(*) FROM audit_event")).scalar()
+        before = (
+            service.verify(session),
+            session.execute(text("SELECT count(*) FROM audit_event")).scalar(),
+        )
     client.post("/api/v1/patients", json=patient_body(birth_date="2020-01-01"), headers=headers)
     with factory() as session:
-        after = service.verify(session), session.execute(text("SELECT count(*) FROM audit_event")).scalar()
+        after = (
+            service.verify(session),
+            session.execute(text("SELECT count(*) FROM audit_event")).scalar(),
+        )
     assert before == after
 
 
 def test_admins_filter_the_trail_by_patient_and_user_and_exports_are_audited(
-    client: TestClient, busy_trail: int, make_person: Callable[..., Person], factory: sessionmaker[Session]
+    client: TestClient,
+    busy_trail: int,
+    make_person: Callable[..., Person],
+    factory: sessionmaker[Session],
 ) -> None:
     log_in(client, make_person(Role.ADMIN))
     page = client.get("/audit", params={"patient": "MRN-1"})

@@ -49,7 +49,7 @@ def _mrns(session: Session, events: list[AuditEvent]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.execute(select(Patient.id, Patient.mrn).where(Patient.id.in_(ids)))
-    return {patient_id: mrn for patient_id, mrn in rows}
+    return {pid: mrn for pid, mrn in rows}  # noqa: C416  (rows are Row objects, not pairs)
 
 
 @router.get("")
