@@ -24,7 +24,7 @@ from ketaclinic.accounts import service as accounts
 from ketaclinic.accounts.core import Role
 from ketaclinic.app import create_app
 from ketaclinic.config import Settings
-from ketaclinic.db import Base, make_engine, transaction
+from ketaclinic.db import Base, make_engine, make_session_factory, transaction
 from ketaclinic.schema import import_all_models, upgrade
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -162,6 +162,25 @@ def make_person(factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
             return Person(username, role, clinic, user.id)
 
     return make
+
+
+@pytest.fixture
+def make_sqlite_person(sqlite_settings: Settings):  # type: ignore[no-untyped-def]
+    """Like make_person, for tests that run their own server on ``sqlite_settings``."""
+    engine = make_engine(sqlite_settings)
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role, clinic: str = "NORTH") -> Person:
+        username = f"{role.value}{next(counter)}.{clinic.lower()}"
+        with transaction(make_session_factory(engine)) as session:
+            c = accounts.ensure_clinic(session, code=clinic)
+            user = accounts.create_user(
+                session, clinic=c, username=username, password=PASSWORD, role=role
+            )
+            return Person(username, role, clinic, user.id)
+
+    yield make
+    engine.dispose()
 
 
 def token_for(client: TestClient, person: Person) -> dict[str, str]:
