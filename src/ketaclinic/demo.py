@@ -18,6 +18,7 @@ from ketaclinic import clock
 from ketaclinic.accounts import service as accounts
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.models import User
+from ketaclinic.audit import service as audit
 from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory, transaction
 from ketaclinic.patients import service as patients
@@ -183,6 +184,12 @@ def _reset_passwords(session: Session) -> list[tuple[str, str, str]]:
     for user in session.scalars(select(User).where(User.username.in_(names)).order_by(User.id)):
         password = _new_password()
         accounts.set_password(session, user=user, password=password)
+        audit.record(
+            session,
+            actor=Actor(None, "demo-seed", None, user.clinic_id, client_address="cli"),
+            action="user.password_reset",
+            detail=f"user_id={user.id}",
+        )
         result.append((user.username, user.role, password))
     return result
 
