@@ -1,0 +1,1 @@
+"""Eligibility screening: indications with their evidence, contraindications, the decision."""
