@@ -27,6 +27,8 @@ from ketaclinic.errors import Conflict, KetaclinicError
 from ketaclinic.patients import api as patients_api
 from ketaclinic.patients import pages as patients_pages
 from ketaclinic.portal import pages as portal_pages
+from ketaclinic.screening import api as screening_api
+from ketaclinic.screening import pages as screening_pages
 from ketaclinic.web.templating import render
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -75,7 +77,9 @@ def _add_routes(app: FastAPI) -> None:
     for router in (
         accounts_api.router,
         patients_api.router,
+        screening_api.router,
         accounts_pages.router,
+        screening_pages.router,
         patients_pages.router,
         audit_pages.router,
         portal_pages.router,

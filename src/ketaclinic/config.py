@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     token_max_age_min: int = Field(default=8 * 60, ge=5)
     lockout_failures: int = Field(default=5, ge=1, description="Failed logins before lockout.")
     lockout_minutes: int = Field(default=15, ge=1)
+    screening_systolic_limit_mmhg: int = Field(
+        default=140, ge=90, le=220, description="Baseline systolic BP above this is flagged."
+    )
+    screening_diastolic_limit_mmhg: int = Field(
+        default=90, ge=50, le=140, description="Baseline diastolic BP above this is flagged."
+    )
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
     @field_validator("clinic_timezone")

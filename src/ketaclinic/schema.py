@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "ketaclinic.accounts.models",
     "ketaclinic.patients.models",
     "ketaclinic.audit.models",
+    "ketaclinic.screening.models",
 )
 
 

@@ -21,6 +21,7 @@ class Permission(StrEnum):
     DIAGNOSIS_WRITE = "diagnosis.write"
     AUDIT_READ = "audit.read"
     PK_USE = "pk.use"
+    SCREENING_SIGN = "screening.sign"
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
@@ -33,6 +34,7 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.DIAGNOSIS_WRITE: frozenset({Role.PHYSICIAN, Role.NURSE}),
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
     Permission.PK_USE: frozenset({Role.PHYSICIAN, Role.NURSE}),
+    Permission.SCREENING_SIGN: frozenset({Role.PHYSICIAN}),
 }
 
 PASSWORD_MIN_LENGTH = 10

@@ -1,0 +1,1 @@
+"""Vital signs shared by screening, check-in and the infusion chart."""
