@@ -26,6 +26,8 @@ from ketaclinic.db import make_engine, make_session_factory
 from ketaclinic.errors import Conflict, KetaclinicError
 from ketaclinic.patients import api as patients_api
 from ketaclinic.patients import pages as patients_pages
+from ketaclinic.outcomes import api as outcomes_api
+from ketaclinic.outcomes import pages as outcomes_pages
 from ketaclinic.portal import pages as portal_pages
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
@@ -78,6 +80,8 @@ def _add_routes(app: FastAPI) -> None:
         accounts_api.router,
         patients_api.router,
         screening_api.router,
+        outcomes_api.router,
+        outcomes_pages.router,
         accounts_pages.router,
         screening_pages.router,
         patients_pages.router,

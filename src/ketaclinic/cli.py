@@ -151,6 +151,15 @@ def demo(
         out.print("run `ketaclinic demo --new-passwords` to get fresh demo logins")
 
 
+def _mount_score() -> None:
+    from ketaclinic.instruments.cli import app as score_app
+
+    app.add_typer(score_app)
+
+
+_mount_score()
+
+
 def _mount_optional() -> None:
     try:
         from ketaclinic.pk.cli import app as pk_app

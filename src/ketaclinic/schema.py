@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "ketaclinic.patients.models",
     "ketaclinic.audit.models",
     "ketaclinic.screening.models",
+    "ketaclinic.outcomes.models",
 )
 
 

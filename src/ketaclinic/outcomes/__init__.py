@@ -1,0 +1,1 @@
+"""Outcomes: questionnaire measurements over time."""

@@ -1,0 +1,29 @@
+"""Scored questionnaires as recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ketaclinic.db import Base, UTCDateTime
+
+
+class Measurement(Base):
+    """One completed instrument: the answers, the exact scores, band and flags, and its context."""
+
+    __tablename__ = "measurement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    instrument: Mapped[str] = mapped_column(String(16), index=True)
+    context: Mapped[str] = mapped_column(String(16))
+    answers: Mapped[list[int | None]] = mapped_column(JSON)
+    scores: Mapped[dict[str, str]] = mapped_column(JSON)  # name -> exact value ("19/3", "12")
+    band: Mapped[str | None] = mapped_column(String(32))
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    flag_acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    flag_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
