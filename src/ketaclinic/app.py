@@ -24,10 +24,10 @@ from ketaclinic.audit import pages as audit_pages
 from ketaclinic.config import Settings
 from ketaclinic.db import make_engine, make_session_factory
 from ketaclinic.errors import Conflict, KetaclinicError
-from ketaclinic.patients import api as patients_api
-from ketaclinic.patients import pages as patients_pages
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import pages as outcomes_pages
+from ketaclinic.patients import api as patients_api
+from ketaclinic.patients import pages as patients_pages
 from ketaclinic.portal import pages as portal_pages
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
