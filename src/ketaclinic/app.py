@@ -29,6 +29,7 @@ from ketaclinic.outcomes import pages as outcomes_pages
 from ketaclinic.patients import api as patients_api
 from ketaclinic.patients import pages as patients_pages
 from ketaclinic.portal import pages as portal_pages
+from ketaclinic.protocols import api as protocols_api
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
 from ketaclinic.web.templating import render
@@ -81,6 +82,7 @@ def _add_routes(app: FastAPI) -> None:
         patients_api.router,
         screening_api.router,
         outcomes_api.router,
+        protocols_api.router,
         outcomes_pages.router,
         accounts_pages.router,
         screening_pages.router,

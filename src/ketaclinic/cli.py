@@ -26,7 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 
@@ -153,8 +153,11 @@ def demo(
 
 def _mount_score() -> None:
     from ketaclinic.instruments.cli import app as score_app
+    from ketaclinic.protocols.cli import dose_app, protocols_app
 
     app.add_typer(score_app)
+    app.add_typer(protocols_app, name="protocols")
+    app.add_typer(dose_app, name="dose")
 
 
 _mount_score()

@@ -24,6 +24,7 @@ from ketaclinic.db import engine_scope, make_session_factory, transaction
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate
+from ketaclinic.protocols import service as protocols
 
 CLINIC_CODE = "DEMO"
 CLINIC_NAME = "Demo Infusion Clinic"
@@ -112,6 +113,7 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
     with engine_scope(settings) as engine, transaction(make_session_factory(engine)) as session:
         clinic = accounts.get_clinic(session, code=CLINIC_CODE)
         if clinic is not None:
+            protocols.seed_library(session, clinic_id=clinic.id)
             passwords = _reset_passwords(session) if new_passwords else []
             return SeedResult(CLINIC_CODE, created=False, patient_count=0, passwords=passwords)
         clinic = accounts.ensure_clinic(session, code=CLINIC_CODE, name=CLINIC_NAME)

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "ketaclinic.audit.models",
     "ketaclinic.screening.models",
     "ketaclinic.outcomes.models",
+    "ketaclinic.protocols.models",
 )
 
 

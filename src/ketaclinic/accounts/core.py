@@ -22,6 +22,9 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     PK_USE = "pk.use"
     SCREENING_SIGN = "screening.sign"
+    PROTOCOL_READ = "protocol.read"
+    PROTOCOL_EDIT = "protocol.edit"
+    DOSE_PLAN = "dose.plan"
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
@@ -35,6 +38,9 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
     Permission.PK_USE: frozenset({Role.PHYSICIAN, Role.NURSE}),
     Permission.SCREENING_SIGN: frozenset({Role.PHYSICIAN}),
+    Permission.PROTOCOL_READ: frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
+    Permission.PROTOCOL_EDIT: frozenset({Role.ADMIN}),
+    Permission.DOSE_PLAN: frozenset({Role.PHYSICIAN, Role.NURSE}),
 }
 
 PASSWORD_MIN_LENGTH = 10

@@ -23,6 +23,7 @@ from ketaclinic.accounts.models import Clinic, User
 from ketaclinic.accounts.security import hash_password, verify_password
 from ketaclinic.audit import service as audit
 from ketaclinic.errors import Conflict, InvalidInput
+from ketaclinic.protocols import service as protocols
 
 
 def get_clinic(session: Session, *, code: str) -> Clinic | None:
@@ -36,6 +37,7 @@ def ensure_clinic(session: Session, *, code: str, name: str | None = None) -> Cl
         clinic = Clinic(code=code, name=name or code, created_at=clock.now())
         session.add(clinic)
         session.flush()
+        protocols.seed_library(session, clinic_id=clinic.id)
     return clinic
 
 

@@ -1,0 +1,1 @@
+"""The versioned protocol library stored per clinic."""
