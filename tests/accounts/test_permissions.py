@@ -40,6 +40,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/protocols"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     ("GET", "/api/v1/protocols/{protocol_id}"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     ("POST", "/api/v1/dose-calculations"): CLINICIANS,
+    ("GET", "/patients/{patient_id}/dose-plan"): CLINICIANS,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): EVERYONE,

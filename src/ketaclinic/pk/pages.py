@@ -152,7 +152,7 @@ def _compute(values: dict[str, str]) -> dict[str, Any]:
         "tci": result,
         "doses": doses[:DOSE_ROWS_SHOWN],
         "doses_total": len(doses),
-        "chart": _chart(sim),
+        "chart": chart_data(sim),
     }
 
 
@@ -208,7 +208,7 @@ def _start(dose: Dose) -> float:
     return dose.at_min if isinstance(dose, Bolus) else dose.start_min
 
 
-def _chart(sim: Simulation) -> dict[str, Any]:
+def chart_data(sim: Simulation) -> dict[str, Any]:
     """The numbers the page's script hands to Plotly."""
     return {
         "times_min": sim.times_min.tolist(),
