@@ -15,6 +15,7 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
 from ketaclinic.audit import service as audit
+from ketaclinic.dosing.core import SoftLimitNeedsOverride
 from ketaclinic.errors import KetaclinicError, NotFound
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.core import age_in_years
@@ -113,10 +114,13 @@ def _calculate(
     except ValidationError as error:
         context["errors"] = validation_messages(error)
         return 422
+    except SoftLimitNeedsOverride as error:  # ask for every missing reason at once
+        context["errors"] = {f.limit: f.message for f in error.findings}
+        context["needs_reason"] = [f.limit for f in error.findings]
+        return error.status_code
     except KetaclinicError as error:
         field = str(error.loc[-1]) if error.loc else "__all__"
         context["errors"] = {field: error.msg}
-        context["needs_reason"] = [field] if "override_reasons" in error.loc else []
         return error.status_code
     context["plan"] = plan
     context["chart"], context["pk_warnings"] = _predicted(
