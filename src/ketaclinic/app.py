@@ -30,6 +30,7 @@ from ketaclinic.patients import api as patients_api
 from ketaclinic.patients import pages as patients_pages
 from ketaclinic.portal import pages as portal_pages
 from ketaclinic.protocols import api as protocols_api
+from ketaclinic.protocols import library_pages as protocol_library_pages
 from ketaclinic.protocols import pages as protocols_pages
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
@@ -88,6 +89,7 @@ def _add_routes(app: FastAPI) -> None:
         accounts_pages.router,
         screening_pages.router,
         protocols_pages.router,
+        protocol_library_pages.router,
         patients_pages.router,
         audit_pages.router,
         portal_pages.router,

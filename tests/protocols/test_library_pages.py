@@ -1,0 +1,78 @@
+"""Admins edit a protocol, which adds a version; clinicians read every version."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from ketaclinic.accounts.core import Role
+from tests.conftest import Person, csrf_from, log_in, token_for
+
+KEY = "crps-schwartzman-2009"
+
+
+def _crps_id(client: TestClient, person: Person) -> int:
+    rows = client.get("/api/v1/protocols", headers=token_for(client, person)).json()
+    return next(r["id"] for r in rows if r["key"] == KEY)
+
+
+def test_an_admin_edit_makes_a_new_version_and_keeps_the_old(
+    client: TestClient, make_person: Callable[..., Person]
+) -> None:
+    admin = make_person(Role.ADMIN)
+    old_id = _crps_id(client, admin)
+    log_in(client, admin)
+    form_page = client.get(f"/protocols/{old_id}/edit")
+    values = dict(re.findall(r'name="([^"]+)" type="text" value="([^"]*)"', form_page.text))
+    values.update(
+        re.findall(
+            r'<textarea id="f-[^"]+" name="([^"]+)" rows="3">([^<]*)</textarea>', form_page.text
+        )
+    )
+    values["rate_limit_mg_per_h.soft_max"] = "20"
+    values["csrf_token"] = csrf_from(form_page.text)
+    saved = client.post(f"/protocols/{old_id}/edit", data=values)
+    assert saved.status_code == 200
+    assert "Saved as version 2." in saved.text
+    assert "soft 20 / hard" in saved.text
+    old = client.get(f"/api/v1/protocols/{old_id}", headers=token_for(client, admin)).json()
+    assert old["version"] == 1
+    assert old["definition"]["rate_limit_mg_per_h"]["soft_max"] != "20"
+    current = client.get("/api/v1/protocols", headers=token_for(client, admin)).json()
+    assert next(r for r in current if r["key"] == KEY)["version"] == 2
+
+
+def test_an_observation_below_60_minutes_is_refused(
+    client: TestClient, make_person: Callable[..., Person]
+) -> None:
+    admin = make_person(Role.ADMIN)
+    protocol_id = _crps_id(client, admin)
+    log_in(client, admin)
+    form_page = client.get(f"/protocols/{protocol_id}/edit")
+    values = dict(re.findall(r'name="([^"]+)" type="text" value="([^"]*)"', form_page.text))
+    values.update(
+        re.findall(
+            r'<textarea id="f-[^"]+" name="([^"]+)" rows="3">([^<]*)</textarea>', form_page.text
+        )
+    )
+    values["observation_min"] = "45"
+    values["csrf_token"] = csrf_from(form_page.text)
+    refused = client.post(f"/protocols/{protocol_id}/edit", data=values)
+    assert refused.status_code == 422
+    assert "observation_min" in refused.text
+    current = client.get("/api/v1/protocols", headers=token_for(client, admin)).json()
+    assert next(r for r in current if r["key"] == KEY)["version"] == 1
+
+
+def test_a_physician_reads_the_protocol_but_cannot_edit(
+    client: TestClient, make_person: Callable[..., Person]
+) -> None:
+    physician = make_person(Role.PHYSICIAN)
+    protocol_id = _crps_id(client, physician)
+    log_in(client, physician)
+    page = client.get(f"/protocols/{protocol_id}")
+    assert "Schwartzman" in page.text
+    assert "Edit (makes a new version)" not in page.text
+    assert client.get(f"/protocols/{protocol_id}/edit").status_code == 403
