@@ -116,7 +116,53 @@ def test_the_page_keeps_the_form_and_asks_for_the_missing_reason(
     assert "needs your reason" in refused.text
     assert 'value="psychosis" checked' in refused.text
     data["override_psychosis"] = "Single episode in 2005 on steroids; none since"
+    data["baseline_nrs"] = "12"
+    bad_pain = client.post(f"/patients/{patient_id}/screenings/new", data=data)
+    assert bad_pain.status_code == 422
+    assert "Baseline questionnaire:" in bad_pain.text
+    data["baseline_nrs"] = "7"
     signed = client.post(f"/patients/{patient_id}/screenings/new", data=data)
     assert signed.status_code == 200
     assert "Screening signed: eligible with precautions." in signed.text
     assert "Single episode in 2005" in signed.text
+    assert "1 baseline questionnaire(s) recorded" in signed.text
+
+
+def test_baseline_questionnaires_are_scored_and_stored_with_the_screening(
+    client: TestClient, physician: Person, patient_id: int
+) -> None:
+    headers = token_for(client, physician)
+    body = {
+        **VITALS,
+        "baseline_questionnaires": [
+            {"instrument": "nrs", "answers": [7]},
+            {"instrument": "phq9", "answers": [1, 1, 1, 1, 1, 0, 0, 0, 0]},
+        ],
+    }
+    response = client.post(f"/api/v1/patients/{patient_id}/screenings", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    assert len(response.json()["baseline_measurement_ids"]) == 2
+    stored = client.get(f"/api/v1/patients/{patient_id}/measurements", headers=headers).json()
+    assert {(m["instrument"], m["context"], m["band"]) for m in stored} == {
+        ("nrs", "baseline", None),
+        ("phq9", "baseline", "mild"),
+    }
+
+
+def test_a_bad_baseline_answer_refuses_the_whole_screening(
+    client: TestClient, physician: Person, patient_id: int
+) -> None:
+    headers = token_for(client, physician)
+    body = {**VITALS, "baseline_questionnaires": [{"instrument": "nrs", "answers": [11]}]}
+    url = f"/api/v1/patients/{patient_id}/screenings"
+    response = client.post(url, json=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == [
+        "body",
+        "baseline_questionnaires",
+        0,
+        "answers",
+        0,
+    ]
+    assert client.get(url, headers=headers).json() == []
+    assert client.get(f"/api/v1/patients/{patient_id}/measurements", headers=headers).json() == []

@@ -20,12 +20,19 @@ from ketaclinic.patients.models import Patient
 URGENT_FLAGS = frozenset({"suicide_risk"})
 
 
-def record(session: Session, *, actor: Actor, patient: Patient, data: MeasurementIn) -> Measurement:
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    patient: Patient,
+    data: MeasurementIn,
+    loc_prefix: tuple[str | int, ...] = ("body",),
+) -> Measurement:
     """Score and store one questionnaire, with the answers it was scored from."""
     try:
         result = score(data.instrument, data.answers)
-    except InvalidInput as error:  # the scorer names the item; the API names the body field
-        raise type(error)(error.msg, loc=("body", *error.loc)) from None
+    except InvalidInput as error:  # the scorer names the item; the request names where it sits
+        raise type(error)(error.msg, loc=(*loc_prefix, *error.loc)) from None
     measured_at = data.measured_at or clock.now()
     if measured_at > clock.now():
         raise InvalidInput(

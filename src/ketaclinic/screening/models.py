@@ -31,3 +31,4 @@ class Screening(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     signed_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    baseline_measurement_ids: Mapped[list[int]] = mapped_column(JSON, default=list)

@@ -76,13 +76,28 @@ def _payload(form: FormData) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     for name in VITALS:
         body[name] = str(form.get(name, "")).strip() or None
+    body["baseline_questionnaires"] = _baseline(form)
     shown = {
         **body,
         "present": present,
         "overrides": overrides,
         "treatments_failed": str(form.get("treatments_failed", "")),
+        "baseline_nrs": str(form.get("baseline_nrs", "")),
+        "baseline_phq9": str(form.get("baseline_phq9", "")),
     }
     return body, shown
+
+
+def _baseline(form: FormData) -> list[dict[str, Any]]:
+    """Baseline pain (NRS) and mood (PHQ-9 answers, comma-separated) typed on the form."""
+    found: list[dict[str, Any]] = []
+    for instrument, name in (("nrs", "baseline_nrs"), ("phq9", "baseline_phq9")):
+        text = str(form.get(name, "")).strip()
+        if text:
+            found.append(
+                {"instrument": instrument, "answers": [a.strip() for a in text.split(",")]}
+            )
+    return found
 
 
 @router.get("/{patient_id}/screenings")
@@ -129,5 +144,7 @@ async def sign_from_form(
             errors = error_messages(error)
             if error.loc and "overrides" in error.loc:
                 errors = {f"override_{error.loc[-1]}": error.msg}
+            elif "baseline_questionnaires" in error.loc:
+                errors = {"baseline_questionnaires": error.msg}
     context = _form_context(patient, shown, errors)
     return render(request, "screening/form.html", context, status_code=422)

@@ -23,6 +23,13 @@ def _vital(name: str) -> AfterValidator:
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
+class BaselineQuestionnaire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instrument: str
+    answers: list[int | None] = Field(max_length=20)
+
+
 class ScreeningIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,6 +47,9 @@ class ScreeningIn(BaseModel):
         default={}, description="A written reason for each relative contraindication"
     )
     notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    baseline_questionnaires: list[BaselineQuestionnaire] = Field(
+        default=[], max_length=5, description="Scored and stored with context 'baseline'"
+    )
 
 
 class FindingOut(BaseModel):
@@ -76,3 +86,4 @@ class ScreeningOut(BaseModel):
     notes: str | None
     signed_by_user_id: int
     signed_at: datetime
+    baseline_measurement_ids: list[int] = []

@@ -11,6 +11,8 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Actor
 from ketaclinic.audit import service as audit
 from ketaclinic.errors import InvalidInput
+from ketaclinic.outcomes import service as outcomes
+from ketaclinic.outcomes.schemas import Context, MeasurementIn
 from ketaclinic.patients.models import Patient
 from ketaclinic.screening.core import (
     Assessment,
@@ -65,6 +67,18 @@ def sign(
     )
     session.add(screening)
     session.flush()
+    screening.baseline_measurement_ids = [
+        outcomes.record(
+            session,
+            actor=actor,
+            patient=patient,
+            data=MeasurementIn(
+                instrument=q.instrument, answers=q.answers, context=Context.BASELINE
+            ),
+            loc_prefix=("body", "baseline_questionnaires", index),
+        ).id
+        for index, q in enumerate(data.baseline_questionnaires)
+    ]
     audit.record(
         session,
         actor=actor,
@@ -130,4 +144,5 @@ def to_out(screening: Screening) -> ScreeningOut:
         notes=screening.notes,
         signed_by_user_id=screening.signed_by_user_id,
         signed_at=screening.signed_at,
+        baseline_measurement_ids=screening.baseline_measurement_ids,
     )
