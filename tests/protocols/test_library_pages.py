@@ -18,21 +18,25 @@ def _crps_id(client: TestClient, person: Person) -> int:
     return next(r["id"] for r in rows if r["key"] == KEY)
 
 
+def _edit_form(client: TestClient, protocol_id: int) -> dict[str, str]:
+    """The edit form's current values, as a browser would post them back."""
+    page = client.get(f"/protocols/{protocol_id}/edit").text
+    values = dict(re.findall(r'name="([^"]+)" type="text" value="([^"]*)"', page))
+    values.update(
+        re.findall(r'<textarea id="f-[^"]+" name="([^"]+)" rows="3">([^<]*)</textarea>', page)
+    )
+    values["csrf_token"] = csrf_from(page)
+    return values
+
+
 def test_an_admin_edit_makes_a_new_version_and_keeps_the_old(
     client: TestClient, make_person: Callable[..., Person]
 ) -> None:
     admin = make_person(Role.ADMIN)
     old_id = _crps_id(client, admin)
     log_in(client, admin)
-    form_page = client.get(f"/protocols/{old_id}/edit")
-    values = dict(re.findall(r'name="([^"]+)" type="text" value="([^"]*)"', form_page.text))
-    values.update(
-        re.findall(
-            r'<textarea id="f-[^"]+" name="([^"]+)" rows="3">([^<]*)</textarea>', form_page.text
-        )
-    )
+    values = _edit_form(client, old_id)
     values["rate_limit_mg_per_h.soft_max"] = "20"
-    values["csrf_token"] = csrf_from(form_page.text)
     saved = client.post(f"/protocols/{old_id}/edit", data=values)
     assert saved.status_code == 200
     assert "Saved as version 2." in saved.text
@@ -50,15 +54,8 @@ def test_an_observation_below_60_minutes_is_refused(
     admin = make_person(Role.ADMIN)
     protocol_id = _crps_id(client, admin)
     log_in(client, admin)
-    form_page = client.get(f"/protocols/{protocol_id}/edit")
-    values = dict(re.findall(r'name="([^"]+)" type="text" value="([^"]*)"', form_page.text))
-    values.update(
-        re.findall(
-            r'<textarea id="f-[^"]+" name="([^"]+)" rows="3">([^<]*)</textarea>', form_page.text
-        )
-    )
+    values = _edit_form(client, protocol_id)
     values["observation_min"] = "45"
-    values["csrf_token"] = csrf_from(form_page.text)
     refused = client.post(f"/protocols/{protocol_id}/edit", data=values)
     assert refused.status_code == 422
     assert "observation_min" in refused.text
