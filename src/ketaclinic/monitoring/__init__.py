@@ -1,0 +1,1 @@
+"""Intra-infusion monitoring: alert rules, side-effect assessments, adjunct medication limits."""
