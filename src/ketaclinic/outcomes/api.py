@@ -12,6 +12,7 @@ from ketaclinic.errors import NotFound
 from ketaclinic.outcomes import service
 from ketaclinic.outcomes.schemas import MeasurementIn, MeasurementOut
 from ketaclinic.patients import service as patients
+from ketaclinic.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1/patients", tags=["outcomes"])
 
@@ -20,7 +21,7 @@ Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
 
 @router.post("/{patient_id}/measurements", response_model=MeasurementOut, status_code=201)
 def record_measurement(
-    patient_id: int, data: MeasurementIn, actor: Reader, session: SessionDep
+    patient_id: RecordId, data: MeasurementIn, actor: Reader, session: SessionDep
 ) -> MeasurementOut:
     """Score and store a questionnaire. A wrong count or an out-of-range answer names the item."""
     with session.begin():
@@ -32,7 +33,7 @@ def record_measurement(
 
 @router.get("/{patient_id}/measurements", response_model=list[MeasurementOut])
 def list_measurements(
-    patient_id: int,
+    patient_id: RecordId,
     actor: Reader,
     session: SessionDep,
     instrument: Annotated[str | None, Query(max_length=16)] = None,

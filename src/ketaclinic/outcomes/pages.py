@@ -15,6 +15,7 @@ from ketaclinic.errors import NotFound
 from ketaclinic.outcomes import service
 from ketaclinic.outcomes.models import Measurement
 from ketaclinic.patients.models import Patient
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
 
 router = APIRouter(
@@ -34,7 +35,7 @@ def worklist(request: Request, actor: Physician, session: SessionDep) -> Respons
 
 @router.post("/{measurement_id}/acknowledge")
 def acknowledge(
-    request: Request, measurement_id: int, actor: Physician, session: SessionDep
+    request: Request, measurement_id: RecordId, actor: Physician, session: SessionDep
 ) -> Response:
     with session.begin():
         found = session.execute(

@@ -21,6 +21,7 @@ from ketaclinic.patients.schemas import (
     PatientPage,
     PatientUpdate,
 )
+from ketaclinic.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
@@ -42,7 +43,7 @@ def list_patients(
     session: SessionDep,
     q: Annotated[str, Query(max_length=100)] = "",
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> PatientPage:
     with session.begin():
         rows, total = service.list_patients(session, actor=actor, q=q, limit=limit, offset=offset)
@@ -62,7 +63,7 @@ def create_patient(
 
 @router.get("/{patient_id}", response_model=PatientOut)
 def read_patient(
-    patient_id: int, actor: Reader, session: SessionDep, settings: SettingsDep
+    patient_id: RecordId, actor: Reader, session: SessionDep, settings: SettingsDep
 ) -> PatientOut:
     with session.begin():
         patient = _found(session, actor, patient_id)
@@ -71,7 +72,11 @@ def read_patient(
 
 @router.patch("/{patient_id}", response_model=PatientOut)
 def update_patient(
-    patient_id: int, data: PatientUpdate, actor: Writer, session: SessionDep, settings: SettingsDep
+    patient_id: RecordId,
+    data: PatientUpdate,
+    actor: Writer,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> PatientOut:
     today = clock.today(settings.timezone)
     with session.begin():
@@ -83,7 +88,7 @@ def update_patient(
 
 @router.post("/{patient_id}/diagnoses", response_model=DiagnosisOut, status_code=201)
 def add_diagnosis(
-    patient_id: int, data: DiagnosisIn, actor: Diagnoser, session: SessionDep
+    patient_id: RecordId, data: DiagnosisIn, actor: Diagnoser, session: SessionDep
 ) -> DiagnosisOut:
     with session.begin():
         diagnosis = service.add_diagnosis(

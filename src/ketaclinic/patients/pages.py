@@ -19,6 +19,7 @@ from ketaclinic.patients.core import Sex
 from ketaclinic.patients.models import Patient
 from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate, PatientUpdate
 from ketaclinic.web.forms import blank_to_none, error_messages, lines, parse
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
 
 router = APIRouter(
@@ -78,7 +79,7 @@ def _form_page(
 def list_page(
     request: Request, actor: Reader, session: SessionDep, q: str = "", page: int = 1
 ) -> Response:
-    page = max(page, 1)
+    page = min(max(page, 1), 1_000_000)
     with session.begin():
         rows, total = service.list_patients(
             session, actor=actor, q=q[:100], limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
@@ -134,7 +135,11 @@ async def create_from_form(
 
 @router.get("/{patient_id}")
 def detail_page(
-    request: Request, patient_id: int, actor: Reader, session: SessionDep, settings: SettingsDep
+    request: Request,
+    patient_id: RecordId,
+    actor: Reader,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     with session.begin():
         patient = service.to_out(
@@ -152,7 +157,9 @@ def detail_page(
 
 
 @router.get("/{patient_id}/edit")
-def edit_page(request: Request, patient_id: int, actor: Writer, session: SessionDep) -> Response:
+def edit_page(
+    request: Request, patient_id: RecordId, actor: Writer, session: SessionDep
+) -> Response:
     with session.begin():
         patient = _found(session, actor, patient_id)
         weight = patient.current_weight
@@ -174,7 +181,11 @@ def edit_page(request: Request, patient_id: int, actor: Writer, session: Session
 
 @router.post("/{patient_id}/edit")
 async def update_from_form(
-    request: Request, patient_id: int, actor: Writer, session: SessionDep, settings: SettingsDep
+    request: Request,
+    patient_id: RecordId,
+    actor: Writer,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     values = _form_values(await request.form())
     payload = _patient_payload(values)
@@ -206,7 +217,11 @@ async def update_from_form(
 
 @router.post("/{patient_id}/diagnoses")
 async def add_diagnosis_from_form(
-    request: Request, patient_id: int, actor: Diagnoser, session: SessionDep, settings: SettingsDep
+    request: Request,
+    patient_id: RecordId,
+    actor: Diagnoser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     form = await request.form()
     values = {"code": str(form.get("code", "")), "is_primary": form.get("is_primary") == "on"}

@@ -18,6 +18,7 @@ from ketaclinic.protocols.schemas import (
     ProtocolOut,
     ProtocolSummary,
 )
+from ketaclinic.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1", tags=["protocols"])
 
@@ -43,7 +44,7 @@ def list_protocols(actor: Reader, session: SessionDep) -> list[ProtocolSummary]:
 
 
 @router.get("/protocols/{protocol_id}", response_model=ProtocolOut)
-def read_protocol(protocol_id: int, actor: Reader, session: SessionDep) -> ProtocolOut:
+def read_protocol(protocol_id: RecordId, actor: Reader, session: SessionDep) -> ProtocolOut:
     """Any version, old ones included: a session keeps the version it used."""
     assert actor.clinic_id is not None
     row = service.get(session, clinic_id=actor.clinic_id, protocol_id=protocol_id)

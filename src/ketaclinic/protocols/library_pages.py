@@ -19,6 +19,7 @@ from ketaclinic.errors import InvalidInput, NotFound
 from ketaclinic.protocols import service
 from ketaclinic.protocols.codec import to_json
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
 
 router = APIRouter(
@@ -98,7 +99,7 @@ def library(request: Request, actor: Reader, session: SessionDep) -> Response:
 
 
 @router.get("/{protocol_id}")
-def detail(request: Request, protocol_id: int, actor: Reader, session: SessionDep) -> Response:
+def detail(request: Request, protocol_id: RecordId, actor: Reader, session: SessionDep) -> Response:
     row = _row(session, actor, protocol_id)
     versions = session.scalars(
         select(ProtocolVersion)
@@ -111,7 +112,9 @@ def detail(request: Request, protocol_id: int, actor: Reader, session: SessionDe
 
 
 @router.get("/{protocol_id}/edit")
-def edit_form(request: Request, protocol_id: int, actor: Editor, session: SessionDep) -> Response:
+def edit_form(
+    request: Request, protocol_id: RecordId, actor: Editor, session: SessionDep
+) -> Response:
     row = _row(session, actor, protocol_id)
     values = _form_values(service.definition(row))
     return render(request, "protocols/edit.html", {"row": row, "values": values, "errors": {}})
@@ -119,7 +122,7 @@ def edit_form(request: Request, protocol_id: int, actor: Editor, session: Sessio
 
 @router.post("/{protocol_id}/edit")
 async def save_version(
-    request: Request, protocol_id: int, actor: Editor, session: SessionDep
+    request: Request, protocol_id: RecordId, actor: Editor, session: SessionDep
 ) -> Response:
     form = await request.form()
     row = _row(session, actor, protocol_id)

@@ -28,6 +28,7 @@ from ketaclinic.pk.simulate import simulate
 from ketaclinic.protocols import dose, service
 from ketaclinic.protocols.schemas import DoseCalculationIn, DosePlanOut
 from ketaclinic.web.forms import validation_messages
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import render
 
 router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
@@ -83,7 +84,11 @@ def _predicted(
 
 @router.get("/patients/{patient_id}/dose-plan")
 def dose_plan_page(
-    request: Request, patient_id: int, actor: Planner, session: SessionDep, settings: SettingsDep
+    request: Request,
+    patient_id: RecordId,
+    actor: Planner,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     values = {k: str(v) for k, v in request.query_params.items()}
     today: date = clock.today(settings.timezone)

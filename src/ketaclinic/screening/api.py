@@ -17,6 +17,7 @@ from ketaclinic.screening.contraindications import CONTRAINDICATIONS
 from ketaclinic.screening.core import BpThreshold
 from ketaclinic.screening.indications import INDICATIONS
 from ketaclinic.screening.schemas import ScreeningIn, ScreeningOut
+from ketaclinic.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1", tags=["screening"])
 
@@ -73,7 +74,11 @@ def list_contraindications(actor: Reader) -> list[ContraindicationOut]:
 
 @router.post("/patients/{patient_id}/screenings", response_model=ScreeningOut, status_code=201)
 def sign_screening(
-    patient_id: int, data: ScreeningIn, actor: Signer, session: SessionDep, settings: SettingsDep
+    patient_id: RecordId,
+    data: ScreeningIn,
+    actor: Signer,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ScreeningOut:
     """Sign a screening. A relative contraindication without a written reason answers 422."""
     with session.begin():
@@ -87,7 +92,7 @@ def sign_screening(
 
 
 @router.get("/patients/{patient_id}/screenings", response_model=list[ScreeningOut])
-def list_screenings(patient_id: int, actor: Reader, session: SessionDep) -> list[ScreeningOut]:
+def list_screenings(patient_id: RecordId, actor: Reader, session: SessionDep) -> list[ScreeningOut]:
     with session.begin():
         patient = patients.get(session, actor=actor, patient_id=patient_id)
         if patient is None:

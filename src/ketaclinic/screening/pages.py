@@ -22,6 +22,7 @@ from ketaclinic.screening.core import NO_INDICATION
 from ketaclinic.screening.indications import INDICATIONS, match
 from ketaclinic.screening.schemas import ScreeningIn
 from ketaclinic.web.forms import error_messages, lines, parse
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
 
 router = APIRouter(
@@ -101,7 +102,7 @@ def _baseline(form: FormData) -> list[dict[str, Any]]:
 
 
 @router.get("/{patient_id}/screenings")
-def history(request: Request, patient_id: int, actor: Reader, session: SessionDep) -> Response:
+def history(request: Request, patient_id: RecordId, actor: Reader, session: SessionDep) -> Response:
     with session.begin():
         patient = _patient(session, actor, patient_id)
         rows = [service.to_out(s) for s in service.list_for(session, actor=actor, patient=patient)]
@@ -111,7 +112,9 @@ def history(request: Request, patient_id: int, actor: Reader, session: SessionDe
 
 
 @router.get("/{patient_id}/screenings/new")
-def new_form(request: Request, patient_id: int, actor: Signer, session: SessionDep) -> Response:
+def new_form(
+    request: Request, patient_id: RecordId, actor: Signer, session: SessionDep
+) -> Response:
     with session.begin():
         patient = _patient(session, actor, patient_id)
     values: dict[str, Any] = {"present": [], "overrides": {}}
@@ -120,7 +123,11 @@ def new_form(request: Request, patient_id: int, actor: Signer, session: SessionD
 
 @router.post("/{patient_id}/screenings/new")
 async def sign_from_form(
-    request: Request, patient_id: int, actor: Signer, session: SessionDep, settings: SettingsDep
+    request: Request,
+    patient_id: RecordId,
+    actor: Signer,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     body, shown = _payload(await request.form())
     with session.begin():
