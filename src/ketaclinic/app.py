@@ -24,6 +24,7 @@ from ketaclinic.audit import pages as audit_pages
 from ketaclinic.config import Settings
 from ketaclinic.db import make_engine, make_session_factory
 from ketaclinic.errors import Conflict, KetaclinicError
+from ketaclinic.infusions import api as infusions_api
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import pages as outcomes_pages
 from ketaclinic.patients import api as patients_api
@@ -85,6 +86,7 @@ def _add_routes(app: FastAPI) -> None:
         screening_api.router,
         outcomes_api.router,
         protocols_api.router,
+        infusions_api.router,
         outcomes_pages.router,
         accounts_pages.router,
         screening_pages.router,

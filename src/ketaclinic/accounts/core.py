@@ -25,6 +25,9 @@ class Permission(StrEnum):
     PROTOCOL_READ = "protocol.read"
     PROTOCOL_EDIT = "protocol.edit"
     DOSE_PLAN = "dose.plan"
+    SESSION_RUN = "session.run"
+    ORDER_SIGN = "order.sign"
+    ORDER_VERIFY = "order.verify"
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
@@ -41,6 +44,10 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.PROTOCOL_READ: frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     Permission.PROTOCOL_EDIT: frozenset({Role.ADMIN}),
     Permission.DOSE_PLAN: frozenset({Role.PHYSICIAN, Role.NURSE}),
+    Permission.SESSION_RUN: frozenset({Role.PHYSICIAN, Role.NURSE}),
+    Permission.ORDER_SIGN: frozenset({Role.PHYSICIAN}),
+    # The second check of an order is a nurse's (DESIGN §3: "second-nurse check").
+    Permission.ORDER_VERIFY: frozenset({Role.NURSE}),
 }
 
 PASSWORD_MIN_LENGTH = 10

@@ -1,0 +1,168 @@
+"""Infusion-session JSON routes: schedule a session and drive it through its state machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from ketaclinic.accounts.core import Actor, Permission
+from ketaclinic.accounts.deps import SessionDep, require
+from ketaclinic.errors import NotFound
+from ketaclinic.infusions import service
+from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.infusions.schemas import (
+    ActionIn,
+    OrderIn,
+    RateIn,
+    ReasonIn,
+    ScheduleIn,
+    SessionOut,
+)
+from ketaclinic.web.params import RecordId
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["infusion sessions"])
+
+Runner = Annotated[Actor, Depends(require(Permission.SESSION_RUN))]
+Signer = Annotated[Actor, Depends(require(Permission.ORDER_SIGN))]
+Verifier = Annotated[Actor, Depends(require(Permission.ORDER_VERIFY))]
+
+Action = Callable[[Session, InfusionSession], object]
+
+
+def _act(
+    session: Session, actor: Actor, session_id: int, version: int | None, action: Action
+) -> SessionOut:
+    with session.begin():
+        row = service.get(session, actor=actor, session_id=session_id)
+        if row is None:
+            raise NotFound(f"no session {session_id} in your clinic", loc=("path", "session_id"))
+        service.require_version(row, version)
+        action(session, row)
+        return service.to_out(row)
+
+
+@router.post("", response_model=SessionOut, status_code=201)
+def schedule_session(data: ScheduleIn, actor: Runner, session: SessionDep) -> SessionOut:
+    with session.begin():
+        return service.to_out(service.schedule(session, actor=actor, data=data))
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+def read_session(session_id: RecordId, actor: Runner, session: SessionDep) -> SessionOut:
+    """State, allowed moves, the order, every event and the dose delivered so far."""
+    return _act(session, actor, session_id, None, lambda s, r: None)
+
+
+@router.post("/{session_id}/check-in", response_model=SessionOut)
+def check_in(
+    session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep
+) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.check_in(s, actor=actor, row=r),
+    )
+
+
+@router.post("/{session_id}/order", response_model=SessionOut)
+def sign_order(
+    session_id: RecordId, data: OrderIn, actor: Signer, session: SessionDep
+) -> SessionOut:
+    """The physician's order. Above a hard limit answers 422 naming it; above a soft one needs
+    ``override_reasons``."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.sign_order(s, actor=actor, row=r, data=data),
+    )
+
+
+@router.post("/{session_id}/verify", response_model=SessionOut)
+def verify_order(
+    session_id: RecordId, data: ActionIn, actor: Verifier, session: SessionDep
+) -> SessionOut:
+    """The second nurse's check of the order and the pump; never the signing physician."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.verify(s, actor=actor, row=r),
+    )
+
+
+@router.post("/{session_id}/start", response_model=SessionOut)
+def start(session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.start(s, actor=actor, row=r),
+    )
+
+
+@router.post("/{session_id}/rate", response_model=SessionOut)
+def change_rate(
+    session_id: RecordId, data: RateIn, actor: Runner, session: SessionDep
+) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.change_rate(
+            s, actor=actor, row=r, rate_mg_per_h=data.rate_mg_per_h, reason=data.reason
+        ),
+    )
+
+
+@router.post("/{session_id}/pause", response_model=SessionOut)
+def pause(session_id: RecordId, data: ReasonIn, actor: Runner, session: SessionDep) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.pause(s, actor=actor, row=r, reason=data.reason),
+    )
+
+
+@router.post("/{session_id}/resume", response_model=SessionOut)
+def resume(session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.resume(s, actor=actor, row=r),
+    )
+
+
+@router.post("/{session_id}/stop", response_model=SessionOut)
+def stop(session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.stop(s, actor=actor, row=r),
+    )
+
+
+@router.post("/{session_id}/abort", response_model=SessionOut)
+def abort(session_id: RecordId, data: ReasonIn, actor: Runner, session: SessionDep) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.abort(s, actor=actor, row=r, reason=data.reason),
+    )

@@ -1,0 +1,119 @@
+"""Infusion-session requests and responses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from ketaclinic.web.params import MAX_ID
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+VersionField = Field(
+    default=None,
+    ge=1,
+    le=MAX_ID,
+    description="The session version you last saw; a stale one answers 409",
+)
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patient_id: int = Field(ge=1, le=MAX_ID)
+    protocol_id: int = Field(
+        ge=1, le=MAX_ID, description="The protocol version the session will use"
+    )
+    scheduled_at: Annotated[AwareDatetime, AfterValidator(_in_utc)]
+    chair: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = VersionField
+
+
+class ReasonIn(ActionIn):
+    reason: Reason = Field(description="Why; required for pause and abort")
+
+
+class RateIn(ActionIn):
+    rate_mg_per_h: Decimal = Field(ge=0, description="The new pump rate, mg/h")
+    reason: Reason | None = Field(default=None, description="Required above the soft limit")
+
+
+class OrderIn(ActionIn):
+    weight_kg: Decimal | None = Field(
+        default=None, description="Actual body weight, kg; defaults to the last one recorded"
+    )
+    height_cm: Decimal | None = None
+    sex: Literal["female", "male", "other", "unknown"] | None = None
+    weight_basis: Literal["actual", "ideal", "adjusted"] = "actual"
+    dose: Decimal | None = Field(default=None, description="In the protocol's dose unit")
+    duration_min: int | None = None
+    override_reasons: dict[str, Reason] = Field(
+        default={}, description="A reason per soft limit to go above it, by limit name"
+    )
+    pump_resolution_ml_per_h: Decimal = Decimal("0.1")
+
+
+class EventOut(BaseModel):
+    id: int
+    kind: str
+    at: datetime
+    by_user_id: int
+    rate_mg_per_h: Decimal | None
+    reason: str | None
+    data: dict[str, Any]
+
+
+class OrderOut(BaseModel):
+    signed_by_user_id: int
+    signed_at: datetime
+    rate_mg_per_h: Decimal
+    pump_rate_ml_per_h: Decimal
+    plan: dict[str, Any]
+    verified_by_user_id: int | None
+    verified_at: datetime | None
+
+
+class DeliveredOut(BaseModel):
+    running: bool
+    infused_mg: Decimal
+    bolus_mg: Decimal
+    total_mg: Decimal
+    total_ml: Decimal
+    infusing_min: Decimal
+    paused_min: Decimal
+
+
+class SessionOut(BaseModel):
+    id: int
+    version: int
+    patient_id: int
+    protocol_id: int
+    state: str
+    allowed_moves: list[str]
+    scheduled_at: datetime
+    chair: str
+    created_at: datetime
+    order: OrderOut | None
+    events: list[EventOut]
+    delivered: DeliveredOut | None
