@@ -49,6 +49,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/sessions/{session_id}"): CLINICIANS,
     ("POST", "/api/v1/sessions/{session_id}/check-in"): CLINICIANS,
     ("POST", "/api/v1/sessions/{session_id}/order"): frozenset({Role.PHYSICIAN}),
+    ("POST", "/api/v1/sessions/{session_id}/bp-decision"): frozenset({Role.PHYSICIAN}),
     ("POST", "/api/v1/sessions/{session_id}/verify"): frozenset({Role.NURSE}),
     ("POST", "/api/v1/sessions/{session_id}/start"): CLINICIANS,
     ("POST", "/api/v1/sessions/{session_id}/rate"): CLINICIANS,

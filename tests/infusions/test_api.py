@@ -21,6 +21,15 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIGRAINE = "migraine-lauritsen-2016"
 
 
+CALM_VITALS = {
+    "systolic_mmhg": 124,
+    "diastolic_mmhg": 78,
+    "heart_rate_per_min": 72,
+    "spo2_percent": 98,
+    "resp_rate_per_min": 14,
+}
+
+
 @contextmanager
 def at(minutes: int) -> Iterator[None]:
     with clock.frozen_at(T0 + timedelta(minutes=minutes)):
@@ -64,7 +73,7 @@ class Team:
 
     def ready(self, session_id: int) -> None:
         """Checked in, ordered by the physician and verified by a nurse."""
-        self.act(session_id, "check-in", self.nurse)
+        self.act(session_id, "check-in", self.nurse, **CALM_VITALS)
         self.act(session_id, "order", self.physician)
         self.act(session_id, "verify", self.second_nurse)
 
@@ -79,7 +88,7 @@ def test_a_session_runs_from_schedule_to_stop_and_the_delivered_dose_is_exact(
 ) -> None:
     with at(-30):
         sid = team.schedule()
-        team.act(sid, "check-in", team.nurse)
+        team.act(sid, "check-in", team.nurse, **CALM_VITALS)
         ordered = team.act(sid, "order", team.physician)
         team.act(sid, "verify", team.second_nurse)
     # 72.5 kg × 0.1 mg/kg/h = 7.25 mg/h; at 1 mg/mL the pump is set down to 7.2 mL/h = 7.2 mg/h.
@@ -113,14 +122,14 @@ def test_a_session_runs_from_schedule_to_stop_and_the_delivered_dose_is_exact(
     assert Decimal(delivered["paused_min"]) == 10
     assert Decimal(delivered["infusing_min"]) == 90
     assert [e["kind"] for e in stopped["events"]] == [
-        "check_in", "order", "verify", "start", "rate", "pause", "resume", "stop",
+        "vitals", "check_in", "order", "verify", "start", "rate", "pause", "resume", "stop",
     ]  # fmt: skip
-    assert stopped["events"][5]["reason"] == "nausea"
+    assert stopped["events"][6]["reason"] == "nausea"
 
 
 def test_start_is_refused_without_a_signed_and_verified_order(team: Team) -> None:
     sid = team.schedule()
-    team.act(sid, "check-in", team.nurse)
+    team.act(sid, "check-in", team.nurse, **CALM_VITALS)
     url = f"/api/v1/sessions/{sid}/start"
     unsigned = team.client.post(url, json={}, headers=team.nurse)
     assert unsigned.status_code == 422
@@ -175,7 +184,7 @@ def test_another_clinics_session_is_not_found(
     sid = team.schedule()
     outsider = token_for(client, make_person(Role.NURSE, clinic="SOUTH"))
     assert client.get(f"/api/v1/sessions/{sid}", headers=outsider).status_code == 404
-    response = client.post(f"/api/v1/sessions/{sid}/check-in", json={}, headers=outsider)
+    response = client.post(f"/api/v1/sessions/{sid}/check-in", json=CALM_VITALS, headers=outsider)
     assert response.status_code == 404
     assert client.get(f"/api/v1/sessions/{sid}", headers=team.nurse).json()["state"] == "scheduled"
 
@@ -183,7 +192,7 @@ def test_another_clinics_session_is_not_found(
 def test_a_stale_version_answers_409_and_changes_nothing(team: Team) -> None:
     sid = team.schedule()
     first = team.client.get(f"/api/v1/sessions/{sid}", headers=team.nurse).json()["version"]
-    checked_in = team.act(sid, "check-in", team.nurse, version=first)
+    checked_in = team.act(sid, "check-in", team.nurse, version=first, **CALM_VITALS)
     assert checked_in["version"] > first
     stale = team.client.post(
         f"/api/v1/sessions/{sid}/abort",
@@ -234,3 +243,33 @@ def test_nurses_may_not_sign_orders(team: Team) -> None:
     sid = team.schedule()
     response = team.client.post(f"/api/v1/sessions/{sid}/order", json={}, headers=team.nurse)
     assert response.status_code == 403
+
+
+def test_a_high_blood_pressure_at_check_in_blocks_the_start_until_a_physician_decides(
+    team: Team,
+) -> None:
+    sid = team.schedule()
+    high = {**CALM_VITALS, "systolic_mmhg": 141}  # above the default 140/90 threshold
+    team.act(sid, "check-in", team.nurse, **high)
+    team.act(sid, "order", team.physician)
+    team.act(sid, "verify", team.second_nurse)
+    url = f"/api/v1/sessions/{sid}"
+    blocked = team.client.post(f"{url}/start", json={}, headers=team.nurse)
+    assert blocked.status_code == 422
+    assert "blood" in blocked.json()["detail"][0]["msg"]
+    by_nurse = team.client.post(f"{url}/bp-decision", json={"reason": "ok"}, headers=team.nurse)
+    assert by_nurse.status_code == 403
+    team.act(sid, "bp-decision", team.physician, reason="Rechecked 138/86 after 10 min rest")
+    assert team.act(sid, "start", team.nurse)["state"] == "infusing"
+
+
+@pytest.mark.parametrize(("field", "value"), [("spo2_percent", 140), ("heart_rate_per_min", -5)])
+def test_impossible_check_in_vitals_are_refused_naming_the_field(
+    team: Team, field: str, value: int
+) -> None:
+    sid = team.schedule()
+    response = team.client.post(
+        f"/api/v1/sessions/{sid}/check-in", json={**CALM_VITALS, field: value}, headers=team.nurse
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", field]

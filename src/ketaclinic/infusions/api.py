@@ -9,18 +9,20 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from ketaclinic.accounts.core import Actor, Permission
-from ketaclinic.accounts.deps import SessionDep, require
+from ketaclinic.accounts.deps import SessionDep, SettingsDep, require
 from ketaclinic.errors import NotFound
 from ketaclinic.infusions import service
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.schemas import (
     ActionIn,
+    CheckInIn,
     OrderIn,
     RateIn,
     ReasonIn,
     ScheduleIn,
     SessionOut,
 )
+from ketaclinic.screening.api import threshold
 from ketaclinic.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["infusion sessions"])
@@ -58,14 +60,32 @@ def read_session(session_id: RecordId, actor: Runner, session: SessionDep) -> Se
 
 @router.post("/{session_id}/check-in", response_model=SessionOut)
 def check_in(
-    session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep
+    session_id: RecordId, data: CheckInIn, actor: Runner, session: SessionDep, settings: SettingsDep
 ) -> SessionOut:
+    """Check in with pre-infusion vitals; a blood pressure above the clinic's threshold
+    (``KETACLINIC_SCREENING_*_LIMIT_MMHG``) blocks the start until a physician decides."""
     return _act(
         session,
         actor,
         session_id,
         data.version,
-        lambda s, r: service.check_in(s, actor=actor, row=r),
+        lambda s, r: service.check_in(
+            s, actor=actor, row=r, data=data, threshold=threshold(settings)
+        ),
+    )
+
+
+@router.post("/{session_id}/bp-decision", response_model=SessionOut)
+def bp_decision(
+    session_id: RecordId, data: ReasonIn, actor: Signer, session: SessionDep
+) -> SessionOut:
+    """A physician's written decision to proceed despite the blocking blood pressure."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.record_bp_decision(s, actor=actor, row=r, reason=data.reason),
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from ketaclinic.vitals.core import problem as vital_problem
 from ketaclinic.web.params import MAX_ID
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -48,6 +49,30 @@ class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = VersionField
+
+
+def _plausible(name: str) -> AfterValidator:
+    def check(value: int) -> int:
+        reason = vital_problem(name, value)
+        if reason:
+            raise ValueError(reason)
+        return value
+
+    return AfterValidator(check)
+
+
+class CheckInIn(ActionIn):
+    """Pre-infusion vitals; a blood pressure above the clinic's threshold blocks the start until
+    a physician records a decision."""
+
+    systolic_mmhg: Annotated[int, _plausible("systolic_mmhg")]
+    diastolic_mmhg: Annotated[int, _plausible("diastolic_mmhg")]
+    heart_rate_per_min: Annotated[int, _plausible("heart_rate_per_min")]
+    spo2_percent: Annotated[int, _plausible("spo2_percent")]
+    resp_rate_per_min: Annotated[int, _plausible("resp_rate_per_min")]
+    escort_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
 
 
 class ReasonIn(ActionIn):

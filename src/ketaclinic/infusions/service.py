@@ -21,6 +21,7 @@ from ketaclinic.infusions import timeline
 from ketaclinic.infusions.core import GuardContext, Move, State, allowed_moves, transition
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
 from ketaclinic.infusions.schemas import (
+    CheckInIn,
     DeliveredOut,
     EventOut,
     OrderIn,
@@ -33,10 +34,23 @@ from ketaclinic.protocols import dose
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.schemas import DoseCalculationIn
+from ketaclinic.screening.core import BloodPressure, BpThreshold
 
 #: What a ``SessionEvent.kind`` may be. Moves of the state machine use the move's name.
 EVENT_KINDS = frozenset(
-    {"check_in", "order", "verify", "start", "rate", "pause", "resume", "stop", "abort"}
+    {
+        "check_in",
+        "order",
+        "verify",
+        "start",
+        "rate",
+        "pause",
+        "resume",
+        "stop",
+        "abort",
+        "vitals",
+        "bp_decision",
+    }
 )
 
 #: An order may be signed (or signed again, which clears the verification) before the pump runs.
@@ -95,8 +109,44 @@ def schedule(session: Session, *, actor: Actor, data: ScheduleIn) -> InfusionSes
     return row
 
 
-def check_in(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
+def check_in(
+    session: Session,
+    *,
+    actor: Actor,
+    row: InfusionSession,
+    data: CheckInIn,
+    threshold: BpThreshold,
+) -> InfusionSession:
+    """Check in with pre-infusion vitals. A blood pressure above the threshold is recorded as a
+    block that only a physician's decision lifts; the software flags, the physician decides."""
+    reading = data.model_dump(exclude={"version"})
+    blocked = threshold.exceeded_by(BloodPressure(data.systolic_mmhg, data.diastolic_mmhg))
+    _event(row, actor, "vitals", data={**reading, "context": "pre", "bp_block": blocked})
     return _move(session, actor, row, Move.CHECK_IN)
+
+
+def record_bp_decision(
+    session: Session, *, actor: Actor, row: InfusionSession, reason: str
+) -> InfusionSession:
+    """A physician's written decision to proceed despite a blocking blood pressure."""
+    if actor.role is not Role.PHYSICIAN:
+        raise Forbidden("only a physician decides to proceed despite a high blood pressure")
+    if not _bp_blocked(row):
+        raise Conflict("no blood-pressure block is open on this session", loc=("state",))
+    _event(row, actor, "bp_decision", reason=reason)
+    _touch(session, actor, row, "session.bp_decision")
+    return row
+
+
+def _bp_blocked(row: InfusionSession) -> bool:
+    """Whether the latest pre-infusion reading blocks and no physician decision followed it."""
+    blocked = False
+    for event in sorted(row.events, key=lambda e: (e.at, e.id or 0)):
+        if event.kind == "vitals" and event.data.get("context") == "pre":
+            blocked = bool(event.data.get("bp_block"))
+        elif event.kind == "bp_decision":
+            blocked = False
+    return blocked
 
 
 def sign_order(
@@ -308,12 +358,10 @@ def _plan_value(row: InfusionSession, name: str) -> Any:
 
 
 def _context(row: InfusionSession, reason: str | None) -> GuardContext:
-    # No vitals are stored against sessions yet (issue 5, later part), so no stored reading can
-    # block; when they are, no_bp_block must come from monitoring over the session's readings.
     return GuardContext(
         order_signed=row.order_signed_by_user_id is not None,
         second_nurse_verified=row.verified_by_user_id is not None,
-        no_bp_block=True,
+        no_bp_block=not _bp_blocked(row),
         reason=reason,
     )
 
