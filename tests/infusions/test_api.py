@@ -273,3 +273,35 @@ def test_impossible_check_in_vitals_are_refused_naming_the_field(
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_vitals_beyond_a_rule_raise_an_alert_that_is_acknowledged_by_name(team: Team) -> None:
+    sid = team.schedule()
+    team.ready(sid)
+    team.act(sid, "start", team.nurse)
+    calm = team.act(sid, "vitals", team.nurse, **CALM_VITALS)
+    assert calm["alerts"] == []
+    high = {**CALM_VITALS, "systolic_mmhg": 181}  # the rule reads ">180" (REFERENCE §4d)
+    charted = team.act(sid, "vitals", team.nurse, **high)
+    [alert] = charted["alerts"]
+    assert alert["severity"] == "urgent"
+    assert alert["suggested_action"] == "pause"
+    assert alert["acknowledged_at"] is None
+    url = f"/api/v1/sessions/{sid}/alerts/{alert['id']}/acknowledge"
+    acked = team.client.post(url, json={}, headers=team.physician)
+    assert acked.status_code == 200
+    assert acked.json()["alerts"][0]["acknowledged_by_user_id"] is not None
+    assert team.client.post(url, json={}, headers=team.nurse).status_code == 409
+
+
+def test_vitals_are_refused_before_check_in_and_when_impossible(team: Team) -> None:
+    sid = team.schedule()
+    url = f"/api/v1/sessions/{sid}/vitals"
+    early = team.client.post(url, json=CALM_VITALS, headers=team.nurse)
+    assert early.status_code == 409
+    team.act(sid, "check-in", team.nurse, **CALM_VITALS)
+    impossible = team.client.post(
+        url, json={**CALM_VITALS, "spo2_percent": 140}, headers=team.nurse
+    )
+    assert impossible.status_code == 422
+    assert impossible.json()["detail"][0]["loc"] == ["body", "spo2_percent"]

@@ -21,6 +21,7 @@ from ketaclinic.infusions.schemas import (
     ReasonIn,
     ScheduleIn,
     SessionOut,
+    VitalsIn,
 )
 from ketaclinic.screening.api import threshold
 from ketaclinic.web.params import RecordId
@@ -72,6 +73,33 @@ def check_in(
         lambda s, r: service.check_in(
             s, actor=actor, row=r, data=data, threshold=threshold(settings)
         ),
+    )
+
+
+@router.post("/{session_id}/vitals", response_model=SessionOut)
+def record_vitals(
+    session_id: RecordId, data: VitalsIn, actor: Runner, session: SessionDep
+) -> SessionOut:
+    """Chart vitals; each alert rule met raises an alert that must be acknowledged by name."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.record_vitals(s, actor=actor, row=r, data=data),
+    )
+
+
+@router.post("/{session_id}/alerts/{alert_id}/acknowledge", response_model=SessionOut)
+def acknowledge_alert(
+    session_id: RecordId, alert_id: RecordId, actor: Runner, session: SessionDep
+) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        None,
+        lambda s, r: service.acknowledge_alert(s, actor=actor, row=r, alert_id=alert_id),
     )
 
 

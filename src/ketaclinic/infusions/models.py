@@ -43,6 +43,9 @@ class InfusionSession(Base):
     events: Mapped[list[SessionEvent]] = relationship(
         order_by="(SessionEvent.at, SessionEvent.id)", cascade="all, delete-orphan"
     )
+    alerts: Mapped[list[SessionAlert]] = relationship(
+        order_by="(SessionAlert.raised_at, SessionAlert.id)", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012
 
@@ -60,3 +63,20 @@ class SessionEvent(Base):
     rate_mg_per_h: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
     reason: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SessionAlert(Base):
+    """An alert raised by a rule on a bedside reading; it stays open until acknowledged by name."""
+
+    __tablename__ = "session_alert"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_session.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    suggested_action: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -61,6 +61,28 @@ def _plausible(name: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+class VitalsIn(ActionIn):
+    """A bedside check during the infusion or the observation."""
+
+    systolic_mmhg: Annotated[int, _plausible("systolic_mmhg")]
+    diastolic_mmhg: Annotated[int, _plausible("diastolic_mmhg")]
+    heart_rate_per_min: Annotated[int, _plausible("heart_rate_per_min")]
+    spo2_percent: Annotated[int, _plausible("spo2_percent")]
+    resp_rate_per_min: Annotated[int, _plausible("resp_rate_per_min")]
+
+
+class AlertOut(BaseModel):
+    id: int
+    rule_id: str
+    message: str
+    severity: str
+    suggested_action: str
+    source: str
+    raised_at: datetime
+    acknowledged_by_user_id: int | None
+    acknowledged_at: datetime | None
+
+
 class CheckInIn(ActionIn):
     """Pre-infusion vitals; a blood pressure above the clinic's threshold blocks the start until
     a physician records a decision."""
@@ -142,3 +164,4 @@ class SessionOut(BaseModel):
     order: OrderOut | None
     events: list[EventOut]
     delivered: DeliveredOut | None
+    alerts: list[AlertOut] = []

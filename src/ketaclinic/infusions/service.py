@@ -19,8 +19,9 @@ from ketaclinic.dosing.protocol import RATE_LIMIT_NAME
 from ketaclinic.errors import Conflict, DoseOutOfRange, Forbidden, InvalidInput, NotFound
 from ketaclinic.infusions import timeline
 from ketaclinic.infusions.core import GuardContext, Move, State, allowed_moves, transition
-from ketaclinic.infusions.models import InfusionSession, SessionEvent
+from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
 from ketaclinic.infusions.schemas import (
+    AlertOut,
     CheckInIn,
     DeliveredOut,
     EventOut,
@@ -28,7 +29,9 @@ from ketaclinic.infusions.schemas import (
     OrderOut,
     ScheduleIn,
     SessionOut,
+    VitalsIn,
 )
+from ketaclinic.monitoring.core import alerts_for
 from ketaclinic.patients import service as patients
 from ketaclinic.protocols import dose
 from ketaclinic.protocols import service as protocols
@@ -123,6 +126,52 @@ def check_in(
     blocked = threshold.exceeded_by(BloodPressure(data.systolic_mmhg, data.diastolic_mmhg))
     _event(row, actor, "vitals", data={**reading, "context": "pre", "bp_block": blocked})
     return _move(session, actor, row, Move.CHECK_IN)
+
+
+_CHARTING_STATES = frozenset({State.CHECKED_IN, State.INFUSING, State.PAUSED, State.OBSERVING})
+
+
+def record_vitals(
+    session: Session, *, actor: Actor, row: InfusionSession, data: VitalsIn
+) -> InfusionSession:
+    """Chart a bedside check and raise an alert for every rule it meets (monitoring rules)."""
+    if State(row.state) not in _CHARTING_STATES:
+        raise Conflict(
+            f"vitals are charted from check-in to discharge; the session is {row.state}",
+            loc=("state",),
+        )
+    reading = data.model_dump(exclude={"version"})
+    context = "observation" if row.state == State.OBSERVING else "during"
+    _event(row, actor, "vitals", data={**reading, "context": context})
+    now = clock.now()
+    for alert in alerts_for(reading):
+        row.alerts.append(
+            SessionAlert(
+                rule_id=alert.rule_id,
+                message=alert.message,
+                severity=alert.severity.value,
+                suggested_action=alert.action.value,
+                source=alert.source,
+                raised_at=now,
+            )
+        )
+    _touch(session, actor, row, "session.vitals")
+    return row
+
+
+def acknowledge_alert(
+    session: Session, *, actor: Actor, row: InfusionSession, alert_id: int
+) -> InfusionSession:
+    """Whoever acknowledges an alert is recorded by name; an alert is acknowledged once."""
+    alert = next((a for a in row.alerts if a.id == alert_id), None)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id} on this session", loc=("path", "alert_id"))
+    if alert.acknowledged_at is not None:
+        raise Conflict("this alert was already acknowledged", loc=("path", "alert_id"))
+    alert.acknowledged_by_user_id = _user(actor)
+    alert.acknowledged_at = clock.now()
+    _touch(session, actor, row, "session.alert_acknowledge")
+    return row
 
 
 def record_bp_decision(
@@ -317,6 +366,20 @@ def to_out(row: InfusionSession) -> SessionOut:
         chair=row.chair,
         created_at=row.created_at,
         order=order,
+        alerts=[
+            AlertOut(
+                id=a.id,
+                rule_id=a.rule_id,
+                message=a.message,
+                severity=a.severity,
+                suggested_action=a.suggested_action,
+                source=a.source,
+                raised_at=a.raised_at,
+                acknowledged_by_user_id=a.acknowledged_by_user_id,
+                acknowledged_at=a.acknowledged_at,
+            )
+            for a in row.alerts
+        ],
         events=[
             EventOut(
                 id=e.id,
