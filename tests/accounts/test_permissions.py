@@ -51,6 +51,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/sessions/{session_id}/order"): frozenset({Role.PHYSICIAN}),
     ("POST", "/api/v1/sessions/{session_id}/bp-decision"): frozenset({Role.PHYSICIAN}),
     ("POST", "/api/v1/sessions/{session_id}/vitals"): CLINICIANS,
+    ("POST", "/api/v1/sessions/{session_id}/side-effects"): CLINICIANS,
+    ("POST", "/api/v1/sessions/{session_id}/adjunct-medications"): CLINICIANS,
     ("POST", "/api/v1/sessions/{session_id}/alerts/{alert_id}/acknowledge"): CLINICIANS,
     ("POST", "/api/v1/sessions/{session_id}/verify"): frozenset({Role.NURSE}),
     ("POST", "/api/v1/sessions/{session_id}/start"): CLINICIANS,

@@ -305,3 +305,41 @@ def test_vitals_are_refused_before_check_in_and_when_impossible(team: Team) -> N
     )
     assert impossible.status_code == 422
     assert impossible.json()["detail"][0]["loc"] == ["body", "spo2_percent"]
+
+
+def test_deep_sedation_raises_an_alert_and_a_bad_grade_names_its_place(team: Team) -> None:
+    sid = team.schedule()
+    team.ready(sid)
+    team.act(sid, "start", team.nurse)
+    charted = team.act(
+        sid,
+        "side-effects",
+        team.nurse,
+        assessments=[
+            {"effect": "dissociation", "grade": "mild"},
+            {"effect": "sedation", "grade": 2},
+        ],
+    )
+    assert [a["suggested_action"] for a in charted["alerts"]] == ["stop"]  # MOAA/S ≤ 2
+    bad = team.client.post(
+        f"/api/v1/sessions/{sid}/side-effects",
+        json={"assessments": [{"effect": "nausea_vomiting", "grade": "awful"}]},
+        headers=team.nurse,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "assessments", 0, "severity"]
+
+
+def test_adjunct_doses_are_refused_above_the_session_limit_naming_it(team: Team) -> None:
+    sid = team.schedule()
+    team.ready(sid)
+    team.act(sid, "start", team.nurse)
+    url = f"/api/v1/sessions/{sid}/adjunct-medications"
+    dose = {"drug": "midazolam", "dose": "2", "route": "IV", "reason": "anxiety"}
+    assert team.client.post(url, json=dose, headers=team.nurse).status_code == 200
+    assert team.client.post(url, json=dose, headers=team.nurse).status_code == 200
+    third = team.client.post(url, json=dose, headers=team.nurse)  # Schwartzman gave 2 mg × 2
+    assert third.status_code == 422
+    assert "maximum session dose of 4 mg" in third.json()["detail"][0]["msg"]
+    wrong_route = team.client.post(url, json={**dose, "route": "PO"}, headers=team.nurse)
+    assert wrong_route.status_code == 422

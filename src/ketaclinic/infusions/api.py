@@ -15,12 +15,14 @@ from ketaclinic.infusions import service
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.schemas import (
     ActionIn,
+    AdjunctIn,
     CheckInIn,
     OrderIn,
     RateIn,
     ReasonIn,
     ScheduleIn,
     SessionOut,
+    SideEffectsIn,
     VitalsIn,
 )
 from ketaclinic.screening.api import threshold
@@ -87,6 +89,34 @@ def record_vitals(
         session_id,
         data.version,
         lambda s, r: service.record_vitals(s, actor=actor, row=r, data=data),
+    )
+
+
+@router.post("/{session_id}/side-effects", response_model=SessionOut)
+def record_side_effects(
+    session_id: RecordId, data: SideEffectsIn, actor: Runner, session: SessionDep
+) -> SessionOut:
+    """Chart side effects (dissociation, sedation as MOAA/S, nausea…); severe ones raise alerts."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.record_side_effects(s, actor=actor, row=r, data=data),
+    )
+
+
+@router.post("/{session_id}/adjunct-medications", response_model=SessionOut)
+def record_adjunct(
+    session_id: RecordId, data: AdjunctIn, actor: Runner, session: SessionDep
+) -> SessionOut:
+    """An adjunct given (drug, dose, route, reason), refused above its per-dose or session limit."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.record_adjunct(s, actor=actor, row=r, data=data),
     )
 
 

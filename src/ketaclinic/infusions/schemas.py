@@ -71,6 +71,25 @@ class VitalsIn(ActionIn):
     resp_rate_per_min: Annotated[int, _plausible("resp_rate_per_min")]
 
 
+class SideEffectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    effect: str = Field(description="e.g. dissociation, sedation, nausea_vomiting")
+    grade: int | str = Field(description="Severity name (none…severe), or MOAA/S 0–5 for sedation")
+
+
+class SideEffectsIn(ActionIn):
+    assessments: list[SideEffectIn] = Field(min_length=1, max_length=12)
+
+
+class AdjunctIn(ActionIn):
+    drug: str = Field(description="ondansetron, midazolam, clonidine or labetalol")
+    dose: Decimal = Field(description="In the drug's unit (mg)")
+    unit: str = "mg"
+    route: str = Field(description="IV or PO, as the drug allows")
+    reason: Reason
+
+
 class AlertOut(BaseModel):
     id: int
     rule_id: str

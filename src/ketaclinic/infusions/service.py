@@ -21,6 +21,7 @@ from ketaclinic.infusions import timeline
 from ketaclinic.infusions.core import GuardContext, Move, State, allowed_moves, transition
 from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
 from ketaclinic.infusions.schemas import (
+    AdjunctIn,
     AlertOut,
     CheckInIn,
     DeliveredOut,
@@ -29,9 +30,13 @@ from ketaclinic.infusions.schemas import (
     OrderOut,
     ScheduleIn,
     SessionOut,
+    SideEffectsIn,
     VitalsIn,
 )
+from ketaclinic.monitoring.adjuncts import check_adjunct
+from ketaclinic.monitoring.alerts import Alert
 from ketaclinic.monitoring.core import alerts_for
+from ketaclinic.monitoring.side_effects import validate_assessment
 from ketaclinic.patients import service as patients
 from ketaclinic.protocols import dose
 from ketaclinic.protocols import service as protocols
@@ -53,6 +58,8 @@ EVENT_KINDS = frozenset(
         "abort",
         "vitals",
         "bp_decision",
+        "side_effects",
+        "adjunct",
     }
 )
 
@@ -135,16 +142,69 @@ def record_vitals(
     session: Session, *, actor: Actor, row: InfusionSession, data: VitalsIn
 ) -> InfusionSession:
     """Chart a bedside check and raise an alert for every rule it meets (monitoring rules)."""
-    if State(row.state) not in _CHARTING_STATES:
-        raise Conflict(
-            f"vitals are charted from check-in to discharge; the session is {row.state}",
-            loc=("state",),
-        )
+    _require_charting(row)
     reading = data.model_dump(exclude={"version"})
     context = "observation" if row.state == State.OBSERVING else "during"
     _event(row, actor, "vitals", data={**reading, "context": context})
+    _raise_alerts(row, alerts_for(reading))
+    _touch(session, actor, row, "session.vitals")
+    return row
+
+
+def record_side_effects(
+    session: Session, *, actor: Actor, row: InfusionSession, data: SideEffectsIn
+) -> InfusionSession:
+    """Chart side-effect assessments; deep sedation or a severe effect raises an alert."""
+    _require_charting(row)
+    assessments = []
+    for index, item in enumerate(data.assessments):
+        try:
+            assessments.append(validate_assessment(item.effect, item.grade))
+        except InvalidInput as error:
+            loc = ("body", "assessments", index, *error.loc)
+            raise InvalidInput(error.msg, loc=loc) from None
+    recorded = [item.model_dump() for item in data.assessments]
+    _event(row, actor, "side_effects", data={"assessments": recorded})
+    _raise_alerts(row, alerts_for({}, assessments))
+    _touch(session, actor, row, "session.side_effects")
+    return row
+
+
+def record_adjunct(
+    session: Session, *, actor: Actor, row: InfusionSession, data: AdjunctIn
+) -> InfusionSession:
+    """Give an adjunct medication within its per-dose and per-session limits (never clamped)."""
+    _require_charting(row)
+    given = sum(
+        (
+            Decimal(e.data["dose"])
+            for e in row.events
+            if e.kind == "adjunct" and e.data.get("drug") == data.drug
+        ),
+        Decimal(0),
+    )
+    try:
+        check_adjunct(data.drug, data.dose, data.unit, data.route, given)
+    except InvalidInput as error:
+        error.loc = ("body", *error.loc)
+        raise
+    given_now = {"drug": data.drug, "dose": str(data.dose), "unit": data.unit, "route": data.route}
+    _event(row, actor, "adjunct", reason=data.reason, data=given_now)
+    _touch(session, actor, row, "session.adjunct")
+    return row
+
+
+def _require_charting(row: InfusionSession) -> None:
+    if State(row.state) not in _CHARTING_STATES:
+        raise Conflict(
+            f"this is charted from check-in to discharge; the session is {row.state}",
+            loc=("state",),
+        )
+
+
+def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...]) -> None:
     now = clock.now()
-    for alert in alerts_for(reading):
+    for alert in alerts:
         row.alerts.append(
             SessionAlert(
                 rule_id=alert.rule_id,
@@ -155,8 +215,6 @@ def record_vitals(
                 raised_at=now,
             )
         )
-    _touch(session, actor, row, "session.vitals")
-    return row
 
 
 def acknowledge_alert(
