@@ -343,3 +343,16 @@ def test_adjunct_doses_are_refused_above_the_session_limit_naming_it(team: Team)
     assert "maximum session dose of 4 mg" in third.json()["detail"][0]["msg"]
     wrong_route = team.client.post(url, json={**dose, "route": "PO"}, headers=team.nurse)
     assert wrong_route.status_code == 422
+
+
+def test_a_rate_with_more_than_six_decimals_is_refused_not_rounded(team: Team) -> None:
+    sid = team.schedule()
+    team.ready(sid)
+    team.act(sid, "start", team.nurse)
+    response = team.client.post(
+        f"/api/v1/sessions/{sid}/rate", json={"rate_mg_per_h": "5.1234567"}, headers=team.nurse
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "rate_mg_per_h"]
+    exact = team.act(sid, "rate", team.nurse, rate_mg_per_h="5.123456")
+    assert exact["events"][-1]["rate_mg_per_h"] == "5.123456"

@@ -82,6 +82,7 @@ def test_the_same_mrn_may_exist_in_another_clinic(
         ({"diagnoses": [{"code": "M54.5"}]}, "diagnoses"),
         ({"mrn": ""}, "mrn"),
         ({"height_cm": "20"}, "height_cm"),
+        ({"height_cm": "170.25"}, "height_cm"),
         ({"nickname": "x"}, "nickname"),
     ],
 )

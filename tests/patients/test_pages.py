@@ -97,3 +97,17 @@ def test_an_unknown_patient_shows_a_friendly_404(nurse_browser: TestClient) -> N
     response = nurse_browser.get("/patients/999999")
     assert response.status_code == 404
     assert "Not found" in response.text
+
+
+def test_saving_the_form_with_the_same_weight_adds_no_weight_entry(
+    nurse_browser: TestClient,
+) -> None:
+    token = csrf_from(nurse_browser.get("/patients/new").text)
+    nurse_browser.post("/patients/new", data={**_form(weight_kg="81.40"), "csrf_token": token})
+    listing = nurse_browser.get("/patients?q=W-1")
+    patient_id = re.findall(r'href="/patients/(\d+)"', listing.text)[0]
+    form_page = nurse_browser.get(f"/patients/{patient_id}/edit").text
+    same = {**_form(weight_kg="81.4"), "version": "1", "csrf_token": csrf_from(form_page)}
+    saved = nurse_browser.post(f"/patients/{patient_id}/edit", data=same)
+    assert "Changes saved." in saved.text
+    assert saved.text.count("<td>81.40</td>") == 1

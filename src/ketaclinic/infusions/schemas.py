@@ -121,7 +121,11 @@ class ReasonIn(ActionIn):
 
 
 class RateIn(ActionIn):
-    rate_mg_per_h: Decimal = Field(ge=0, description="The new pump rate, mg/h")
+    rate_mg_per_h: Decimal = Field(
+        ge=0,
+        decimal_places=6,
+        description="The new pump rate, mg/h; more than 6 decimals is refused, never rounded",
+    )
     reason: Reason | None = Field(default=None, description="Required above the soft limit")
 
 

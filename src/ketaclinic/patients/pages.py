@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -50,6 +51,14 @@ def _found(session: Session, actor: Actor, patient_id: int) -> Patient:
     if patient is None:
         raise NotFound(f"no patient {patient_id} in your clinic")
     return patient
+
+
+def _same_number(text: object, value: Decimal) -> bool:
+    """Whether the typed weight is the recorded one (70 and 70.00 are the same weight)."""
+    try:
+        return isinstance(text, str) and Decimal(text.strip()) == value
+    except InvalidOperation:
+        return False
 
 
 def _form_values(form: FormData) -> dict[str, str]:
@@ -193,7 +202,7 @@ async def update_from_form(
     with session.begin():
         patient = _found(session, actor, patient_id)
         weight = patient.current_weight
-        if weight is not None and payload.get("weight_kg") == str(weight.weight_kg):
+        if weight is not None and _same_number(payload.get("weight_kg"), weight.weight_kg):
             payload.pop("weight_kg")  # unchanged: no new entry in the weight history
     data, errors = parse(PatientUpdate, payload)
     if data is None:

@@ -25,6 +25,12 @@ def _two_decimals_at_most(value: Decimal) -> Decimal:
     return value
 
 
+def _one_decimal_at_most(value: Decimal) -> Decimal:
+    if decimal_places(value) > 1:
+        raise ValueError("give at most 1 decimal place; the value is not rounded for you")
+    return value
+
+
 def _known_icd_code(value: str) -> str:
     try:
         return lookup(value).code
@@ -51,7 +57,7 @@ WeightKg = Annotated[
 HeightCm = Annotated[
     Decimal,
     Field(ge=HEIGHT_MIN_CM, le=HEIGHT_MAX_CM, description="cm, 100–250"),
-    AfterValidator(_two_decimals_at_most),
+    AfterValidator(_one_decimal_at_most),
 ]
 IcdCodeStr = Annotated[str, AfterValidator(_known_icd_code)]
 ItemList = Annotated[
