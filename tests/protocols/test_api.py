@@ -135,6 +135,13 @@ def test_the_cli_prints_every_figure_and_exits_2_on_a_hard_limit(
     )
     assert refused.exit_code == 2
     assert "hard limit" in refused.output
+    no_reason = runner.invoke(
+        cli,
+        ["dose", "calc", "--protocol", str(crps["id"]), "--weight-kg", "70", "--override", "x"],
+        env=env,
+    )
+    assert no_reason.exit_code == 2
+    assert "LIMIT=REASON" in no_reason.output
     bad = runner.invoke(
         cli, ["dose", "calc", "--protocol", str(crps["id"]), "--weight-kg", "heavy"], env=env
     )

@@ -83,7 +83,10 @@ def calc(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Plan a dose: rate, pump mL/h, totals and every limit finding. A hard limit exits 2."""
-    reasons = dict(item.split("=", 1) for item in override or [] if "=" in item)
+    malformed = [item for item in override or [] if "=" not in item]
+    if malformed:
+        _refuse(f"--override must be LIMIT=REASON, got {malformed[0]!r}")
+    reasons = dict(item.split("=", 1) for item in override or [])
     try:
         data = DoseCalculationIn(
             protocol_id=protocol,
