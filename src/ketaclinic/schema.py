@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "ketaclinic.screening.models",
     "ketaclinic.outcomes.models",
     "ketaclinic.protocols.models",
+    "ketaclinic.courses.models",
     "ketaclinic.infusions.models",
 )
 

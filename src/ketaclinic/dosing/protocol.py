@@ -34,6 +34,13 @@ DOSE_CONTEXT = Context(
 #: stating 60 min was found; a protocol may ask for more (Spravato: 2 h), never less.
 MIN_OBSERVATION_MIN = 60
 
+#: Issue 5 default: vitals every 15 minutes during the infusion and the observation; a protocol may
+#: set its own interval. Clinic policy: the Ketalar label asks for continuous monitoring
+#: (REFERENCE §1e [R12][R13]) and the Emory series checked BP every 10 min during and every 15 min
+#: after infusions (REFERENCE §2 [R22]); the charted interval sits on top of the monitor.
+DEFAULT_VITALS_INTERVAL_MIN = 15
+MAX_VITALS_INTERVAL_MIN = 60
+
 #: DESIGN §3: the duration bounds a protocol gets unless it says otherwise.
 DEFAULT_MIN_DURATION_MIN = 45
 DEFAULT_MAX_DURATION_MIN = 300
@@ -212,6 +219,7 @@ class Protocol:
     series_spacing_days: int
     maintenance_rule: str
     observation_min: int = MIN_OBSERVATION_MIN
+    vitals_interval_min: int = DEFAULT_VITALS_INTERVAL_MIN
     cap_mg_per_h: Decimal | None = None
     source: str
 
@@ -375,11 +383,15 @@ def _checked_durations(protocol: Protocol) -> dict[str, object]:
     observation = require_whole(
         "observation_min", protocol.observation_min, "min (clinic policy)", MIN_OBSERVATION_MIN
     )
+    vitals = require_whole(
+        "vitals_interval_min", protocol.vitals_interval_min, "min", 1, MAX_VITALS_INTERVAL_MIN
+    )
     return {
         "min_duration_min": low,
         "max_duration_min": high,
         "default_duration_min": default,
         "observation_min": observation,
+        "vitals_interval_min": vitals,
     }
 
 

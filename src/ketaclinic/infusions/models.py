@@ -25,6 +25,7 @@ class InfusionSession(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
     protocol_version_id: Mapped[int] = mapped_column(ForeignKey("protocol_version.id"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id"), index=True)
     state: Mapped[str] = mapped_column(String(32))
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     chair: Mapped[str] = mapped_column(String(40))

@@ -19,6 +19,8 @@ class Measurement(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
     instrument: Mapped[str] = mapped_column(String(16), index=True)
     context: Mapped[str] = mapped_column(String(16))
+    #: The infusion session a pre/post questionnaire belongs to, if any.
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("infusion_session.id"), index=True)
     answers: Mapped[list[int | None]] = mapped_column(JSON)
     scores: Mapped[dict[str, str]] = mapped_column(JSON)  # name -> exact value ("19/3", "12")
     band: Mapped[str | None] = mapped_column(String(32))
