@@ -29,6 +29,19 @@ CALM_VITALS = {
     "resp_rate_per_min": 14,
 }
 
+#: A minimal PHQ-9: every item answered "not at all" except one "several days".
+MOOD = {"instrument": "phq9", "answers": [1, 0, 0, 0, 0, 0, 0, 0, 0]}
+
+#: Everything the nurse asks at check-in, nothing found (the test patient is a woman of 45).
+CHECK_IN = {
+    **CALM_VITALS,
+    "pain_nrs": 7,
+    "mood": MOOD,
+    "pregnancy_status": "not_pregnant",
+    "contraindications_changed": False,
+    "escort_name": "A. Friend",
+}
+
 
 @contextmanager
 def at(minutes: int) -> Iterator[None]:
@@ -48,10 +61,11 @@ class Team:
         rows = client.get("/api/v1/protocols", headers=self.nurse).json()
         self.protocol_id: int = next(r["id"] for r in rows if r["key"] == MIGRAINE)
 
-    def schedule(self) -> int:
+    def schedule(self, protocol_key: str = MIGRAINE) -> int:
+        rows = self.client.get("/api/v1/protocols", headers=self.nurse).json()
         body = {
             "patient_id": self.patient_id,
-            "protocol_id": self.protocol_id,
+            "protocol_id": next(r["id"] for r in rows if r["key"] == protocol_key),
             "scheduled_at": T0.isoformat(),
             "chair": "Chair 3",
         }
@@ -73,7 +87,7 @@ class Team:
 
     def ready(self, session_id: int) -> None:
         """Checked in, ordered by the physician and verified by a nurse."""
-        self.act(session_id, "check-in", self.nurse, **CALM_VITALS)
+        self.act(session_id, "check-in", self.nurse, **CHECK_IN)
         self.act(session_id, "order", self.physician)
         self.act(session_id, "verify", self.second_nurse)
 
@@ -88,7 +102,7 @@ def test_a_session_runs_from_schedule_to_stop_and_the_delivered_dose_is_exact(
 ) -> None:
     with at(-30):
         sid = team.schedule()
-        team.act(sid, "check-in", team.nurse, **CALM_VITALS)
+        team.act(sid, "check-in", team.nurse, **CHECK_IN)
         ordered = team.act(sid, "order", team.physician)
         team.act(sid, "verify", team.second_nurse)
     # 72.5 kg × 0.1 mg/kg/h = 7.25 mg/h; at 1 mg/mL the pump is set down to 7.2 mL/h = 7.2 mg/h.
@@ -129,7 +143,7 @@ def test_a_session_runs_from_schedule_to_stop_and_the_delivered_dose_is_exact(
 
 def test_start_is_refused_without_a_signed_and_verified_order(team: Team) -> None:
     sid = team.schedule()
-    team.act(sid, "check-in", team.nurse, **CALM_VITALS)
+    team.act(sid, "check-in", team.nurse, **CHECK_IN)
     url = f"/api/v1/sessions/{sid}/start"
     unsigned = team.client.post(url, json={}, headers=team.nurse)
     assert unsigned.status_code == 422
@@ -184,7 +198,7 @@ def test_another_clinics_session_is_not_found(
     sid = team.schedule()
     outsider = token_for(client, make_person(Role.NURSE, clinic="SOUTH"))
     assert client.get(f"/api/v1/sessions/{sid}", headers=outsider).status_code == 404
-    response = client.post(f"/api/v1/sessions/{sid}/check-in", json=CALM_VITALS, headers=outsider)
+    response = client.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN, headers=outsider)
     assert response.status_code == 404
     assert client.get(f"/api/v1/sessions/{sid}", headers=team.nurse).json()["state"] == "scheduled"
 
@@ -192,7 +206,7 @@ def test_another_clinics_session_is_not_found(
 def test_a_stale_version_answers_409_and_changes_nothing(team: Team) -> None:
     sid = team.schedule()
     first = team.client.get(f"/api/v1/sessions/{sid}", headers=team.nurse).json()["version"]
-    checked_in = team.act(sid, "check-in", team.nurse, version=first, **CALM_VITALS)
+    checked_in = team.act(sid, "check-in", team.nurse, version=first, **CHECK_IN)
     assert checked_in["version"] > first
     stale = team.client.post(
         f"/api/v1/sessions/{sid}/abort",
@@ -249,7 +263,7 @@ def test_a_high_blood_pressure_at_check_in_blocks_the_start_until_a_physician_de
     team: Team,
 ) -> None:
     sid = team.schedule()
-    high = {**CALM_VITALS, "systolic_mmhg": 141}  # above the default 140/90 threshold
+    high = {**CHECK_IN, "systolic_mmhg": 141}  # above the default 140/90 threshold
     team.act(sid, "check-in", team.nurse, **high)
     team.act(sid, "order", team.physician)
     team.act(sid, "verify", team.second_nurse)
@@ -257,9 +271,9 @@ def test_a_high_blood_pressure_at_check_in_blocks_the_start_until_a_physician_de
     blocked = team.client.post(f"{url}/start", json={}, headers=team.nurse)
     assert blocked.status_code == 422
     assert "blood" in blocked.json()["detail"][0]["msg"]
-    by_nurse = team.client.post(f"{url}/bp-decision", json={"reason": "ok"}, headers=team.nurse)
+    by_nurse = team.client.post(f"{url}/clearance", json={"reason": "ok"}, headers=team.nurse)
     assert by_nurse.status_code == 403
-    team.act(sid, "bp-decision", team.physician, reason="Rechecked 138/86 after 10 min rest")
+    team.act(sid, "clearance", team.physician, reason="Rechecked 138/86 after 10 min rest")
     assert team.act(sid, "start", team.nurse)["state"] == "infusing"
 
 
@@ -269,7 +283,7 @@ def test_impossible_check_in_vitals_are_refused_naming_the_field(
 ) -> None:
     sid = team.schedule()
     response = team.client.post(
-        f"/api/v1/sessions/{sid}/check-in", json={**CALM_VITALS, field: value}, headers=team.nurse
+        f"/api/v1/sessions/{sid}/check-in", json={**CHECK_IN, field: value}, headers=team.nurse
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", field]
@@ -299,7 +313,7 @@ def test_vitals_are_refused_before_check_in_and_when_impossible(team: Team) -> N
     url = f"/api/v1/sessions/{sid}/vitals"
     early = team.client.post(url, json=CALM_VITALS, headers=team.nurse)
     assert early.status_code == 409
-    team.act(sid, "check-in", team.nurse, **CALM_VITALS)
+    team.act(sid, "check-in", team.nurse, **CHECK_IN)
     impossible = team.client.post(
         url, json={**CALM_VITALS, "spo2_percent": 140}, headers=team.nurse
     )

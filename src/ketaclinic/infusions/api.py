@@ -16,7 +16,9 @@ from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.schemas import (
     ActionIn,
     AdjunctIn,
+    BolusIn,
     CheckInIn,
+    DischargeIn,
     OrderIn,
     RateIn,
     ReasonIn,
@@ -46,13 +48,13 @@ def _act(
             raise NotFound(f"no session {session_id} in your clinic", loc=("path", "session_id"))
         service.require_version(row, version)
         action(session, row)
-        return service.to_out(row)
+        return service.to_out(session, row)
 
 
 @router.post("", response_model=SessionOut, status_code=201)
 def schedule_session(data: ScheduleIn, actor: Runner, session: SessionDep) -> SessionOut:
     with session.begin():
-        return service.to_out(service.schedule(session, actor=actor, data=data))
+        return service.to_out(session, service.schedule(session, actor=actor, data=data))
 
 
 @router.get("/{session_id}", response_model=SessionOut)
@@ -65,8 +67,10 @@ def read_session(session_id: RecordId, actor: Runner, session: SessionDep) -> Se
 def check_in(
     session_id: RecordId, data: CheckInIn, actor: Runner, session: SessionDep, settings: SettingsDep
 ) -> SessionOut:
-    """Check in with pre-infusion vitals; a blood pressure above the clinic's threshold
-    (``KETACLINIC_SCREENING_*_LIMIT_MMHG``) blocks the start until a physician decides."""
+    """Check in: pre-infusion vitals, weight if changed, pain and mood, pregnancy status, escort
+    and a re-check of the contraindications. A blood pressure above the clinic's threshold
+    (``KETACLINIC_SCREENING_*_LIMIT_MMHG``), a possible pregnancy or a new contraindication blocks
+    the start until a physician records a clearance."""
     return _act(
         session,
         actor,
@@ -133,17 +137,18 @@ def acknowledge_alert(
     )
 
 
-@router.post("/{session_id}/bp-decision", response_model=SessionOut)
-def bp_decision(
+@router.post("/{session_id}/clearance", response_model=SessionOut)
+def clearance(
     session_id: RecordId, data: ReasonIn, actor: Signer, session: SessionDep
 ) -> SessionOut:
-    """A physician's written decision to proceed despite the blocking blood pressure."""
+    """A physician's written decision to proceed despite what the check-in found (a blood
+    pressure above the threshold, a possible pregnancy, a new contraindication)."""
     return _act(
         session,
         actor,
         session_id,
         data.version,
-        lambda s, r: service.record_bp_decision(s, actor=actor, row=r, reason=data.reason),
+        lambda s, r: service.record_clearance(s, actor=actor, row=r, reason=data.reason),
     )
 
 
@@ -243,4 +248,58 @@ def abort(session_id: RecordId, data: ReasonIn, actor: Runner, session: SessionD
         session_id,
         data.version,
         lambda s, r: service.abort(s, actor=actor, row=r, reason=data.reason),
+    )
+
+
+@router.post("/{session_id}/bolus", response_model=SessionOut)
+def give_bolus(
+    session_id: RecordId, data: BolusIn, actor: Runner, session: SessionDep
+) -> SessionOut:
+    """A bolus push, within the protocol's bolus and total limits (soft ones need a reason)."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.give_bolus(s, actor=actor, row=r, data=data),
+    )
+
+
+@router.post("/{session_id}/discharge", response_model=SessionOut)
+def discharge(
+    session_id: RecordId, data: DischargeIn, actor: Runner, session: SessionDep
+) -> SessionOut:
+    """Discharge, signed by the sender. Refused (422) with every unmet criterion listed: the
+    observation time with the earliest discharge time, Aldrete below 9, no escort, no advice."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.discharge(s, actor=actor, row=r, data=data),
+    )
+
+
+@router.post("/{session_id}/cancel", response_model=SessionOut)
+def cancel(session_id: RecordId, data: ReasonIn, actor: Runner, session: SessionDep) -> SessionOut:
+    """Call off a session that has not been checked in, with the reason."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.cancel(s, actor=actor, row=r, reason=data.reason),
+    )
+
+
+@router.post("/{session_id}/no-show", response_model=SessionOut)
+def mark_no_show(
+    session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep
+) -> SessionOut:
+    return _act(
+        session,
+        actor,
+        session_id,
+        data.version,
+        lambda s, r: service.mark_no_show(s, actor=actor, row=r),
     )

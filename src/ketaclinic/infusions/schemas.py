@@ -15,6 +15,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from ketaclinic.patients.schemas import WeightKg
 from ketaclinic.vitals.core import problem as vital_problem
 from ketaclinic.web.params import MAX_ID
 
@@ -43,6 +44,9 @@ class ScheduleIn(BaseModel):
     )
     scheduled_at: Annotated[AwareDatetime, AfterValidator(_in_utc)]
     chair: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    course_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="The course the session belongs to, if any"
+    )
 
 
 class ActionIn(BaseModel):
@@ -102,15 +106,46 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
 
 
+class MoodIn(BaseModel):
+    """The session's mood questionnaire, scored exactly by ``ketaclinic.instruments``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instrument: Literal["phq9", "gad7"] = "phq9"
+    answers: list[int | None] = Field(max_length=20, description="One per item, in order")
+
+
+PregnancyStatus = Literal["not_pregnant", "pregnant", "unknown", "not_applicable"]
+PainNrs = Annotated[int, Field(ge=0, le=10, description="Pain right now, 0–10 (NRS)")]
+
+
 class CheckInIn(ActionIn):
-    """Pre-infusion vitals; a blood pressure above the clinic's threshold blocks the start until
-    a physician records a decision."""
+    """Everything the nurse checks before the infusion. A blood pressure above the clinic's
+    threshold, a possible pregnancy or a new contraindication blocks the start until a physician
+    records a decision (``/clearance``): the software flags, the physician decides."""
 
     systolic_mmhg: Annotated[int, _plausible("systolic_mmhg")]
     diastolic_mmhg: Annotated[int, _plausible("diastolic_mmhg")]
     heart_rate_per_min: Annotated[int, _plausible("heart_rate_per_min")]
     spo2_percent: Annotated[int, _plausible("spo2_percent")]
     resp_rate_per_min: Annotated[int, _plausible("resp_rate_per_min")]
+    weight_kg: WeightKg | None = Field(
+        default=None, description="Today's weight when it changed; added to the weight history"
+    )
+    pain_nrs: PainNrs
+    mood: MoodIn
+    pregnancy_status: PregnancyStatus | None = Field(
+        default=None,
+        description="Required for a female patient of 12–55 years (clinic policy); "
+        "pregnant or unknown blocks the start",
+    )
+    contraindications_changed: bool = Field(
+        description="Has anything in the screening's contraindication list changed since it was "
+        "signed? Yes blocks the start until a physician decides"
+    )
+    contraindication_note: Reason | None = Field(
+        default=None, description="What changed; required when contraindications_changed"
+    )
     escort_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
         None
     )
@@ -142,6 +177,42 @@ class OrderIn(ActionIn):
         default={}, description="A reason per soft limit to go above it, by limit name"
     )
     pump_resolution_ml_per_h: Decimal = Decimal("0.1")
+
+
+class BolusIn(ActionIn):
+    """A bolus push, judged against the protocol's bolus limit for the order's weight."""
+
+    dose_mg: Decimal = Field(gt=0, decimal_places=3, description="mg; more than 3 decimals refused")
+    reason: Reason
+    override_reason: Reason | None = Field(
+        default=None, description="Required above the protocol's soft bolus limit"
+    )
+
+
+class AldreteIn(BaseModel):
+    """Modified Aldrete items, each 0–2 (Aldrete 1995)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    activity: int = Field(ge=0, le=2)
+    respiration: int = Field(ge=0, le=2)
+    circulation: int = Field(ge=0, le=2)
+    consciousness: int = Field(ge=0, le=2)
+    spo2: int = Field(ge=0, le=2)
+
+
+class DischargeIn(ActionIn):
+    """The discharge assessment. Refused, with every unmet criterion listed, before the
+    observation time is over or while any criterion is unmet; the signer is the one who sends it."""
+
+    aldrete: AldreteIn
+    pain_nrs: PainNrs
+    mood: MoodIn
+    escort_confirmed: bool
+    escort_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
+    no_driving_advice_given: bool
 
 
 class EventOut(BaseModel):
@@ -188,3 +259,7 @@ class SessionOut(BaseModel):
     events: list[EventOut]
     delivered: DeliveredOut | None
     alerts: list[AlertOut] = []
+    course_id: int | None = None
+    open_blocks: list[str] = []
+    vitals_due_at: datetime | None = None
+    earliest_discharge_at: datetime | None = None

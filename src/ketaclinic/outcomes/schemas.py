@@ -36,6 +36,7 @@ class MeasurementOut(BaseModel):
     patient_id: int
     instrument: str
     context: Context
+    session_id: int | None = None
     answers: list[int | None]
     scores: list[ScoreOut]
     band: str | None

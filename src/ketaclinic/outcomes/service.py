@@ -105,6 +105,7 @@ def to_out(m: Measurement) -> MeasurementOut:
         patient_id=m.patient_id,
         instrument=m.instrument,
         context=Context(m.context),
+        session_id=m.session_id,
         answers=m.answers,
         scores=[
             ScoreOut(name=name, exact=exact, rounded=str(rounded(Fraction(exact))))

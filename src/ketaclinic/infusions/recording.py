@@ -1,0 +1,143 @@
+"""How a session use-case writes: one event per thing that happened, one audit entry per action.
+
+Shared by the use-case modules so that every action moves the row's version (optimistic locking)
+and is audited in the caller's transaction, the same way.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ketaclinic import clock
+from ketaclinic.accounts.core import Actor
+from ketaclinic.audit import service as audit
+from ketaclinic.dosing.protocol import Protocol
+from ketaclinic.errors import Conflict, InvalidInput
+from ketaclinic.infusions.core import GuardContext, Move, State, transition
+from ketaclinic.infusions.models import InfusionSession, SessionEvent
+from ketaclinic.protocols import service as protocols
+from ketaclinic.protocols.models import ProtocolVersion
+
+#: What a ``SessionEvent.kind`` may be. Moves of the state machine use the move's name.
+EVENT_KINDS = frozenset(
+    {
+        "check_in",
+        "order",
+        "verify",
+        "start",
+        "rate",
+        "pause",
+        "resume",
+        "stop",
+        "abort",
+        "cancel",
+        "mark_no_show",
+        "discharge",
+        "vitals",
+        "clearance",
+        "side_effects",
+        "adjunct",
+        "bolus",
+    }
+)
+
+#: From check-in to discharge the nurse charts vitals, side effects and adjuncts.
+CHARTING_STATES = frozenset({State.CHECKED_IN, State.INFUSING, State.PAUSED, State.OBSERVING})
+
+
+def clinic_of(actor: Actor) -> int:
+    if actor.clinic_id is None:
+        raise InvalidInput("this account belongs to no clinic")
+    return actor.clinic_id
+
+
+def user_of(actor: Actor) -> int:
+    assert actor.user_id is not None
+    return actor.user_id
+
+
+def protocol_row(session: Session, row: InfusionSession) -> ProtocolVersion:
+    protocol = session.get(ProtocolVersion, row.protocol_version_id)
+    assert protocol is not None  # a foreign key
+    return protocol
+
+
+def protocol_of(session: Session, row: InfusionSession) -> Protocol:
+    """The protocol version the session was scheduled with, whatever was edited since."""
+    return protocols.definition(protocol_row(session, row))
+
+
+def require_charting(row: InfusionSession) -> None:
+    if State(row.state) not in CHARTING_STATES:
+        raise Conflict(
+            f"this is charted from check-in to discharge; the session is {row.state}",
+            loc=("state",),
+        )
+
+
+def event(
+    row: InfusionSession,
+    actor: Actor,
+    kind: str,
+    *,
+    rate_mg_per_h: Decimal | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> SessionEvent:
+    assert kind in EVENT_KINDS
+    added = SessionEvent(
+        kind=kind,
+        at=clock.now(),
+        by_user_id=user_of(actor),
+        rate_mg_per_h=rate_mg_per_h,
+        reason=reason,
+        data=data or {},
+    )
+    row.events.append(added)
+    return added
+
+
+def move(
+    session: Session,
+    actor: Actor,
+    row: InfusionSession,
+    requested: Move,
+    context: GuardContext,
+    *,
+    rate_mg_per_h: Decimal | None = None,
+    data: dict[str, Any] | None = None,
+) -> InfusionSession:
+    """One state-machine move: checked against the table and its guards, recorded, audited."""
+    before = row.state
+    after = transition(before, requested.value, context)
+    row.state = after.value
+    event(
+        row,
+        actor,
+        requested.value,
+        rate_mg_per_h=rate_mg_per_h,
+        reason=context.reason,
+        data={"from": before, "to": after.value, **(data or {})},
+    )
+    touch(session, actor, row, f"session.{requested.value}")
+    return row
+
+
+def touch(session: Session, actor: Actor, row: InfusionSession, action: str) -> None:
+    # Every action writes the row, so every action moves version_id and a racing one fails.
+    row.updated_at = clock.now()
+    session.flush()
+    audit_session(session, actor, row, action)
+
+
+def audit_session(session: Session, actor: Actor, row: InfusionSession, action: str) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        patient_id=row.patient_id,
+        detail=f"session_id={row.id}",
+    )
