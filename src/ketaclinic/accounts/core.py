@@ -28,6 +28,7 @@ class Permission(StrEnum):
     SESSION_RUN = "session.run"
     ORDER_SIGN = "order.sign"
     ORDER_VERIFY = "order.verify"
+    COURSE_MANAGE = "course.manage"
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
@@ -48,6 +49,8 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.ORDER_SIGN: frozenset({Role.PHYSICIAN}),
     # The second check of an order is a nurse's (DESIGN §3: "second-nurse check").
     Permission.ORDER_VERIFY: frozenset({Role.NURSE}),
+    # Starting and ending a course of treatment is a prescribing decision.
+    Permission.COURSE_MANAGE: frozenset({Role.PHYSICIAN}),
 }
 
 PASSWORD_MIN_LENGTH = 10
