@@ -22,9 +22,12 @@ from ketaclinic.accounts import pages as accounts_pages
 from ketaclinic.accounts.deps import LoginRequired
 from ketaclinic.audit import pages as audit_pages
 from ketaclinic.config import Settings
+from ketaclinic.courses import api as courses_api
+from ketaclinic.courses import pages as courses_pages
 from ketaclinic.db import make_engine, make_session_factory
 from ketaclinic.errors import Conflict, KetaclinicError
 from ketaclinic.infusions import api as infusions_api
+from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import pages as outcomes_pages
 from ketaclinic.patients import api as patients_api
@@ -87,12 +90,15 @@ def _add_routes(app: FastAPI) -> None:
         outcomes_api.router,
         protocols_api.router,
         infusions_api.router,
+        courses_api.router,
         outcomes_pages.router,
         accounts_pages.router,
         screening_pages.router,
         protocols_pages.router,
         protocol_library_pages.router,
         patients_pages.router,
+        infusions_pages.router,
+        courses_pages.router,
         audit_pages.router,
         portal_pages.router,
     ):

@@ -1,0 +1,300 @@
+"""The chairside pages: today's chair board (refreshed in place) and the session page, whose
+quick-entry forms post one action each.
+
+Every action runs in one transaction through the same service call as the JSON API, checked
+against the ``version`` the form was rendered with, so a nurse acting on a stale page gets a
+conflict and a fresh page instead of overwriting a colleague's entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from ketaclinic.accounts.core import Actor, Permission
+from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
+from ketaclinic.config import Settings
+from ketaclinic.dosing.core import SoftLimitNeedsOverride
+from ketaclinic.errors import Conflict, KetaclinicError, NotFound
+from ketaclinic.infusions import page_forms as forms
+from ketaclinic.infusions import service
+from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.infusions.page_context import board_context, session_context
+from ketaclinic.infusions.schemas import (
+    ActionIn,
+    AdjunctIn,
+    BolusIn,
+    CheckInIn,
+    DischargeIn,
+    OrderIn,
+    RateIn,
+    ReasonIn,
+    SideEffectsIn,
+    VitalsIn,
+)
+from ketaclinic.screening.core import BpThreshold
+from ketaclinic.web.forms import validation_messages
+from ketaclinic.web.params import RecordId
+from ketaclinic.web.templating import flash, render
+
+router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
+
+Runner = Annotated[Actor, Depends(require(Permission.SESSION_RUN))]
+STALE = (
+    "Someone else changed this session while you were entering this. The page has been "
+    "reloaded with their change: check it and re-enter yours."
+)
+
+
+@router.get("/board")
+def board_page(
+    request: Request, actor: Runner, session: SessionDep, settings: SettingsDep
+) -> Response:
+    with session.begin():
+        context = board_context(session, actor, settings)
+    return render(request, "infusions/board.html", context)
+
+
+@router.get("/board/data")
+def board_data(
+    request: Request, actor: Runner, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The board's rows alone, for the script that refreshes the board without a reload."""
+    with session.begin():
+        context = board_context(session, actor, settings)
+    return render(request, "infusions/_board.html", context)
+
+
+@router.get("/sessions/{session_id}")
+def session_page(
+    request: Request,
+    session_id: RecordId,
+    actor: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    return _page(request, session, actor, settings, session_id)
+
+
+def _page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    *,
+    failed: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    with session.begin():
+        row = _found(session, actor, session_id)
+        context = session_context(session, actor, settings, row)
+    context["failed"] = failed or {"form": None, "errors": {}, "values": {}}
+    return render(request, "infusions/session.html", context, status_code=status_code)
+
+
+def _found(session: Session, actor: Actor, session_id: int) -> InfusionSession:
+    row = service.get(session, actor=actor, session_id=session_id)
+    if row is None:
+        raise NotFound(f"no session {session_id} in your clinic")
+    return row
+
+
+# --- the form actions ----------------------------------------------------------------------------
+
+Run = Callable[[Session, Actor, InfusionSession, Any, Settings], object]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One form on the session page: what it posts to, who may, how it is read and run."""
+
+    path: str
+    form: str
+    permission: Permission
+    payload: forms.Payload
+    model: type[BaseModel]
+    run: Run
+    done: str
+
+
+def _threshold(settings: Settings) -> BpThreshold:
+    return BpThreshold(
+        settings.screening_systolic_limit_mmhg, settings.screening_diastolic_limit_mmhg
+    )
+
+
+def _simple(call: Callable[..., object]) -> Run:
+    return lambda s, a, r, d, _: call(s, actor=a, row=r)
+
+
+def _with_reason(call: Callable[..., object]) -> Run:
+    return lambda s, a, r, d, _: call(s, actor=a, row=r, reason=d.reason)
+
+
+def _with_data(call: Callable[..., object]) -> Run:
+    return lambda s, a, r, d, _: call(s, actor=a, row=r, data=d)
+
+
+RUN, SIGN, VERIFY = Permission.SESSION_RUN, Permission.ORDER_SIGN, Permission.ORDER_VERIFY
+ACTIONS = (
+    Action(
+        "check-in", "check_in", RUN, forms.check_in, CheckInIn,
+        lambda s, a, r, d, settings: service.check_in(
+            s, actor=a, row=r, data=d, threshold=_threshold(settings)
+        ),
+        "Checked in.",
+    ),
+    Action("clearance", "clearance", SIGN, forms.reason, ReasonIn,
+           _with_reason(service.record_clearance), "Clearance recorded."),
+    Action("order", "order", SIGN, forms.order, OrderIn, _with_data(service.sign_order),
+           "Order signed."),
+    Action("verify", "verify", VERIFY, forms.version_only, ActionIn, _simple(service.verify),
+           "Order verified."),
+    Action("start", "moves", RUN, forms.version_only, ActionIn, _simple(service.start),
+           "Infusion started."),
+    Action("rate", "rate", RUN, forms.rate, RateIn,
+           lambda s, a, r, d, _: service.change_rate(
+               s, actor=a, row=r, rate_mg_per_h=d.rate_mg_per_h, reason=d.reason
+           ),
+           "Rate changed."),
+    Action("pause", "pause", RUN, forms.reason, ReasonIn, _with_reason(service.pause), "Paused."),
+    Action("resume", "moves", RUN, forms.version_only, ActionIn, _simple(service.resume),
+           "Resumed."),
+    Action("stop", "moves", RUN, forms.version_only, ActionIn, _simple(service.stop),
+           "Infusion stopped; observation has begun."),
+    Action("abort", "abort", RUN, forms.reason, ReasonIn, _with_reason(service.abort),
+           "Session aborted."),
+    Action("cancel", "cancel", RUN, forms.reason, ReasonIn, _with_reason(service.cancel),
+           "Session cancelled."),
+    Action("no-show", "moves", RUN, forms.version_only, ActionIn, _simple(service.mark_no_show),
+           "Marked as no-show."),
+    Action("vitals", "vitals", RUN, forms.vitals, VitalsIn, _with_data(service.record_vitals),
+           "Vitals recorded."),
+    Action("side-effects", "side_effects", RUN, forms.side_effects, SideEffectsIn,
+           _with_data(service.record_side_effects), "Side effects recorded."),
+    Action("adjunct", "adjunct", RUN, forms.adjunct, AdjunctIn,
+           _with_data(service.record_adjunct), "Adjunct medication recorded."),
+    Action("bolus", "bolus", RUN, forms.bolus, BolusIn, _with_data(service.give_bolus),
+           "Bolus recorded."),
+    Action("discharge", "discharge", RUN, forms.discharge, DischargeIn,
+           _with_data(service.discharge), "Discharged."),
+)  # fmt: skip
+
+
+async def _post(
+    request: Request,
+    session_id: int,
+    actor: Actor,
+    session: Session,
+    settings: Settings,
+    action: Action,
+    run: Run | None = None,
+) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(
+        _act, request, session_id, actor, session, settings, action, form, run or action.run
+    )
+
+
+def _act(
+    request: Request,
+    session_id: int,
+    actor: Actor,
+    session: Session,
+    settings: Settings,
+    action: Action,
+    form: FormData,
+    run: Run,
+) -> Response:
+    fields = tuple(action.model.model_fields)
+    failed: dict[str, Any] = {"form": action.form, "values": forms.values_of(form), "errors": {}}
+    try:
+        data = action.model.model_validate(action.payload(form))
+    except ValidationError as error:
+        failed["errors"] = forms.fields_of(validation_messages(error), fields)
+        return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
+    try:
+        with session.begin():
+            row = _found(session, actor, session_id)
+            service.require_version(row, getattr(data, "version", None))
+            run(session, actor, row, data, settings)
+    except (StaleDataError, Conflict) as error:
+        if isinstance(error, StaleDataError) or error.loc == ("body", "version"):
+            failed = {"form": action.form, "values": {}, "errors": {}, "stale": STALE}
+            return _page(
+                request, session, actor, settings, session_id, failed=failed, status_code=409
+            )
+        failed["errors"] = {"__all__": error.msg}
+        return _page(request, session, actor, settings, session_id, failed=failed, status_code=409)
+    except SoftLimitNeedsOverride as error:
+        failed["errors"] = {f"override_{f.limit}": f.message for f in error.findings}
+        failed["needs_reason"] = [f.limit for f in error.findings]
+        return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
+    except KetaclinicError as error:
+        if isinstance(error, NotFound) and error.loc[:1] != ("body",):
+            raise
+        failed["errors"] = {forms.field_of(error.loc, fields): error.msg}
+        return _page(
+            request,
+            session,
+            actor,
+            settings,
+            session_id,
+            failed=failed,
+            status_code=error.status_code,
+        )
+    flash(request, action.done, "success")
+    return RedirectResponse(f"/sessions/{session_id}#top", status_code=303)
+
+
+def _route(action: Action) -> None:
+    async def endpoint(
+        request: Request,
+        session_id: RecordId,
+        session: SessionDep,
+        settings: SettingsDep,
+        actor: Actor = Depends(require(action.permission)),
+    ) -> Response:
+        return await _post(request, session_id, actor, session, settings, action)
+
+    endpoint.__name__ = f"session_{action.form}_{action.path.replace('-', '_')}"
+    endpoint.__doc__ = f"The session page's {action.path} form."
+    router.add_api_route(f"/sessions/{{session_id}}/{action.path}", endpoint, methods=["POST"])
+
+
+for _action in ACTIONS:
+    _route(_action)
+
+_ACKNOWLEDGE = Action(
+    "alerts", "alerts", RUN, forms.version_only, ActionIn, _simple(service.acknowledge_alert),
+    "Alert acknowledged.",
+)  # fmt: skip
+
+
+@router.post("/sessions/{session_id}/alerts/{alert_id}/acknowledge")
+async def acknowledge_alert(
+    request: Request,
+    session_id: RecordId,
+    alert_id: RecordId,
+    actor: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Acknowledged by name, once; no version check: an alert is acknowledged whatever else
+    happened on the session since the page was drawn."""
+
+    def run(s: Session, a: Actor, r: InfusionSession, d: Any, _: Settings) -> object:
+        return service.acknowledge_alert(s, actor=a, row=r, alert_id=alert_id)
+
+    return await _post(request, session_id, actor, session, settings, _ACKNOWLEDGE, run)
