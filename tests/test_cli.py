@@ -13,6 +13,7 @@ from ketaclinic.cli import app
 from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory
 from ketaclinic.demo import CONDITIONS
+from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.patients.models import Diagnosis, Patient
 from ketaclinic.schema import alembic_config
 
@@ -77,8 +78,16 @@ def test_demo_seeds_staff_a_portal_patient_and_every_condition(settings: Setting
         portal = session.scalar(select(User).where(User.username == "demo.patient"))
         assert portal is not None and portal.patient_id is not None
         assert session.scalar(select(func.count()).select_from(Clinic)) == 1
+        states = session.scalars(select(InfusionSession.state)).all()
+        # Today's floor: one chair in each state of the day, and two sessions later today.
+        assert sorted(states) == sorted(
+            ["observing", "infusing", "checked_in", "checked_in", "scheduled", "scheduled"]
+        )
     again = runner.invoke(app, ["demo"], env=_env(settings))
     assert "already seeded" in again.output
+    with engine_scope(settings) as engine, make_session_factory(engine)() as session:
+        total = session.scalar(select(func.count()).select_from(InfusionSession))
+        assert total == len(states)  # today's floor is seeded once a day
     fresh = runner.invoke(app, ["demo", "--new-passwords"], env=_env(settings))
     assert "demo.nurse" in fresh.output
 

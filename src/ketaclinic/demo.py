@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic import clock
+from ketaclinic import demo_floor as floor
 from ketaclinic.accounts import service as accounts
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.models import User
@@ -33,6 +34,7 @@ STAFF = (
     ("demo.admin", Role.ADMIN, "Avery Admin (demo)"),
     ("demo.physician", Role.PHYSICIAN, "Dr Parker Physician (demo)"),
     ("demo.nurse", Role.NURSE, "Noa Nurse (demo)"),
+    ("demo.nurse2", Role.NURSE, "Nico Second-Nurse (demo)"),
     ("demo.staff", Role.STAFF, "Sam Frontdesk (demo)"),
 )
 PORTAL_USER = "demo.patient"
@@ -115,6 +117,7 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
         if clinic is not None:
             protocols.seed_library(session, clinic_id=clinic.id)
             passwords = _reset_passwords(session) if new_passwords else []
+            floor.seed_today(session, clinic_id=clinic.id, zone=settings.timezone)
             return SeedResult(CLINIC_CODE, created=False, patient_count=0, passwords=passwords)
         clinic = accounts.ensure_clinic(session, code=CLINIC_CODE, name=CLINIC_NAME)
         actor = Actor(None, "demo-seed", None, clinic.id, client_address="cli")
@@ -148,6 +151,7 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
             actor=actor,
         )
         passwords.append((PORTAL_USER, Role.PATIENT.value, password))
+        floor.seed_today(session, clinic_id=clinic.id, zone=settings.timezone)
         return SeedResult(CLINIC_CODE, created=True, patient_count=len(ids), passwords=passwords)
 
 
