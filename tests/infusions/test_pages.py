@@ -288,3 +288,16 @@ def test_a_nurse_may_not_sign_and_another_clinic_sees_nothing(
     outsider = TestClient(app)
     log_in(outsider, make_person(Role.NURSE, clinic="SOUTH"))
     assert outsider.get(f"/sessions/{sid}").status_code == 404
+
+
+def test_the_bolus_form_appears_only_for_a_protocol_with_a_bolus(ward: Ward) -> None:
+    without = ward.team.schedule()
+    with_bolus = ward.team.schedule("chronic-pain-low-dose")
+    for sid in (without, with_bolus):
+        ward.team.ready(sid)
+        ward.team.act(sid, "start", ward.team.nurse)
+    assert f"/sessions/{without}/bolus" not in ward.nurse.page(without)
+    assert f"/sessions/{with_bolus}/bolus" in ward.nurse.page(with_bolus)
+    ward.nurse.do(with_bolus, "bolus", dose_mg="2", reason="breakthrough pain", override_reason="")
+    [given] = [e for e in ward.state(with_bolus)["events"] if e["kind"] == "bolus"]
+    assert given["data"]["dose_mg"] == "2"

@@ -24,6 +24,7 @@ from ketaclinic.instruments.definitions import INSTRUMENTS
 from ketaclinic.monitoring.adjuncts import ADJUNCTS
 from ketaclinic.monitoring.side_effects import MOAA_S_LEVELS, SIDE_EFFECTS, Severity
 from ketaclinic.patients.models import Patient
+from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 
 #: Board refresh period, seconds (issue 5: "updating without a reload").
@@ -123,7 +124,7 @@ def session_context(
         "blocks": service.open_blocks(row),
         "lines": views.timeline_lines(session, row),
         "chart": chart,
-        "offer": offers(actor, row),
+        "offer": offers(actor, row, has_bolus=protocols.definition(protocol).bolus is not None),
         "moves": allowed_moves(row.state),
         "vital_fields": VITAL_FIELDS,
         "side_effects": SIDE_EFFECTS,
@@ -132,8 +133,8 @@ def session_context(
     }
 
 
-def offers(actor: Actor, row: InfusionSession) -> dict[str, bool]:
-    """Which forms the page shows for this state and this person."""
+def offers(actor: Actor, row: InfusionSession, *, has_bolus: bool) -> dict[str, bool]:
+    """Which forms the page shows for this state, this person and this protocol."""
     state = State(row.state)
     moves = set(allowed_moves(row.state))
     physician, nurse = actor.role is Role.PHYSICIAN, actor.role is Role.NURSE
@@ -152,7 +153,7 @@ def offers(actor: Actor, row: InfusionSession) -> dict[str, bool]:
         "stop": "stop" in moves,
         "pause": "pause" in moves,
         "rate": state is State.INFUSING,
-        "bolus": state in (State.INFUSING, State.PAUSED),
+        "bolus": has_bolus and state in (State.INFUSING, State.PAUSED),
         "charting": state in _CHARTING,
         "discharge": "discharge" in moves,
         "abort": "abort" in moves,
