@@ -28,6 +28,7 @@ from ketaclinic.db import make_engine, make_session_factory
 from ketaclinic.errors import Conflict, KetaclinicError
 from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import pages as infusions_pages
+from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import pages as outcomes_pages
 from ketaclinic.patients import api as patients_api
@@ -98,6 +99,7 @@ def _add_routes(app: FastAPI) -> None:
         protocol_library_pages.router,
         patients_pages.router,
         infusions_pages.router,
+        infusions_schedule_pages.router,
         courses_pages.router,
         audit_pages.router,
         portal_pages.router,

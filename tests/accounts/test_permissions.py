@@ -93,6 +93,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/sessions/{session_id}/bolus"): CLINICIANS,
     ("POST", "/sessions/{session_id}/discharge"): CLINICIANS,
     ("POST", "/sessions/{session_id}/alerts/{alert_id}/acknowledge"): CLINICIANS,
+    ("GET", "/patients/{patient_id}/sessions/new"): CLINICIANS,
+    ("POST", "/patients/{patient_id}/sessions/new"): CLINICIANS,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): EVERYONE,

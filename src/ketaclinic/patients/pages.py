@@ -15,6 +15,7 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Permission, may
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
 from ketaclinic.errors import KetaclinicError, NotFound
+from ketaclinic.infusions import listing as session_listing
 from ketaclinic.patients import service
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.models import Patient
@@ -51,6 +52,14 @@ def _found(session: Session, actor: Actor, patient_id: int) -> Patient:
     if patient is None:
         raise NotFound(f"no patient {patient_id} in your clinic")
     return patient
+
+
+def _recent_sessions(session: Session, actor: Actor, patient_id: int) -> dict[str, Any]:
+    """The Sessions list for clinicians who run sessions (an audited read), else nothing."""
+    if actor.role is None or not may(actor.role, Permission.SESSION_RUN):
+        return {}
+    items = session_listing.recent_for_patient(session, actor=actor, patient_id=patient_id)
+    return {"sessions": items, "sessions_limit": session_listing.RECENT_LIMIT}
 
 
 def _same_number(text: object, value: Decimal) -> bool:
@@ -154,6 +163,7 @@ def detail_page(
         patient = service.to_out(
             _found(session, actor, patient_id), today=clock.today(settings.timezone)
         )
+        recent = _recent_sessions(session, actor, patient_id)
     role = actor.role
     context = {
         "p": patient,
@@ -161,6 +171,7 @@ def detail_page(
         "may_diagnose": role is not None and may(role, Permission.DIAGNOSIS_WRITE),
         "errors": {},
         "values": {},
+        **recent,
     }
     return render(request, "patients/detail.html", context)
 
@@ -250,11 +261,13 @@ async def add_diagnosis_from_form(
         patient = service.to_out(
             _found(session, actor, patient_id), today=clock.today(settings.timezone)
         )
+        recent = _recent_sessions(session, actor, patient_id)
     context = {
         "p": patient,
         "may_write": True,
         "may_diagnose": True,
         "errors": errors,
         "values": values,
+        **recent,
     }
     return render(request, "patients/detail.html", context, status_code=422)
