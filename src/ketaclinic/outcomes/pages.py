@@ -1,4 +1,5 @@
-"""The physician's work list: urgent questionnaire flags that must not wait."""
+"""The physician's work list: urgent questionnaire flags that must not wait, and maintenance
+booster suggestions with the scores behind them."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from starlette.responses import Response
 
+from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Role
-from ketaclinic.accounts.deps import SessionDep, require_csrf, require_role
+from ketaclinic.accounts.deps import SessionDep, SettingsDep, require_csrf, require_role
+from ketaclinic.audit import service as audit
 from ketaclinic.errors import NotFound
 from ketaclinic.outcomes import service
+from ketaclinic.outcomes.boosters import booster_work_list
+from ketaclinic.outcomes.core import score_text
 from ketaclinic.outcomes.models import Measurement
 from ketaclinic.patients.models import Patient
 from ketaclinic.web.params import RecordId
@@ -25,12 +30,47 @@ router = APIRouter(
 Physician = Annotated[Actor, Depends(require_role(Role.PHYSICIAN))]
 
 
+_INSTRUMENT_NAMES = {"nrs": "Pain (NRS)", "phq9": "PHQ-9"}
+
+
 @router.get("")
-def worklist(request: Request, actor: Physician, session: SessionDep) -> Response:
+def worklist(
+    request: Request, actor: Physician, session: SessionDep, settings: SettingsDep
+) -> Response:
     assert actor.clinic_id is not None
     with session.begin():
         items = service.urgent(session, clinic_id=actor.clinic_id)
-    return render(request, "outcomes/worklist.html", {"items": items})
+        found = booster_work_list(
+            session, clinic_id=actor.clinic_id, now=clock.now(), zone=settings.timezone
+        )
+        boosters = [
+            {
+                "patient": item.patient,
+                "course": item.course,
+                "reasons": item.suggestion.reasons,
+                "evidence": [
+                    {
+                        "instrument": _INSTRUMENT_NAMES.get(instrument, instrument),
+                        "at": point.at,
+                        "score": score_text(point.value),
+                        "context": point.context.replace("_", " "),
+                    }
+                    for instrument, point in item.evidence
+                ],
+            }
+            for item in found
+        ]
+        # Each patient shown is a read of their record, audited in this transaction.
+        for patient_id in dict.fromkeys(item.patient.id for item in found):
+            courses = ",".join(str(i.course.id) for i in found if i.patient.id == patient_id)
+            audit.record(
+                session,
+                actor=actor,
+                action="booster.read",
+                patient_id=patient_id,
+                detail=f"courses={courses}",
+            )
+    return render(request, "outcomes/worklist.html", {"items": items, "boosters": boosters})
 
 
 @router.post("/{measurement_id}/acknowledge")
