@@ -154,10 +154,12 @@ def demo(
 def _mount_score() -> None:
     from ketaclinic.instruments.cli import app as score_app
     from ketaclinic.protocols.cli import dose_app, protocols_app
+    from ketaclinic.reports.cli import report_app
 
     app.add_typer(score_app)
     app.add_typer(protocols_app, name="protocols")
     app.add_typer(dose_app, name="dose")
+    app.add_typer(report_app, name="report")
 
 
 _mount_score()

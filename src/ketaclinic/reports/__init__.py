@@ -1,0 +1,1 @@
+"""Reports for people outside the clinic: the patient progress report as a PDF."""
