@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ketaclinic.db import Base, UTCDateTime
@@ -29,3 +29,17 @@ class Measurement(Base):
     recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     flag_acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     flag_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PatientGoal(Base):
+    """What the patient wants to get back to, in their own words, with an optional pain target
+    drawn on their trajectory. A new goal is added, never edited, so the history stays."""
+
+    __tablename__ = "patient_goal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    target_pain_nrs: Mapped[int | None] = mapped_column()
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    set_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -16,6 +17,7 @@ from ketaclinic.accounts.core import Actor, Permission, may
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
 from ketaclinic.errors import KetaclinicError, NotFound
 from ketaclinic.infusions import listing as session_listing
+from ketaclinic.outcomes import trajectory as outcome_trajectory
 from ketaclinic.patients import service
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.models import Patient
@@ -60,6 +62,14 @@ def _recent_sessions(session: Session, actor: Actor, patient_id: int) -> dict[st
         return {}
     items = session_listing.recent_for_patient(session, actor=actor, patient_id=patient_id)
     return {"sessions": items, "sessions_limit": session_listing.RECENT_LIMIT}
+
+
+def _trajectory(session: Session, actor: Actor, patient: Patient, zone: ZoneInfo) -> dict[str, Any]:
+    """The pain and mood chart for clinicians who run sessions (audited reads), else nothing."""
+    if actor.role is None or not may(actor.role, Permission.SESSION_RUN):
+        return {}
+    data = outcome_trajectory.chart_data(session, actor=actor, patient=patient, zone=zone)
+    return {"trajectory": data}
 
 
 def _same_number(text: object, value: Decimal) -> bool:
@@ -160,10 +170,10 @@ def detail_page(
     settings: SettingsDep,
 ) -> Response:
     with session.begin():
-        patient = service.to_out(
-            _found(session, actor, patient_id), today=clock.today(settings.timezone)
-        )
+        found = _found(session, actor, patient_id)
+        patient = service.to_out(found, today=clock.today(settings.timezone))
         recent = _recent_sessions(session, actor, patient_id)
+        trajectory = _trajectory(session, actor, found, settings.timezone)
     role = actor.role
     context = {
         "p": patient,
@@ -172,6 +182,7 @@ def detail_page(
         "errors": {},
         "values": {},
         **recent,
+        **trajectory,
     }
     return render(request, "patients/detail.html", context)
 
