@@ -1,0 +1,32 @@
+// The patient's own progress: pain NRS (left axis, 0-10) and PHQ-9 (right axis, 0-27) over time,
+// with their sessions as dotted vertical lines. Data: <script id="portal-chart-data"> -> #portal-chart.
+(function () {
+  var data = JSON.parse(document.getElementById("portal-chart-data").textContent);
+  var traces = [];
+  if (data.series.nrs.values.length) {
+    traces.push({x: data.series.nrs.times, y: data.series.nrs.values, name: "Pain (0-10)",
+                 mode: "lines+markers", line: {color: "#c62828"}});
+  }
+  if (data.series.phq9.values.length) {
+    traces.push({x: data.series.phq9.times, y: data.series.phq9.values, name: "Mood, PHQ-9 (0-27)",
+                 mode: "lines+markers", yaxis: "y2", line: {color: "#1565c0"}});
+  }
+  var shapes = data.sessions.map(function (at) {
+    return {type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
+            line: {color: "#7b8a94", width: 1, dash: "dot"}};
+  });
+  // A few points close together would zoom in to the hour; show at least a week around them.
+  var stamps = data.series.nrs.times.concat(data.series.phq9.times, data.sessions)
+    .map(function (t) { return new Date(t.replace(" ", "T")).getTime(); });
+  var day = 24 * 3600 * 1000;
+  var low = Math.min.apply(null, stamps), high = Math.max.apply(null, stamps);
+  if (high - low < 7 * day) { low -= 3 * day; high += 3 * day; }
+  Plotly.newPlot("portal-chart", traces, {
+    margin: {t: 10, r: 40, b: 40, l: 40},
+    xaxis: {type: "date", range: [new Date(low), new Date(high)], tickformat: "%d %b"},
+    yaxis: {title: {text: "pain"}, range: [0, 10.5], fixedrange: true},
+    yaxis2: {title: {text: "PHQ-9"}, range: [0, 28], overlaying: "y", side: "right",
+             fixedrange: true},
+    shapes: shapes, showlegend: true, legend: {orientation: "h", y: -0.2}
+  }, {responsive: true, displaylogo: false, displayModeBar: false});
+})();
