@@ -30,6 +30,7 @@ from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
 from ketaclinic.outcomes import api as outcomes_api
+from ketaclinic.outcomes import goal_pages as outcomes_goal_pages
 from ketaclinic.outcomes import pages as outcomes_pages
 from ketaclinic.patients import api as patients_api
 from ketaclinic.patients import pages as patients_pages
@@ -37,6 +38,7 @@ from ketaclinic.portal import pages as portal_pages
 from ketaclinic.protocols import api as protocols_api
 from ketaclinic.protocols import library_pages as protocol_library_pages
 from ketaclinic.protocols import pages as protocols_pages
+from ketaclinic.reports import pages as reports_pages
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
 from ketaclinic.web.templating import render
@@ -93,6 +95,7 @@ def _add_routes(app: FastAPI) -> None:
         infusions_api.router,
         courses_api.router,
         outcomes_pages.router,
+        outcomes_goal_pages.router,
         accounts_pages.router,
         screening_pages.router,
         protocols_pages.router,
@@ -103,6 +106,7 @@ def _add_routes(app: FastAPI) -> None:
         courses_pages.router,
         audit_pages.router,
         portal_pages.router,
+        reports_pages.router,
     ):
         app.include_router(router)
     _include_optional(app)

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     ORDER_SIGN = "order.sign"
     ORDER_VERIFY = "order.verify"
     COURSE_MANAGE = "course.manage"
+    REPORT_READ = "report.read"
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
@@ -51,6 +52,8 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.ORDER_VERIFY: frozenset({Role.NURSE}),
     # Starting and ending a course of treatment is a prescribing decision.
     Permission.COURSE_MANAGE: frozenset({Role.PHYSICIAN}),
+    # A progress report gathers doses, outcomes and adverse events for another clinician.
+    Permission.REPORT_READ: frozenset({Role.PHYSICIAN, Role.NURSE}),
 }
 
 PASSWORD_MIN_LENGTH = 10
