@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ketaclinic.accounts.core import Role
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.infusions.discharge import MIN_OBSERVATION_MIN
+from ketaclinic.outcomes.core import pain_response
 from tests.conftest import Person, csrf_from, log_in
 from tests.infusions.test_api import CHECK_IN, Team, at
 from tests.infusions.test_check_in_and_discharge import DISCHARGE
@@ -60,6 +62,14 @@ def test_the_patient_page_draws_each_sessions_before_and_after_and_marks_it(
     assert [s["id"] for s in data["sessions"]] == [sid]
     assert data["sessions"][0]["phase"] == "no course"
     assert data["goal"] is None
+    # No baseline questionnaire: the first pain score (before the session) is the baseline.
+    summary = data["summary"]
+    before, after = Fraction(CHECK_IN["pain_nrs"]), Fraction(DISCHARGE["pain_nrs"])
+    assert summary["pain"]["baseline"] == str(before)
+    assert summary["pain"]["verdict"] == pain_response(before, after).value
+    assert summary["sessions_paired"] == 1
+    assert summary["mean_session_change"] == str(after - before)
+    assert "70 %" in summary["relief"]  # pain has not come back since
 
 
 def test_a_goal_is_saved_drawn_and_audited_and_a_bad_target_is_refused(

@@ -22,8 +22,9 @@ from ketaclinic.courses import service as courses
 from ketaclinic.errors import InvalidInput
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes import service as outcomes
-from ketaclinic.outcomes.core import score_text
+from ketaclinic.outcomes.core import ScorePoint, score_text
 from ketaclinic.outcomes.models import Measurement, PatientGoal
+from ketaclinic.outcomes.summary import Change, ResponseSummary, summarise
 from ketaclinic.patients.models import Patient
 
 #: (instrument, score name, label, panel). Pain on 0–10 scales, mood on the PHQ-9/GAD-7 totals.
@@ -45,11 +46,58 @@ def chart_data(
     """Everything the trajectory chart draws, as JSON-ready values (times in ISO, UTC)."""
     measurements = outcomes.list_for(session, actor=actor, patient=patient)
     audit.record(session, actor=actor, action="trajectory.read", patient_id=patient.id)
+    drawn = _sessions(session, actor, patient, zone)
+    ends = [s["ended_at"] for s in drawn if s["state"] == "discharged" and s["ended_at"]]
+    result = summarise(
+        _points(measurements, "nrs"),
+        _points(measurements, "phq9"),
+        max(ends) if ends else None,
+    )
     return {
         "series": [_series(measurements, *spec) for spec in SERIES],
         "pairs": _pairs(measurements),
-        "sessions": _sessions(session, actor, patient, zone),
+        "sessions": [{k: v for k, v in s.items() if k != "ended_at"} for s in drawn],
         "goal": _goal(latest_goal(session, patient_id=patient.id)),
+        "summary": _summary_text(result),
+    }
+
+
+def _points(measurements: Sequence[Measurement], instrument: str) -> list[ScorePoint]:
+    return [
+        ScorePoint(m.measured_at, value, m.context, m.session_id)
+        for m in measurements
+        if m.instrument == instrument and (value := _value(m, "total")) is not None
+    ]
+
+
+def _change_text(change: Change | None) -> dict[str, str] | None:
+    if change is None:
+        return None
+    percent = change.change_percent
+    return {
+        "baseline": score_text(change.baseline),
+        "latest": score_text(change.latest),
+        "change": "—" if percent is None else f"{score_text(percent)} %",
+        "verdict": change.verdict.replace("_", " "),
+    }
+
+
+def _summary_text(result: ResponseSummary) -> dict[str, Any]:
+    """The summary as a clinician reads it; the exact values stay in ``ResponseSummary``."""
+    mean = result.mean_session_change
+    relief = result.relief_days
+    if result.relief_from is None:
+        relief_text = "no completed session yet"
+    elif relief is None:
+        relief_text = "pain not back to 70 % of baseline since the last session"
+    else:
+        relief_text = f"{score_text(relief)} days after the last session"
+    return {
+        "pain": _change_text(result.pain),
+        "phq9": _change_text(result.phq9),
+        "sessions_paired": result.sessions_paired,
+        "mean_session_change": None if mean is None else score_text(mean),
+        "relief": relief_text,
     }
 
 
@@ -121,12 +169,14 @@ def _sessions(
         if row.state not in _DRAWN:
             continue
         started = next((e.at for e in row.events if e.kind == "start"), row.scheduled_at)
+        stops = [e.at for e in row.events if e.kind == "stop"]
         drawn.append(
             {
                 "id": row.id,
                 "x": started.isoformat(),
                 "state": row.state,
                 "phase": phase_of.get(row.id, "no course"),
+                "ended_at": max(stops) if stops else None,
             }
         )
     return drawn
