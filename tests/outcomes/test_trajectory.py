@@ -18,8 +18,8 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.infusions.discharge import MIN_OBSERVATION_MIN
 from ketaclinic.outcomes.core import pain_response
-from tests.conftest import Person, csrf_from, log_in
-from tests.infusions.test_api import CHECK_IN, Team, at
+from tests.conftest import Person, csrf_from, log_in, token_for
+from tests.infusions.test_api import CHECK_IN, T0, Team, at
 from tests.infusions.test_check_in_and_discharge import DISCHARGE
 
 
@@ -108,3 +108,40 @@ def test_front_desk_staff_see_no_trajectory(
     page = browser.get(f"/patients/{team.patient_id}")
     assert page.status_code == 200
     assert "trajectory-data" not in page.text
+
+
+def test_the_courses_page_shows_each_courses_response(
+    app: FastAPI, client: TestClient, make_person: Callable[..., Person]
+) -> None:
+    team = Team(client, make_person)
+    physician = make_person(Role.PHYSICIAN)
+    with at(-30):
+        course = client.post(
+            "/api/v1/courses",
+            json={"patient_id": team.patient_id, "protocol_id": team.protocol_id},
+            headers=token_for(client, physician),
+        )
+    assert course.status_code == 201, course.text
+    with at(-20):
+        body = {
+            "patient_id": team.patient_id,
+            "protocol_id": team.protocol_id,
+            "scheduled_at": T0.isoformat(),
+            "chair": "Chair 1",
+            "course_id": course.json()["id"],
+        }
+        sid = client.post("/api/v1/sessions", json=body, headers=team.nurse).json()["id"]
+        team.ready(sid)
+    with at(0):
+        team.act(sid, "start", team.nurse)
+    with at(40):
+        team.act(sid, "stop", team.nurse)
+    with at(40 + MIN_OBSERVATION_MIN):
+        team.act(sid, "discharge", team.nurse, **DISCHARGE)
+    browser = TestClient(app)
+    log_in(browser, physician)
+    page = browser.get(f"/patients/{team.patient_id}/courses").text
+    before, after = CHECK_IN["pain_nrs"], DISCHARGE["pain_nrs"]
+    verdict = pain_response(Fraction(before), Fraction(after)).value
+    assert f"pain {before} → {after}" in page
+    assert verdict in page

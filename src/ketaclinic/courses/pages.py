@@ -16,6 +16,8 @@ from ketaclinic.config import Settings
 from ketaclinic.courses import service
 from ketaclinic.courses.schemas import CourseCreate, CourseEndIn
 from ketaclinic.errors import KetaclinicError, NotFound
+from ketaclinic.outcomes import service as outcomes
+from ketaclinic.outcomes import trajectory
 from ketaclinic.protocols import service as protocols
 from ketaclinic.web.forms import error_messages, parse
 from ketaclinic.web.params import RecordId
@@ -34,11 +36,19 @@ def _context(session: Session, actor: Actor, settings: Settings, patient_id: int
         session, actor=actor, patient_id=patient_id, loc=("path", "patient_id")
     )
     rows = service.list_for_patient(session, actor=actor, patient=patient)
+    measurements = outcomes.list_for(session, actor=actor, patient=patient) if rows else []
+    responses = {
+        row.id: trajectory.course_response(
+            measurements, course=row, sessions=service.sessions_of(session, row)
+        )
+        for row in rows
+    }
     may_manage = actor.role is not None and may(actor.role, Permission.COURSE_MANAGE)
     assert actor.clinic_id is not None
     return {
         "patient": patient,
         "courses": [service.to_out(session, row, zone=settings.timezone) for row in rows],
+        "responses": responses,
         "may_manage": may_manage,
         "protocols": protocols.list_current(session, clinic_id=actor.clinic_id)
         if may_manage

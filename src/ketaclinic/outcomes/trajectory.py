@@ -19,6 +19,7 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Actor
 from ketaclinic.audit import service as audit
 from ketaclinic.courses import service as courses
+from ketaclinic.courses.models import Course
 from ketaclinic.errors import InvalidInput
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes import service as outcomes
@@ -60,6 +61,25 @@ def chart_data(
         "goal": _goal(latest_goal(session, patient_id=patient.id)),
         "summary": _summary_text(result),
     }
+
+
+def course_response(
+    measurements: Sequence[Measurement], *, course: Course, sessions: Sequence[InfusionSession]
+) -> dict[str, Any]:
+    """The response summary of one course: pain and PHQ-9 from the last baseline before the
+    course (or its first score) to its latest score while the course was open."""
+    start, end = course.started_at, course.ended_at
+
+    def window(instrument: str) -> list[ScorePoint]:
+        points = _points(measurements, instrument)
+        before = [p for p in points if p.at < start and p.context == "baseline"]
+        during = [p for p in points if p.at >= start and (end is None or p.at <= end)]
+        return before[-1:] + during
+
+    stops = [
+        e.at for s in sessions if s.state == "discharged" for e in s.events if e.kind == "stop"
+    ]
+    return _summary_text(summarise(window("nrs"), window("phq9"), max(stops) if stops else None))
 
 
 def _points(measurements: Sequence[Measurement], instrument: str) -> list[ScorePoint]:
