@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from ketaclinic.config import Settings
+from ketaclinic.cli_support import err, load_settings, refuse
 from ketaclinic.errors import KetaclinicError
 
 app = typer.Typer(
@@ -26,22 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
-err = Console(stderr=True, soft_wrap=True)
 out = Console()
-
-
-def refuse(message: str) -> NoReturn:
-    """Bad input: say why on stderr and exit 2."""
-    err.print(f"error: {message}", markup=False, highlight=False)
-    raise typer.Exit(2)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        first = error.errors()[0]
-        refuse(f"setting KETACLINIC_{str(first['loc'][0]).upper()}: {first['msg']}")
 
 
 @app.command()
@@ -54,7 +38,7 @@ def serve(
 
     from ketaclinic.app import create_app
 
-    settings = _settings()
+    settings = load_settings()
     out.print(
         f"ketaclinic on http://{host}:{port} (database: {settings.database_url.split('@')[-1]})"
     )
@@ -67,7 +51,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     from ketaclinic.db import engine_scope
     from ketaclinic.schema import current_revision, upgrade
 
-    with engine_scope(_settings()) as engine:
+    with engine_scope(load_settings()) as engine:
         upgrade(engine, revision)
         out.print(f"database at revision {current_revision(engine)}")
 
@@ -86,7 +70,7 @@ def user_create(
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         user_id = commands.create_user(
-            _settings(),
+            load_settings(),
             username=username,
             role=role,
             clinic_code=clinic,
@@ -107,7 +91,7 @@ def audit_verify(
     from ketaclinic.audit import service
     from ketaclinic.db import engine_scope, make_session_factory
 
-    with engine_scope(_settings()) as engine, make_session_factory(engine)() as session:
+    with engine_scope(load_settings()) as engine, make_session_factory(engine)() as session:
         problem = service.verify(session)
     if as_json:
         print(
@@ -136,7 +120,7 @@ def demo(
     """Seed a synthetic demo clinic (no real patients) and print its logins once."""
     from ketaclinic.demo import seed
 
-    result = seed(_settings(), new_passwords=new_passwords)
+    result = seed(load_settings(), new_passwords=new_passwords)
     if result.created:
         out.print(
             f"seeded demo clinic {result.clinic_code}: {result.patient_count} synthetic patients"

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.accounts.core import Actor
 from ketaclinic.accounts.models import Clinic
-from ketaclinic.config import Settings
+from ketaclinic.cli_support import load_settings, refuse
 from ketaclinic.db import engine_scope, make_session_factory, transaction
 from ketaclinic.patients.models import Patient
 from ketaclinic.reports import content
@@ -24,31 +22,17 @@ from ketaclinic.reports.render import render
 report_app = typer.Typer(
     help="Reports for a referring physician or an insurer.", no_args_is_help=True
 )
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _refuse(message: str) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False)
-    raise typer.Exit(2)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        first = error.errors()[0]
-        _refuse(f"setting KETACLINIC_{str(first['loc'][0]).upper()}: {first['msg']}")
 
 
 def _check_writable(path: Path) -> None:
     """Refuse before the record is read, so an unwritable path leaves no audited read behind."""
     if path.is_dir():
-        _refuse(f"{path} is a directory; give a file name such as report.pdf")
+        refuse(f"{path} is a directory; give a file name such as report.pdf")
     parent = path.parent
     if not parent.is_dir():
-        _refuse(f"cannot write {path}: the directory {parent} does not exist")
+        refuse(f"cannot write {path}: the directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        _refuse(f"cannot write {path}: permission denied")
+        refuse(f"cannot write {path}: permission denied")
 
 
 def _find(session: Session, mrn: str, clinic_code: str | None) -> tuple[int, int]:
@@ -60,15 +44,15 @@ def _find(session: Session, mrn: str, clinic_code: str | None) -> tuple[int, int
     query = query.where(Patient.mrn == mrn.strip())
     if clinic_code is not None:
         if session.scalar(select(Clinic.id).where(Clinic.code == clinic_code)) is None:
-            _refuse(f"no clinic {clinic_code!r}")
+            refuse(f"no clinic {clinic_code!r}")
         query = query.where(Clinic.code == clinic_code)
     rows = session.execute(query.order_by(Clinic.code)).all()
     where = f" in clinic {clinic_code}" if clinic_code else ""
     if not rows:
-        _refuse(f"no patient with MRN {mrn!r}{where}")
+        refuse(f"no patient with MRN {mrn!r}{where}")
     if len(rows) > 1:
         codes = ", ".join(r.code for r in rows)
-        _refuse(f"MRN {mrn!r} is in several clinics ({codes}); choose one with --clinic")
+        refuse(f"MRN {mrn!r} is in several clinics ({codes}); choose one with --clinic")
     return rows[0].clinic_id, rows[0].id
 
 
@@ -83,7 +67,7 @@ def patient_report(
 ) -> None:
     """Write a patient's progress report (diagnoses, courses, doses, outcomes, adverse events)
     as a PDF. The read is audited as ``report.patient``."""
-    settings = _settings()
+    settings = load_settings()
     _check_writable(out)
     # The file is written inside the transaction: if writing fails, the audit event rolls back
     # with it, so the trail never shows a report that was not made.
@@ -99,7 +83,7 @@ def patient_report(
         try:
             out.write_bytes(data)
         except OSError as error:
-            _refuse(f"cannot write {out}: {error.strerror or error}")
+            refuse(f"cannot write {out}: {error.strerror or error}")
     if as_json:
         print(json.dumps({"mrn": report.identity.mrn, "path": str(out), "bytes": len(data)}))
     else:
