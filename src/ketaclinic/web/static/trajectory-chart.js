@@ -30,7 +30,7 @@
   }
   Plotly.newPlot("trajectory-chart", traces, {
     margin: {t: 10, r: 10, b: 40, l: 55}, height: 460,
-    xaxis: {type: "date"},
+    xaxis: {type: "date", anchor: "y2"},
     yaxis: {title: {text: "pain (0–10)"}, range: [0, 10.5], domain: [0.55, 1]},
     yaxis2: {title: {text: "PHQ-9 / GAD-7"}, range: [0, 27.5], domain: [0, 0.45], anchor: "x"},
     shapes: shapes, legend: {orientation: "h"}
