@@ -24,6 +24,7 @@ from ketaclinic.audit import pages as audit_pages
 from ketaclinic.config import Settings
 from ketaclinic.courses import api as courses_api
 from ketaclinic.courses import pages as courses_pages
+from ketaclinic.dashboard import pages as dashboard_pages
 from ketaclinic.db import make_engine, make_session_factory
 from ketaclinic.errors import Conflict, KetaclinicError
 from ketaclinic.infusions import api as infusions_api
@@ -107,6 +108,7 @@ def _add_routes(app: FastAPI) -> None:
         audit_pages.router,
         portal_pages.router,
         reports_pages.router,
+        dashboard_pages.router,
     ):
         app.include_router(router)
     _include_optional(app)

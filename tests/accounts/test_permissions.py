@@ -110,6 +110,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/patients/{patient_id}/report.pdf"): CLINICIANS,
     ("GET", "/audit"): frozenset({Role.ADMIN}),
     ("GET", "/audit/export.csv"): frozenset({Role.ADMIN}),
+    ("GET", "/dashboard"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
+    ("GET", "/dashboard.csv"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     ("GET", "/portal"): frozenset({Role.PATIENT}),
     ("GET", "/portal/questionnaires/{instrument}"): frozenset({Role.PATIENT}),
     ("POST", "/portal/questionnaires/{instrument}"): frozenset({Role.PATIENT}),

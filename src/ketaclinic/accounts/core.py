@@ -29,6 +29,7 @@ class Permission(StrEnum):
     ORDER_SIGN = "order.sign"
     ORDER_VERIFY = "order.verify"
     COURSE_MANAGE = "course.manage"
+    DASHBOARD_READ = "dashboard.read"
     REPORT_READ = "report.read"
 
 
@@ -54,6 +55,8 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.COURSE_MANAGE: frozenset({Role.PHYSICIAN}),
     # A progress report gathers doses, outcomes and adverse events for another clinician.
     Permission.REPORT_READ: frozenset({Role.PHYSICIAN, Role.NURSE}),
+    # Clinic-wide counts: admins see them without patient names; front-desk staff do not.
+    Permission.DASHBOARD_READ: frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
 }
 
 PASSWORD_MIN_LENGTH = 10

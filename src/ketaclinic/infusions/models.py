@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Numeric, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.db import Base, UTCDateTime
@@ -20,6 +20,10 @@ class InfusionSession(Base):
     """
 
     __tablename__ = "infusion_session"
+    # The dashboard and the chair board read one clinic's sessions by date (bench/pages_bench.py).
+    __table_args__ = (
+        Index("ix_infusion_session_clinic_id_scheduled_at", "clinic_id", "scheduled_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
@@ -55,6 +59,8 @@ class SessionEvent(Base):
     """One thing that happened to a session; ``kind`` is one of ``service.EVENT_KINDS``."""
 
     __tablename__ = "session_event"
+    # The dashboard looks up one kind of event (check-in, start, discharge) of many sessions.
+    __table_args__ = (Index("ix_session_event_session_id_kind", "session_id", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("infusion_session.id"), index=True)
