@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic import clock
 from ketaclinic import demo_floor as floor
+from ketaclinic import demo_history as history
 from ketaclinic.accounts import service as accounts
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.models import User
@@ -151,6 +152,7 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
             actor=actor,
         )
         passwords.append((PORTAL_USER, Role.PATIENT.value, password))
+        history.seed_history(session, clinic_id=clinic.id, zone=settings.timezone)
         floor.seed_today(session, clinic_id=clinic.id, zone=settings.timezone)
         return SeedResult(CLINIC_CODE, created=True, patient_count=len(ids), passwords=passwords)
 

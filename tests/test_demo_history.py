@@ -1,0 +1,200 @@
+"""The demo clinic's history, seeded by `ketaclinic demo`: every expectation is computed from
+``demo_history_data``, the plan the seeding plays, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from ketaclinic import clock
+from ketaclinic.audit import service as audit
+from ketaclinic.cli import app
+from ketaclinic.config import Settings
+from ketaclinic.courses import service as courses
+from ketaclinic.courses.models import Course
+from ketaclinic.db import engine_scope, make_session_factory
+from ketaclinic.demo_history import history_patients
+from ketaclinic.demo_history_data import (
+    ABORT_REASON,
+    DEPRESSION,
+    FLOOR_POSITIONS,
+    MIGRAINE,
+    STORIES,
+    Event,
+    Story,
+)
+from ketaclinic.dosing.library import PROTOCOLS
+from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.outcomes.boosters import booster_work_list
+from ketaclinic.outcomes.models import Measurement, PatientGoal
+from ketaclinic.patients.models import Patient
+from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.screening.models import Screening
+
+runner = CliRunner()
+ZONE = "Pacific/Auckland"  # far from UTC, with daylight saving: local days must still hold
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        "KETACLINIC_DATABASE_URL": settings.database_url,
+        "KETACLINIC_SECRET_KEY": "k" * 40,
+        "KETACLINIC_CLINIC_TIMEZONE": ZONE,
+    }
+
+
+@pytest.fixture
+def demo(settings: Settings) -> Iterator[Session]:
+    result = runner.invoke(app, ["demo"], env=_env(settings))
+    assert result.exit_code == 0, result.output
+    with engine_scope(settings) as engine, make_session_factory(engine)() as session:
+        yield session
+
+
+def _clinic_id(session: Session) -> int:
+    clinic_id = session.scalar(select(Patient.clinic_id).limit(1))
+    assert clinic_id is not None
+    return clinic_id
+
+
+def _stories(session: Session) -> list[tuple[Story, Patient]]:
+    return list(zip(STORIES, history_patients(session, clinic_id=_clinic_id(session)), strict=True))
+
+
+def _course(session: Session, patient: Patient) -> Course:
+    rows = session.scalars(select(Course).where(Course.patient_id == patient.id)).all()
+    assert len(rows) == 1, patient.id
+    return rows[0]
+
+
+def test_the_history_leaves_todays_floor_patients_alone() -> None:
+    positions = [s.position for s in STORIES]
+    assert 0 in positions  # the portal patient has a history to see
+    assert len(set(positions)) == len(positions)
+    assert not FLOOR_POSITIONS & set(positions)
+
+
+# One demo run per test (about 3 s each): each test checks one side of the history in full.
+
+
+def test_each_patient_is_screened_then_has_one_course_in_the_phase_its_sessions_make(
+    demo: Session,
+) -> None:
+    zone = ZoneInfo(ZONE)
+    for story, patient in _stories(demo):
+        course = _course(demo, patient)
+        protocol = demo.get(ProtocolVersion, course.protocol_version_id)
+        assert protocol is not None and protocol.key == story.protocol
+        primary = patient.primary_diagnosis
+        assert primary is not None
+        assert primary.code.startswith(("F32", "F33")) == (story.protocol == DEPRESSION)
+        assert primary.code.startswith("G43") == (story.protocol == MIGRAINE)
+        screenings = demo.scalars(select(Screening).where(Screening.patient_id == patient.id))
+        assert [_aware(s.signed_at) < _aware(course.started_at) for s in screenings] == [True]
+        assert course.end_reason == (story.end[1] if story.end else None)
+        out = courses.to_out(demo, course, zone=zone)
+        completed = sum(1 for v in story.visits if v.completed)
+        series = PROTOCOLS[story.protocol].series_sessions
+        if story.end:
+            assert out.phase == "ended"
+        else:
+            assert out.phase == ("maintenance" if completed >= series else "stabilisation")
+        assert out.series_completed == min(completed, series)
+        assert out.aborted == sum(1 for v in story.visits if v.event is Event.ABORT)
+
+
+def test_sessions_follow_the_plan_with_scores_before_and_after_and_the_abort_reason(
+    demo: Session,
+) -> None:
+    expected_states = {Event.ABORT: "aborted", Event.NO_SHOW: "no_show"}
+    for story, patient in _stories(demo):
+        rows = list(courses.sessions_of(demo, _course(demo, patient)))
+        assert [r.state for r in rows] == [
+            expected_states.get(v.event, "discharged") for v in story.visits
+        ]
+        for row, visit in zip(rows, story.visits, strict=True):
+            tied = demo.scalars(select(Measurement).where(Measurement.session_id == row.id)).all()
+            assert all(m.patient_id == patient.id for m in tied)
+            scores = {(m.context, m.instrument): int(m.scores["total"]) for m in tied}
+            if visit.event is Event.NO_SHOW:
+                assert scores == {}
+                continue
+            expected = {("pre", "nrs"): visit.pain[0], ("pre", "phq9"): visit.phq9[0]}
+            if visit.completed:
+                expected |= {("post", "nrs"): visit.pain[1], ("post", "phq9"): visit.phq9[1]}
+            assert scores == expected
+            reasons = [e.reason for e in row.events if e.kind == "abort"]
+            assert reasons == ([ABORT_REASON] if visit.event is Event.ABORT else [])
+    assert any(v.event is Event.ABORT for s in STORIES for v in s.visits)
+    assert any(v.event is Event.NO_SHOW for s in STORIES for v in s.visits)
+
+
+def test_the_booster_rule_suggests_a_booster_exactly_for_the_patients_who_relapsed(
+    demo: Session,
+) -> None:
+    items = booster_work_list(
+        demo, clinic_id=_clinic_id(demo), now=clock.now(), zone=ZoneInfo(ZONE)
+    )
+    relapsed = {p.id for s, p in _stories(demo) if s.relapse}
+    assert relapsed  # the plan has a relapse for the work list to show
+    assert {item.patient.id for item in items} == relapsed
+
+
+def test_baselines_diaries_and_goals_are_stored_as_planned_in_the_past(demo: Session) -> None:
+    now = clock.now()
+    for story, patient in _stories(demo):
+        rows = demo.scalars(select(Measurement).where(Measurement.patient_id == patient.id)).all()
+        baseline = {m.instrument: int(m.scores["total"]) for m in rows if m.context == "baseline"}
+        assert baseline == {"nrs": story.baseline[0], "phq9": story.baseline[1]}
+        stored = sorted(
+            (m.measured_at, m.instrument, int(m.scores["total"]))
+            for m in rows
+            if m.context == story.diary_context
+        )
+        planned = sorted(story.diaries, key=lambda d: (-d.day[0], d.day[1]))  # oldest first
+        assert [(i, v) for _, i, v in stored] == [(d.instrument, d.score) for d in planned]
+        assert all(_aware(m.measured_at) < now for m in rows)
+        assert all(not m.flags for m in rows)  # no demo suicide-risk flag on the urgent list
+        goals = demo.scalars(select(PatientGoal).where(PatientGoal.patient_id == patient.id)).all()
+        assert [(g.text, g.target_pain_nrs) for g in goals] == ([story.goal] if story.goal else [])
+
+
+def test_the_history_is_synthetic_before_today_audited_and_seeded_once(
+    settings: Settings, demo: Session
+) -> None:
+    zone = ZoneInfo(ZONE)
+    start_of_today = datetime.combine(clock.today(zone), time(), tzinfo=zone)
+    in_courses = InfusionSession.course_id.is_not(None)
+    booked = [
+        _aware(at) for at in demo.scalars(select(InfusionSession.scheduled_at).where(in_courses))
+    ]
+    assert len(booked) == sum(len(s.visits) for s in STORIES)
+    assert max(booked) < start_of_today
+    floor = select(func.count()).select_from(InfusionSession).where(~in_courses)
+    assert demo.scalar(floor) == 6  # today's floor was still seeded after the history
+    names = demo.scalars(select(Patient.family_name)).all()
+    assert names and all(name.startswith("Synthetic-") for name in names)
+    assert audit.verify(demo) is None
+
+    tables = (InfusionSession, Measurement, Course, Screening, PatientGoal)
+
+    def counts() -> list[int]:
+        return [demo.scalar(select(func.count()).select_from(t)) or 0 for t in tables]
+
+    before = counts()
+    assert all(before)
+    demo.rollback()  # end the read transaction before the second run writes
+    again = runner.invoke(app, ["demo"], env=_env(settings))
+    assert again.exit_code == 0, again.output
+    assert counts() == before
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands back naive UTC times; PostgreSQL aware ones."""
+    return at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC"))
