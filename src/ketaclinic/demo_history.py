@@ -321,7 +321,7 @@ def _high_pressure(plot: Plot, row: InfusionSession, at: datetime, *, resume: bo
         recheck = CALM if resume else {**HIGH_BP, "systolic_mmhg": 182}
         sessions.record_vitals(db, actor=team.nurse, row=row, data=VitalsIn(**recheck))
         if resume:
-            sessions.resume(db, actor=team.nurse, row=row)
+            sessions.resume(db, actor=team.nurse, row=row, reason="blood pressure back down")
 
 
 def _abort(plot: Plot, row: InfusionSession, started: datetime) -> None:

@@ -146,7 +146,9 @@ def test_a_nurse_and_a_physician_run_a_session_from_check_in_to_discharge(
         page.wait_for_selector("text=Paused.")
         assert _state(page) == "paused"
     with at(25):
-        page.click("button:has-text('Resume')")
+        page.click("a:has-text('Resume…')")
+        _fill(page, "resume", {"reason": "rested, feels fine"})
+        page.click("button:has-text('Resume infusion')")
         page.wait_for_selector("text=Resumed.")
     with at(45):
         page.click("button:has-text('Stop infusion')")

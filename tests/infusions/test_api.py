@@ -118,7 +118,7 @@ def test_a_session_runs_from_schedule_to_stop_and_the_delivered_dose_is_exact(
         team.act(sid, "pause", team.nurse, reason="nausea")
     with at(55):
         paused = team.client.get(f"/api/v1/sessions/{sid}", headers=team.nurse).json()
-        team.act(sid, "resume", team.nurse)
+        team.act(sid, "resume", team.nurse, reason="nausea settled")
     assert paused["state"] == "paused"
     assert paused["delivered"]["running"] is True
     with at(100):

@@ -128,10 +128,16 @@ def test_pause_and_abort_need_a_non_blank_reason(move: str, reason: str | None) 
     assert transition("infusing", move, GuardContext(reason="nausea")) in ("paused", "aborted")
 
 
+def test_resume_needs_a_reason() -> None:
+    with pytest.raises(InvalidInput, match="resume needs a non-blank reason"):
+        transition("paused", "resume", GuardContext(no_bp_block=True, reason="  "))
+
+
 def test_resume_is_held_while_a_bp_block_is_unresolved() -> None:
     with pytest.raises(InvalidInput, match="resume needs the blood-pressure block resolved"):
         transition("paused", "resume", GuardContext())
-    assert transition("paused", "resume", GuardContext(no_bp_block=True)) == "infusing"
+    resumed = transition("paused", "resume", GuardContext(no_bp_block=True, reason="BP 150/88"))
+    assert resumed == "infusing"
 
 
 def test_discharge_needs_an_assessment() -> None:

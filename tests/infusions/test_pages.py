@@ -182,7 +182,7 @@ def test_every_form_posts_its_action_and_comes_back_to_the_page(ward: Ward) -> N
     with at(20):
         ward.nurse.do(sid, "pause", reason="patient asked for a break")
     with at(25):
-        ward.nurse.do(sid, "resume")
+        ward.nurse.do(sid, "resume", reason="feels better")
         alert_id = ward.state(sid)["alerts"][0]["id"]
         page = ward.nurse.page(sid)
         acknowledged = ward.nurse.client.post(

@@ -219,13 +219,13 @@ def pause(session_id: RecordId, data: ReasonIn, actor: Runner, session: SessionD
 
 
 @router.post("/{session_id}/resume", response_model=SessionOut)
-def resume(session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep) -> SessionOut:
+def resume(session_id: RecordId, data: ReasonIn, actor: Runner, session: SessionDep) -> SessionOut:
     return _act(
         session,
         actor,
         session_id,
         data.version,
-        lambda s, r: service.resume(s, actor=actor, row=r),
+        lambda s, r: service.resume(s, actor=actor, row=r, reason=data.reason),
     )
 
 

@@ -119,7 +119,8 @@ def _discharge_criteria(ctx: GuardContext) -> str | None:
 
 
 #: Named guards per move; a move not listed has none. Resume shares start's BP block: a pause for
-#: high blood pressure must not be undone before the block is resolved.
+#: high blood pressure must not be undone before the block is resolved. Pause and resume both
+#: need a reason (issue 5): why it stopped, and why it is safe to go on.
 GUARDS: Mapping[Move, tuple[tuple[str, Guard], ...]] = MappingProxyType(
     {
         Move.START: (
@@ -127,7 +128,10 @@ GUARDS: Mapping[Move, tuple[tuple[str, Guard], ...]] = MappingProxyType(
             ("second_nurse_verified", _second_nurse),
             ("no_bp_block", _no_bp_block(Move.START)),
         ),
-        Move.RESUME: (("no_bp_block", _no_bp_block(Move.RESUME)),),
+        Move.RESUME: (
+            ("no_bp_block", _no_bp_block(Move.RESUME)),
+            ("reason", _reason(Move.RESUME)),
+        ),
         Move.PAUSE: (("reason", _reason(Move.PAUSE)),),
         Move.ABORT: (("reason", _reason(Move.ABORT)),),
         Move.DISCHARGE: (("discharge_criteria", _discharge_criteria),),

@@ -169,7 +169,7 @@ ACTIONS = (
            ),
            "Rate changed."),
     Action("pause", "pause", RUN, forms.reason, ReasonIn, _with_reason(service.pause), "Paused."),
-    Action("resume", "moves", RUN, forms.version_only, ActionIn, _simple(service.resume),
+    Action("resume", "resume", RUN, forms.reason, ReasonIn, _with_reason(service.resume),
            "Resumed."),
     Action("stop", "moves", RUN, forms.version_only, ActionIn, _simple(service.stop),
            "Infusion stopped; observation has begun."),

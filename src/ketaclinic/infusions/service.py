@@ -351,8 +351,9 @@ def pause(session: Session, *, actor: Actor, row: InfusionSession, reason: str) 
     return move(session, actor, row, Move.PAUSE, _context(row, reason))
 
 
-def resume(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
-    return move(session, actor, row, Move.RESUME, _context(row))
+def resume(session: Session, *, actor: Actor, row: InfusionSession, reason: str) -> InfusionSession:
+    """Resume after a pause, saying why it is safe to go on."""
+    return move(session, actor, row, Move.RESUME, _context(row, reason))
 
 
 def stop(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
