@@ -102,3 +102,13 @@ def test_a_bad_setting_exits_2_naming_it(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade"], env=env)
     assert result.exit_code == 2
     assert "KETACLINIC_CLINIC_TIMEZONE" in result.output
+
+
+def test_production_without_secure_cookies_exits_2(tmp_path: Path) -> None:
+    env = {
+        "KETACLINIC_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "KETACLINIC_ENVIRONMENT": "production",
+    }
+    result = runner.invoke(app, ["db", "upgrade"], env=env)
+    assert result.exit_code == 2
+    assert "secure_cookies must be true" in result.output

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from ketaclinic.config import Settings
 
@@ -30,3 +31,10 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings()
     assert settings.clinic_timezone == "Europe/Amsterdam"
     assert settings.lockout_failures == 7
+
+
+def test_production_refuses_cookies_over_plain_http(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    with pytest.raises(ValidationError, match="secure_cookies must be true"):
+        Settings(database_url=url, environment="production")
+    assert Settings(database_url=url, environment="production", secure_cookies=True).secure_cookies

@@ -25,4 +25,5 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         first = error.errors()[0]
-        refuse(f"setting KETACLINIC_{str(first['loc'][0]).upper()}: {first['msg']}")
+        where = f"KETACLINIC_{str(first['loc'][0]).upper()}" if first["loc"] else "settings"
+        refuse(f"setting {where}: {first['msg']}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_MIN_LENGTH = 32
@@ -51,6 +51,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
         return value
+
+    @model_validator(mode="after")
+    def _production_needs_https_cookies(self) -> Settings:
+        """In production the session cookie must never travel over plain HTTP."""
+        if self.environment == "production" and not self.secure_cookies:
+            raise ValueError(
+                "secure_cookies must be true when environment is production (serve over HTTPS)"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:
