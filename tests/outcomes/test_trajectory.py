@@ -86,7 +86,11 @@ def test_a_goal_is_saved_drawn_and_audited_and_a_bad_target_is_refused(
     form = {"csrf_token": csrf_from(page), "goal_text": "Walk the dog every morning"}
     bad = browser.post(url, data={**form, "target_pain_nrs": "11"}, follow_redirects=False)
     assert bad.status_code == 422
-    assert "0–10" in bad.text
+    assert re.search(r'id="e-target_pain_nrs">[^<]*0–10', bad.text)  # next to its field
+    assert 'value="Walk the dog every morning"' in bad.text  # what was typed is kept
+    blank = browser.post(url, data={**form, "goal_text": " "}, follow_redirects=False)
+    assert blank.status_code == 422
+    assert 'id="e-goal_text"' in blank.text
     saved = browser.post(url, data={**form, "target_pain_nrs": "3"}, follow_redirects=False)
     assert saved.status_code == 303
     data = _chart(browser.get(f"/patients/{team.patient_id}").text)

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Permission, may
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
+from ketaclinic.config import Settings
 from ketaclinic.errors import KetaclinicError, NotFound
 from ketaclinic.infusions import listing as session_listing
 from ketaclinic.outcomes import trajectory as outcome_trajectory
@@ -161,6 +162,24 @@ async def create_from_form(
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
+def detail_context(
+    session: Session, actor: Actor, settings: Settings, patient_id: int
+) -> dict[str, Any]:
+    """Everything the patient page shows, read (and audited) in the caller's transaction; a
+    form that failed adds its ``errors`` and ``values`` on top."""
+    found = _found(session, actor, patient_id)
+    role = actor.role
+    return {
+        "p": service.to_out(found, today=clock.today(settings.timezone)),
+        "may_write": role is not None and may(role, Permission.PATIENT_WRITE),
+        "may_diagnose": role is not None and may(role, Permission.DIAGNOSIS_WRITE),
+        "errors": {},
+        "values": {},
+        **_recent_sessions(session, actor, patient_id),
+        **_trajectory(session, actor, found, settings.timezone),
+    }
+
+
 @router.get("/{patient_id}")
 def detail_page(
     request: Request,
@@ -170,20 +189,7 @@ def detail_page(
     settings: SettingsDep,
 ) -> Response:
     with session.begin():
-        found = _found(session, actor, patient_id)
-        patient = service.to_out(found, today=clock.today(settings.timezone))
-        recent = _recent_sessions(session, actor, patient_id)
-        trajectory = _trajectory(session, actor, found, settings.timezone)
-    role = actor.role
-    context = {
-        "p": patient,
-        "may_write": role is not None and may(role, Permission.PATIENT_WRITE),
-        "may_diagnose": role is not None and may(role, Permission.DIAGNOSIS_WRITE),
-        "errors": {},
-        "values": {},
-        **recent,
-        **trajectory,
-    }
+        context = detail_context(session, actor, settings, patient_id)
     return render(request, "patients/detail.html", context)
 
 
@@ -269,16 +275,6 @@ async def add_diagnosis_from_form(
         except KetaclinicError as error:
             errors = error_messages(error)
     with session.begin():
-        patient = service.to_out(
-            _found(session, actor, patient_id), today=clock.today(settings.timezone)
-        )
-        recent = _recent_sessions(session, actor, patient_id)
-    context = {
-        "p": patient,
-        "may_write": True,
-        "may_diagnose": True,
-        "errors": errors,
-        "values": values,
-        **recent,
-    }
+        context = detail_context(session, actor, settings, patient_id)
+    context.update(errors=errors, values=values)
     return render(request, "patients/detail.html", context, status_code=422)
