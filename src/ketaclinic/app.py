@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ketaclinic import __version__
+from ketaclinic.accounts import admin_pages as accounts_admin_pages
 from ketaclinic.accounts import api as accounts_api
 from ketaclinic.accounts import pages as accounts_pages
 from ketaclinic.accounts.deps import LoginRequired
@@ -98,6 +99,7 @@ def _add_routes(app: FastAPI) -> None:
         outcomes_pages.router,
         outcomes_goal_pages.router,
         accounts_pages.router,
+        accounts_admin_pages.router,
         screening_pages.router,
         protocols_pages.router,
         protocol_library_pages.router,

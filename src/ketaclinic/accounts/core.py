@@ -31,6 +31,7 @@ class Permission(StrEnum):
     COURSE_MANAGE = "course.manage"
     DASHBOARD_READ = "dashboard.read"
     REPORT_READ = "report.read"
+    USER_MANAGE = "user.manage"
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
@@ -57,6 +58,8 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.REPORT_READ: frozenset({Role.PHYSICIAN, Role.NURSE}),
     # Clinic-wide counts: admins see them without patient names; front-desk staff do not.
     Permission.DASHBOARD_READ: frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
+    # Creating accounts, resetting passwords and unlocking: the "run accounts" part of admin.
+    Permission.USER_MANAGE: frozenset({Role.ADMIN}),
 }
 
 PASSWORD_MIN_LENGTH = 10
