@@ -20,7 +20,7 @@ from ketaclinic import __version__
 from ketaclinic.accounts import admin_pages as accounts_admin_pages
 from ketaclinic.accounts import api as accounts_api
 from ketaclinic.accounts import pages as accounts_pages
-from ketaclinic.accounts.deps import LoginRequired
+from ketaclinic.accounts.deps import LoginRequired, PasswordChangeRequired
 from ketaclinic.audit import pages as audit_pages
 from ketaclinic.config import Settings
 from ketaclinic.courses import api as courses_api
@@ -135,6 +135,8 @@ def _error_response(request: Request, error: KetaclinicError) -> Response:
         return JSONResponse(
             {"detail": error.detail()}, status_code=error.status_code, headers=headers
         )
+    if isinstance(error, PasswordChangeRequired):
+        return RedirectResponse("/account/password", status_code=303)
     if isinstance(error, LoginRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)

@@ -99,6 +99,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): EVERYONE,
+    ("GET", "/account/password"): EVERYONE,
+    ("POST", "/account/password"): EVERYONE,
     ("GET", "/"): EVERYONE,
     ("GET", "/patients"): READERS,
     ("GET", "/patients/new"): READERS,

@@ -232,11 +232,13 @@ def create_from_form(
                 display_name=values["display_name"] or None,
                 patient_id=patient_id,
                 actor=actor,
+                must_change=True,
             )
             user_id, created = user.id, user.username
     except KetaclinicError as error:
         return _form_page(request, values, error_messages(error), status_code=error.status_code)
-    flash(request, f"Account {created} created. Hand over the password in person.", "success")
+    message = f"Account {created} created. Hand over the password in person; "
+    flash(request, message + "they choose their own at first login.", "success")
     return RedirectResponse(f"/admin/users/{user_id}", status_code=303)
 
 
@@ -266,7 +268,7 @@ def reset_password(
     with session.begin():
         user = _clinic_user(session, actor, user_id)
         # set_password also clears the failure count and any lock: a fresh start for the user.
-        service.set_password(session, user=user, password=password)
+        service.set_password(session, user=user, password=password, must_change=True)
         _audit(session, actor, "user.password_reset", user)
         name = user.username
     flash(request, f"New password set for {name}. Hand it over in person.", "success")

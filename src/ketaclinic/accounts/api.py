@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ketaclinic.accounts import service
 from ketaclinic.accounts.deps import CurrentUser, SessionDep, SettingsDep, client_address
 from ketaclinic.accounts.security import issue_token
-from ketaclinic.errors import AccountLocked, NotAuthenticated
+from ketaclinic.errors import AccountLocked, Forbidden, NotAuthenticated
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -44,14 +44,22 @@ def login_for_token(
             policy=policy,
             client_address=client_address(request),
         )
-        user_id = outcome.user.id if outcome.user else None
+        user = outcome.user
+        user_id, version = (user.id, user.credentials_version) if user else (None, 0)
+        must_change = user is not None and user.password_must_change
     if outcome.locked:
         raise AccountLocked(
             "too many failed logins; the account is locked for a while", loc=("body", "username")
         )
     if user_id is None:
         raise NotAuthenticated("wrong username or password", loc=("body", "password"))
-    return Token(access_token=issue_token(settings.signing_key, user_id))
+    if must_change:
+        raise Forbidden(
+            "this password was set by an administrator: log in to the web app and choose your "
+            "own first",
+            loc=("body", "password"),
+        )
+    return Token(access_token=issue_token(settings.signing_key, user_id, version))
 
 
 @router.get("/me", response_model=Me)

@@ -22,6 +22,15 @@ class LoginRequired(NotAuthenticated):
     """A page needs a logged-in user; the handler sends the browser to the login page."""
 
 
+class PasswordChangeRequired(Forbidden):
+    """An administrator set this password: the user picks their own before anything else (the
+    handler sends the browser to the password page)."""
+
+
+#: Pages a user whose password must change may still open.
+PASSWORD_CHANGE_PATHS = frozenset({"/account/password", "/logout"})
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -44,12 +53,17 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _load_actor(request: Request, user_id: int) -> Actor | None:
+def _load_actor(request: Request, user_id: int, version: object) -> Actor | None:
+    """The acting user, unless deactivated or their password changed since this session or
+    token was made; a password an administrator set allows only the password page."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session:
         user = session.get(User, user_id)
-        if user is None or not user.is_active:
+        if user is None or not user.is_active or user.credentials_version != version:
             return None
+        if user.password_must_change and request.url.path not in PASSWORD_CHANGE_PATHS:
+            request.state.actor = actor_for(user, client_address(request))
+            raise PasswordChangeRequired("choose your own password first", loc=("password",))
         return actor_for(user, client_address(request))
 
 
@@ -57,19 +71,20 @@ def current_actor(request: Request, token: Annotated[str | None, Depends(_bearer
     """The API takes bearer tokens only; pages take the session cookie only (CSRF-safe API)."""
     settings = get_settings(request)
     if request.url.path.startswith("/api/"):
-        user_id = (
+        issued = (
             read_token(settings.signing_key, token, settings.token_max_age_min * 60)
             if token
             else None
         )
-        actor = _load_actor(request, user_id) if user_id is not None else None
+        actor = _load_actor(request, *issued) if issued is not None else None
         if actor is None:
             raise NotAuthenticated(
                 "a valid bearer token is required", loc=("header", "Authorization")
             )
     else:
         uid = request.session.get("uid")
-        actor = _load_actor(request, uid) if isinstance(uid, int) else None
+        version = request.session.get("cv")
+        actor = _load_actor(request, uid, version) if isinstance(uid, int) else None
         if actor is None:
             request.session.pop("uid", None)
             raise LoginRequired("please log in")

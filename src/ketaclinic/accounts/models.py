@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.db import Base, UTCDateTime
@@ -32,7 +32,15 @@ class User(Base):
     failed_login_count: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), index=True)
+    #: A portal account belongs to one patient record, and a record has at most one account.
+    patient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patient.id"), index=True, unique=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Set when someone else chose the password (an admin's reset); the user must pick their own
+    #: before doing anything else.
+    password_must_change: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Moves on every password change; sessions and tokens carry it, so older ones stop working.
+    credentials_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
     clinic: Mapped[Clinic] = relationship(lazy="joined")

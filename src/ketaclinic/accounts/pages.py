@@ -17,10 +17,16 @@ from ketaclinic.accounts.deps import (
     client_address,
     require_csrf,
 )
+from ketaclinic.accounts.models import User
 from ketaclinic.audit import service as audit
+from ketaclinic.errors import InvalidInput, KetaclinicError
+from ketaclinic.web.forms import error_messages
 from ketaclinic.web.templating import csrf_token, flash, render
 
 router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
+
+CHANGE_PAGE = "/account/password"
+CHANGE_TEMPLATE = "accounts/password.html"
 
 HOME_BY_ROLE = {
     Role.ADMIN: "/audit",
@@ -63,6 +69,8 @@ def login(
         )
         user = outcome.user
         user_id, role = (user.id, Role(user.role)) if user else (None, None)
+        version = user.credentials_version if user else 0
+        must_change = user is not None and user.password_must_change
     if user_id is None or role is None:
         message = (
             "Too many failed attempts: this account is locked for "
@@ -80,7 +88,10 @@ def login(
         )
     request.session.clear()  # a fresh session on login prevents session fixation
     request.session["uid"] = user_id
+    request.session["cv"] = version
     csrf_token(request)
+    if must_change:
+        return RedirectResponse(CHANGE_PAGE, status_code=303)
     return RedirectResponse(_safe_next(next) or HOME_BY_ROLE[role], status_code=303)
 
 
@@ -97,3 +108,39 @@ def logout(request: Request, actor: CurrentUser, session: SessionDep) -> Respons
 def home(actor: CurrentUser) -> Response:
     assert actor.role is not None
     return RedirectResponse(HOME_BY_ROLE[actor.role], status_code=303)
+
+
+@router.get(CHANGE_PAGE)
+def password_page(request: Request, actor: CurrentUser, session: SessionDep) -> Response:
+    with session.begin():
+        user = session.get(User, actor.user_id)
+        must_change = user is not None and user.password_must_change
+    return render(request, CHANGE_TEMPLATE, {"errors": {}, "must_change": must_change})
+
+
+@router.post(CHANGE_PAGE)
+def change_password(
+    request: Request,
+    actor: CurrentUser,
+    session: SessionDep,
+    current_password: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    password_confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """The user's own new password; every other session and token of theirs stops working."""
+    try:
+        if password != password_confirm:
+            raise InvalidInput("the two new passwords differ", loc=("password_confirm",))
+        with session.begin():
+            user = session.get(User, actor.user_id)
+            assert user is not None  # the actor was loaded from it
+            service.change_own_password(
+                session, user=user, current=current_password, new=password, actor=actor
+            )
+            version, role = user.credentials_version, Role(user.role)
+    except KetaclinicError as error:
+        context = {"errors": error_messages(error), "must_change": False}
+        return render(request, CHANGE_TEMPLATE, context, status_code=error.status_code)
+    request.session["cv"] = version  # this browser stays logged in
+    flash(request, "Your password is changed.", "success")
+    return RedirectResponse(HOME_BY_ROLE[role], status_code=303)

@@ -23,15 +23,20 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def issue_token(secret: str, user_id: int) -> str:
-    return URLSafeTimedSerializer(secret, salt=_TOKEN_SALT).dumps({"uid": user_id})
+def issue_token(secret: str, user_id: int, credentials_version: int) -> str:
+    payload = {"uid": user_id, "cv": credentials_version}
+    return URLSafeTimedSerializer(secret, salt=_TOKEN_SALT).dumps(payload)
 
 
-def read_token(secret: str, token: str, max_age_s: int) -> int | None:
-    """The user id a token was issued to, or None if it is forged or expired."""
+def read_token(secret: str, token: str, max_age_s: int) -> tuple[int, int] | None:
+    """The user id and credentials version a token was issued with, or None if it is forged or
+    expired. A password change moves the version, so older tokens stop working."""
     try:
         data = URLSafeTimedSerializer(secret, salt=_TOKEN_SALT).loads(token, max_age=max_age_s)
     except BadSignature:
         return None
     uid = data.get("uid") if isinstance(data, dict) else None
-    return uid if isinstance(uid, int) else None
+    version = data.get("cv") if isinstance(data, dict) else None
+    if not isinstance(uid, int) or not isinstance(version, int):
+        return None
+    return uid, version

@@ -51,6 +51,7 @@ def create_user(
     display_name: str | None = None,
     patient_id: int | None = None,
     actor: Actor | None = None,
+    must_change: bool = False,
 ) -> User:
     username = username.strip()
     if (
@@ -76,6 +77,7 @@ def create_user(
         password_hash=hash_password(password),
         patient_id=patient_id,
         created_at=clock.now(),
+        password_must_change=must_change,
     )
     session.add(user)
     session.flush()
@@ -83,18 +85,35 @@ def create_user(
         session,
         actor=actor or Actor(None, "system", None, clinic.id),
         action="user.create",
+        patient_id=patient_id,
         detail=f"user_id={user.id} role={role.value}",
     )
     return user
 
 
-def set_password(session: Session, *, user: User, password: str) -> None:
+def set_password(session: Session, *, user: User, password: str, must_change: bool = False) -> None:
+    """A new password: clears a lock, ends every other session and token (the credentials
+    version moves), and, when someone else chose it, asks the user to pick their own."""
     problem = password_problem(password)
     if problem:
         raise InvalidInput(problem, loc=("password",))
     user.password_hash = hash_password(password)
     user.failed_login_count = 0
     user.locked_until = None
+    user.password_must_change = must_change
+    user.credentials_version += 1
+
+
+def change_own_password(
+    session: Session, *, user: User, current: str, new: str, actor: Actor
+) -> None:
+    """The user replaces their password, proving they know the current one."""
+    if not verify_password(user.password_hash, current):
+        raise InvalidInput("the current password is wrong", loc=("current_password",))
+    if current == new:
+        raise InvalidInput("choose a password different from the current one", loc=("password",))
+    set_password(session, user=user, password=new)
+    audit.record(session, actor=actor, action="user.password_change", detail=f"user_id={user.id}")
 
 
 @dataclass(frozen=True)
