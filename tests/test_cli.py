@@ -112,3 +112,16 @@ def test_production_without_secure_cookies_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade"], env=env)
     assert result.exit_code == 2
     assert "secure_cookies must be true" in result.output
+
+
+def test_a_patient_record_gets_one_portal_account(settings: Settings) -> None:
+    assert runner.invoke(app, ["demo"], env=_env(settings)).exit_code == 0
+    args = ["user", "create", "second.login", "--role", "patient", "--clinic", "DEMO"]
+    result = runner.invoke(
+        app,
+        [*args, "--patient-mrn", "DEMO-0001"],  # the demo's portal patient already has one
+        input="a long enough password\n",
+        env=_env(settings),
+    )
+    assert result.exit_code == 2, result.output
+    assert "already has an account" in result.output

@@ -69,6 +69,9 @@ def create_user(
         raise Conflict(f"the username {username} is taken", loc=("username",))
     if role is Role.PATIENT and patient_id is None:
         raise InvalidInput("a patient account must be linked to a patient record", loc=("role",))
+    linked = select(User.id).where(User.patient_id == patient_id)
+    if patient_id is not None and session.scalar(linked) is not None:
+        raise Conflict("this patient record already has an account", loc=("patient_id",))
     user = User(
         clinic_id=clinic.id,
         username=username,
