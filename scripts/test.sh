@@ -20,4 +20,6 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# One worker process per core (pytest-xdist): each has its own SQLite template and PostgreSQL
+# database, so tests never share state.
+.venv/bin/python -m pytest -n auto "$@"
