@@ -18,6 +18,8 @@ from ketaclinic.dosing.protocol import Protocol
 from ketaclinic.errors import Conflict, InvalidInput
 from ketaclinic.infusions.core import GuardContext, Move, State, transition
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
+from ketaclinic.patients import service as patients
+from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 
@@ -68,6 +70,13 @@ def protocol_row(session: Session, row: InfusionSession) -> ProtocolVersion:
 def protocol_of(session: Session, row: InfusionSession) -> Protocol:
     """The protocol version the session was scheduled with, whatever was edited since."""
     return protocols.definition(protocol_row(session, row))
+
+
+def patient_of(session: Session, actor: Actor, row: InfusionSession) -> Patient:
+    """The session's patient (an audited read)."""
+    patient = patients.get(session, actor=actor, patient_id=row.patient_id)
+    assert patient is not None  # the session is in the actor's clinic, so is its patient
+    return patient
 
 
 def require_charting(row: InfusionSession) -> None:
