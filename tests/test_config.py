@@ -35,6 +35,10 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_production_refuses_cookies_over_plain_http(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
+    key = "k" * 40
     with pytest.raises(ValidationError, match="secure_cookies must be true"):
-        Settings(database_url=url, environment="production")
-    assert Settings(database_url=url, environment="production", secure_cookies=True).secure_cookies
+        Settings(database_url=url, environment="production", secret_key=key)
+    with pytest.raises(ValidationError, match="secret_key must be set"):
+        Settings(database_url=url, environment="production", secure_cookies=True)
+    safe = Settings(database_url=url, environment="production", secure_cookies=True, secret_key=key)
+    assert safe.signing_key == key

@@ -53,11 +53,16 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _production_needs_https_cookies(self) -> Settings:
-        """In production the session cookie must never travel over plain HTTP."""
+    def _production_refuses_unsafe_defaults(self) -> Settings:
+        """In production the session cookie never travels over plain HTTP, and the signing key
+        is the operator's, not one generated into a file beside the database (DESIGN §5)."""
         if self.environment == "production" and not self.secure_cookies:
             raise ValueError(
                 "secure_cookies must be true when environment is production (serve over HTTPS)"
+            )
+        if self.environment == "production" and self.secret_key is None:
+            raise ValueError(
+                "secret_key must be set when environment is production (KETACLINIC_SECRET_KEY)"
             )
         return self
 
