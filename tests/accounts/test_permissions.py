@@ -68,6 +68,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/patients/{patient_id}/courses"): CLINICIANS,
     ("POST", "/patients/{patient_id}/courses"): frozenset({Role.PHYSICIAN}),
     ("POST", "/courses/{course_id}/end"): frozenset({Role.PHYSICIAN}),
+    ("POST", "/courses/{course_id}/questionnaires"): frozenset({Role.PHYSICIAN}),
+    ("POST", "/api/v1/courses/{course_id}/questionnaires"): frozenset({Role.PHYSICIAN}),
     ("POST", "/api/v1/sessions/{session_id}/bolus"): CLINICIANS,
     ("POST", "/api/v1/sessions/{session_id}/discharge"): CLINICIANS,
     ("POST", "/api/v1/sessions/{session_id}/cancel"): CLINICIANS,

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 
 from ketaclinic.portal.core import (
     DEFAULT_SCHEDULE,
+    MAX_EVERY_DAYS,
     PORTAL_INSTRUMENTS,
     Schedule,
     due_now,
     due_status,
     schedule_for,
+    schedule_from,
 )
 from ketaclinic.portal.pages import PortalInstrument
 
@@ -101,12 +103,26 @@ def test_other_instruments_do_not_count_toward_a_schedule() -> None:
     assert due_now(statuses) == ("nrs", "phq9")
 
 
-def test_a_course_protocol_can_have_its_own_schedule() -> None:
-    pain = (Schedule("nrs", 1), Schedule("peg", 7))
-    overrides = {"crps-schwartzman-2009": pain}
-    assert schedule_for("crps-schwartzman-2009", overrides) == pain
-    assert schedule_for("depression-murrough-2013", overrides) == DEFAULT_SCHEDULE
-    assert schedule_for(None, overrides) == DEFAULT_SCHEDULE
+def test_a_course_can_have_its_own_schedule_in_the_portals_order() -> None:
+    assert schedule_for({"peg": 7, "nrs": 1}) == (Schedule("nrs", 1), Schedule("peg", 7))
+    assert schedule_for(None) == DEFAULT_SCHEDULE
+    assert schedule_for({}) == ()  # a course may ask for nothing between sessions
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ({"bpi_sf": 7}, "not offered on the portal: bpi_sf"),
+        ({"nrs": 0}, "every 1–28 days"),
+        ({"nrs": MAX_EVERY_DAYS + 1}, "every 1–28 days"),
+        ({"phq9": True}, "every 1–28 days"),
+    ],
+)
+def test_a_course_schedule_is_refused_outside_the_portals_offer(
+    schedule: dict[str, int], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        schedule_from(schedule)
 
 
 def test_a_schedule_refuses_an_instrument_the_portal_does_not_offer() -> None:

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Depends, Query
 from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require
 from ketaclinic.courses import service
-from ketaclinic.courses.schemas import CourseCreate, CourseEndIn, CourseOut
+from ketaclinic.courses.schemas import (
+    CourseCreate,
+    CourseEndIn,
+    CourseOut,
+    QuestionnaireScheduleIn,
+)
 from ketaclinic.errors import NotFound
 from ketaclinic.web.params import MAX_ID, RecordId
 
@@ -69,4 +74,23 @@ def end_course(
         if row is None:
             raise NotFound(f"no course {course_id} in your clinic", loc=("path", "course_id"))
         service.end(session, actor=actor, row=row, reason=data.reason, version=data.version)
+        return service.to_out(session, row, zone=settings.timezone)
+
+
+@router.post("/{course_id}/questionnaires", response_model=CourseOut)
+def set_questionnaire_schedule(
+    course_id: RecordId,
+    data: QuestionnaireScheduleIn,
+    actor: Manager,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> CourseOut:
+    """Which portal questionnaires the patient is asked during the course, and how often."""
+    with session.begin():
+        row = service.get(session, actor=actor, course_id=course_id)
+        if row is None:
+            raise NotFound(f"no course {course_id} in your clinic", loc=("path", "course_id"))
+        service.set_questionnaire_schedule(
+            session, actor=actor, row=row, every_days=data.every_days, version=data.version
+        )
         return service.to_out(session, row, zone=settings.timezone)

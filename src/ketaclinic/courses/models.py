@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Text
+from sqlalchemy import JSON, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ketaclinic.db import Base, UTCDateTime
@@ -24,6 +24,9 @@ class Course(Base):
     created_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str | None] = mapped_column(Text)
+    #: The patient's portal questionnaires for this course, ``{instrument: every_days}``; ``None``
+    #: keeps the clinic default (``portal.core.DEFAULT_SCHEDULE``).
+    questionnaire_schedule: Mapped[dict[str, int] | None] = mapped_column(JSON)
     version_id: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012

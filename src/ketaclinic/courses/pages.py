@@ -15,9 +15,10 @@ from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_c
 from ketaclinic.config import Settings
 from ketaclinic.courses import service
 from ketaclinic.courses.schemas import CourseCreate, CourseEndIn
-from ketaclinic.errors import KetaclinicError, NotFound
+from ketaclinic.errors import InvalidInput, KetaclinicError, NotFound
 from ketaclinic.outcomes import service as outcomes
 from ketaclinic.outcomes import trajectory
+from ketaclinic.portal.core import DEFAULT_SCHEDULE
 from ketaclinic.protocols import service as protocols
 from ketaclinic.web.forms import error_messages, parse
 from ketaclinic.web.params import RecordId
@@ -28,6 +29,10 @@ router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False
 Reader = Annotated[Actor, Depends(require(Permission.SESSION_RUN))]
 Manager = Annotated[Actor, Depends(require(Permission.COURSE_MANAGE))]
 PAGE = "courses/page.html"
+#: The portal's questionnaires as the course page names them, in the portal's order.
+QUESTIONNAIRE_NAMES = {"nrs": "Pain diary (NRS)", "phq9": "PHQ-9", "gad7": "GAD-7", "peg": "PEG"}
+#: The intervals offered on the page (the API takes any 1–28 days).
+INTERVALS = {1: "daily", 7: "weekly", 14: "every 2 weeks", 28: "every 4 weeks"}
 
 
 def _context(session: Session, actor: Actor, settings: Settings, patient_id: int) -> dict[str, Any]:
@@ -56,6 +61,10 @@ def _context(session: Session, actor: Actor, settings: Settings, patient_id: int
         "values": {},
         "errors": {},
         "end_errors": {},
+        "schedule_errors": {},
+        "names": QUESTIONNAIRE_NAMES,
+        "intervals": INTERVALS,
+        "default_schedule": {s.instrument: s.every_days for s in DEFAULT_SCHEDULE},
     }
 
 
@@ -144,3 +153,52 @@ async def end_course(
         return _page(request, session, actor, settings, patient_id, status, end_errors=end_errors)
     flash(request, "Course ended.", "success")
     return RedirectResponse(f"/patients/{patient_id}/courses", status_code=303)
+
+
+@router.post("/courses/{course_id}/questionnaires")
+async def set_questionnaires(
+    request: Request,
+    course_id: RecordId,
+    actor: Manager,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The physician picks the patient's portal questionnaires for this course."""
+    form = await request.form()
+    version = str(form.get("version") or "")
+    patient_id: int | None = None
+    try:
+        every_days = None if form.get("default") else _every_days(form)
+        with session.begin():
+            row = service.get(session, actor=actor, course_id=course_id)
+            if row is None:
+                raise NotFound(f"no course {course_id} in your clinic")
+            patient_id = row.patient_id
+            service.set_questionnaire_schedule(
+                session,
+                actor=actor,
+                row=row,
+                every_days=every_days,
+                version=int(version) if version.isdigit() else None,
+            )
+    except KetaclinicError as error:
+        if patient_id is None:
+            raise  # not this clinic's course
+        errors = {course_id: error.msg}
+        return _page(
+            request, session, actor, settings, patient_id, error.status_code, schedule_errors=errors
+        )
+    flash(request, "Portal questionnaires saved.", "success")
+    return RedirectResponse(f"/patients/{patient_id}/courses", status_code=303)
+
+
+def _every_days(form: Any) -> dict[str, int]:
+    chosen: dict[str, int] = {}
+    for name in QUESTIONNAIRE_NAMES:
+        text = str(form.get(name) or "")
+        if not text:
+            continue
+        if not text.isdigit():
+            raise InvalidInput(f"{name}: choose how often, got {text!r}", loc=("body", name))
+        chosen[name] = int(text)
+    return chosen

@@ -51,6 +51,23 @@ class NextSessionOut(BaseModel):
     text: str = Field(description="A suggestion; the physician decides")
 
 
+class QuestionnaireScheduleIn(BaseModel):
+    """The patient's portal questionnaires during this course, ``{instrument: every_days}``
+    (nrs, phq9, gad7, peg; 1–28 days); ``null`` goes back to the clinic default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every_days: dict[str, int] | None = Field(
+        description='e.g. {"nrs": 1, "peg": 7}; an instrument left out is not asked'
+    )
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="The course version you last saw; a stale one answers 409",
+    )
+
+
 class CourseOut(BaseModel):
     id: int
     version: int
@@ -73,3 +90,6 @@ class CourseOut(BaseModel):
     maintenance_rule: str
     next_session: NextSessionOut
     sessions: list[CourseSessionOut]
+    questionnaire_schedule: dict[str, int] | None = Field(
+        default=None, description="Portal questionnaires, {instrument: every_days}; null: default"
+    )

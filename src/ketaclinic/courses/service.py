@@ -24,6 +24,7 @@ from ketaclinic.infusions.core import State
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Patient
+from ketaclinic.portal.core import schedule_from
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 
@@ -151,6 +152,34 @@ def end(
     return row
 
 
+def set_questionnaire_schedule(
+    session: Session,
+    *,
+    actor: Actor,
+    row: Course,
+    every_days: dict[str, int] | None,
+    version: int | None = None,
+) -> Course:
+    """Which portal questionnaires the patient is asked during this open course, and how often
+    (``None``: the clinic default)."""
+    if version is not None and version != row.version_id:
+        raise Conflict(
+            f"the course is at version {row.version_id}, not {version}; reload it and try again",
+            loc=("body", "version"),
+        )
+    if row.ended_at is not None:
+        raise Conflict(f"course {row.id} has ended", loc=("state",))
+    if every_days is not None:
+        try:
+            schedule_from(every_days)
+        except ValueError as error:
+            raise InvalidInput(str(error), loc=("body", "every_days")) from None
+    row.questionnaire_schedule = None if every_days is None else dict(every_days)
+    session.flush()
+    _audit(session, actor, row, "course.questionnaires")
+    return row
+
+
 def require_open_course(
     session: Session, *, actor: Actor, course_id: int, patient_id: int, protocol_version_id: int
 ) -> Course:
@@ -273,4 +302,5 @@ def to_out(session: Session, row: Course, *, zone: ZoneInfo) -> CourseOut:
             )
             for s, f in zip(stored, facts, strict=True)
         ],
+        questionnaire_schedule=row.questionnaire_schedule,
     )

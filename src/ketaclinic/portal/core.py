@@ -7,8 +7,8 @@ wait for the exact hour of their last answer, and a questionnaire never falls du
 
 The default (daily pain NRS, weekly PHQ-9 and GAD-7) is clinic policy, not a guideline: the PHQ-9
 and GAD-7 ask about the last 2 weeks (REFERENCE.md §6b), so weekly answers overlap by design and
-show change between sessions sooner. A course can have its own schedule, chosen by the key of its
-protocol in ``COURSE_SCHEDULES``; there is no table for it yet (no migration), so it lives here.
+show change between sessions sooner. A course can have its own schedule, set by the physician on
+the course (``Course.questionnaire_schedule``, ``{instrument: every_days}``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 #: What a patient may fill in on the portal, in the order they are offered. The BPI-SF is left to
@@ -51,10 +50,9 @@ DEFAULT_SCHEDULE: tuple[Schedule, ...] = (
     Schedule("gad7", WEEKLY_DAYS),
 )
 
-#: Per-course schedules keyed by protocol key (e.g. ``"depression-murrough-2013"``), replacing the
-#: default for a patient whose open course uses that protocol. Empty until the clinic decides one;
-#: add an entry such as ``"crps-schwartzman-2009": (Schedule("nrs", 1), Schedule("peg", 7))``.
-COURSE_SCHEDULES: Mapping[str, tuple[Schedule, ...]] = MappingProxyType({})
+#: The longest interval a course may set: a questionnaire asked less often than every 4 weeks says
+#: little about a course of sessions days or weeks apart (clinic policy).
+MAX_EVERY_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -69,14 +67,26 @@ class Due:
     is_due: bool
 
 
-def schedule_for(
-    protocol_key: str | None,
-    overrides: Mapping[str, tuple[Schedule, ...]] = COURSE_SCHEDULES,
-) -> tuple[Schedule, ...]:
-    """The schedule of the patient's open course's protocol, or the clinic default."""
-    if protocol_key is not None and protocol_key in overrides:
-        return overrides[protocol_key]
-    return DEFAULT_SCHEDULE
+def schedule_from(every_days: Mapping[str, int]) -> tuple[Schedule, ...]:
+    """A course's schedule from ``{instrument: every_days}``, in the portal's order; an unknown
+    instrument or an interval outside 1–``MAX_EVERY_DAYS`` days raises ``ValueError``."""
+    unknown = sorted(set(every_days) - set(PORTAL_INSTRUMENTS))
+    if unknown:
+        raise ValueError(
+            f"not offered on the portal: {', '.join(unknown)}; "
+            f"known: {', '.join(PORTAL_INSTRUMENTS)}"
+        )
+    for instrument, days in every_days.items():
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EVERY_DAYS:
+            raise ValueError(
+                f"{instrument} must be asked every 1–{MAX_EVERY_DAYS} days, got {days!r}"
+            )
+    return tuple(Schedule(i, every_days[i]) for i in PORTAL_INSTRUMENTS if i in every_days)
+
+
+def schedule_for(course_schedule: Mapping[str, int] | None) -> tuple[Schedule, ...]:
+    """The schedule of the patient's open course, or the clinic default when it sets none."""
+    return DEFAULT_SCHEDULE if course_schedule is None else schedule_from(course_schedule)
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -27,7 +27,6 @@ from ketaclinic.outcomes.models import Measurement
 from ketaclinic.outcomes.schemas import Context, MeasurementIn
 from ketaclinic.patients.models import Patient
 from ketaclinic.portal.core import Due, due_status, local_midnight, schedule_for
-from ketaclinic.protocols.models import ProtocolVersion
 
 UPCOMING = (State.SCHEDULED.value, State.CHECKED_IN.value)
 #: Sessions that did not take place are not drawn on the patient's chart.
@@ -67,20 +66,20 @@ def last_completions(session: Session, *, patient: Patient) -> dict[str, datetim
     return {instrument: at for instrument, at in rows if at is not None}
 
 
-def open_protocol_key(session: Session, *, patient: Patient) -> str | None:
-    """The protocol key of the patient's most recently started open course, if any."""
-    key: str | None = session.scalars(
-        select(ProtocolVersion.key)
-        .join(Course, Course.protocol_version_id == ProtocolVersion.id)
+def open_course_schedule(session: Session, *, patient: Patient) -> dict[str, int] | None:
+    """The questionnaire schedule of the patient's most recently started open course, if it
+    sets one."""
+    schedule: dict[str, int] | None = session.scalars(
+        select(Course.questionnaire_schedule)
         .where(Course.patient_id == patient.id, Course.ended_at.is_(None))
         .order_by(Course.started_at.desc(), Course.id.desc())
         .limit(1)
     ).first()
-    return key
+    return schedule
 
 
 def due(session: Session, *, patient: Patient, zone: ZoneInfo) -> tuple[Due, ...]:
-    schedule = schedule_for(open_protocol_key(session, patient=patient))
+    schedule = schedule_for(open_course_schedule(session, patient=patient))
     return due_status(schedule, last_completions(session, patient=patient), clock.now(), zone)
 
 
