@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ketaclinic.dosing.checks import DOSE_CONTEXT
 from ketaclinic.dosing.core import (
     DosePlan,
     FindingKind,
@@ -18,7 +19,7 @@ from ketaclinic.dosing.core import (
     calculate,
 )
 from ketaclinic.dosing.library import PROTOCOLS
-from ketaclinic.dosing.protocol import DOSE_CONTEXT, DoseMode, Protocol
+from ketaclinic.dosing.protocol import DoseMode, Protocol
 from ketaclinic.errors import DoseOutOfRange
 from tests.dosing.examples import FIXED_RATE, exact_order, limits
 

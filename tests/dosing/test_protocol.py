@@ -103,6 +103,11 @@ def test_the_default_duration_bounds_are_45_to_300_minutes() -> None:
         ({"dose_mode": "mg_per_kg"}, r"dose_mode must be one of"),
         ({"series_sessions": 3, "series_spacing_days": 0}, r"series_spacing_days must be at least"),
         ({"cap_mg_per_h": Decimal(61)}, r"cap_mg_per_h \(61 mg/h\) must not be above"),
+        ({"vitals_interval_min": 0}, r"vitals_interval_min must be at least 1 and at most 60"),
+        ({"vitals_interval_min": 61}, r"vitals_interval_min must be at least 1 and at most 60"),
+        ({"booster_pain_return_percent": 101}, r"booster_pain_return_percent .* at most 100"),
+        ({"booster_phq9_rise": 0}, r"booster_phq9_rise must be at least 1 and at most 27"),
+        ({"booster_phq9_rise": True}, r"booster_phq9_rise must be a whole number of PHQ-9"),
     ],
 )
 def test_it_names_the_field_and_unit_of_a_bad_value(changes: dict[str, Any], message: str) -> None:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ketaclinic.dosing.protocol import DOSE_CONTEXT
+from ketaclinic.dosing.checks import DOSE_CONTEXT
 from ketaclinic.errors import InvalidInput
 from ketaclinic.infusions.timeline import (
     BolusGiven,

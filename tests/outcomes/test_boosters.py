@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -22,7 +23,7 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.db import transaction
 from ketaclinic.dosing.library import PROTOCOLS
-from ketaclinic.outcomes.boosters import BOOSTER_RULES, rule_for
+from ketaclinic.outcomes.boosters import rule_for
 from ketaclinic.outcomes.core import BoosterRule
 from tests.conftest import Person, log_in, patient_body, token_for
 from tests.infusions.test_api import CHECK_IN, T0
@@ -36,7 +37,7 @@ DISCHARGE = {
     "no_driving_advice_given": True,
 }
 BASELINE_NRS = 8
-RULE = rule_for(PROTOCOL)
+RULE = rule_for(PROTOCOLS[PROTOCOL])
 
 
 def phq9_answers(total: int) -> list[int]:
@@ -131,9 +132,9 @@ def _percent(value: Fraction) -> str:
 
 
 def test_every_seeded_protocol_has_the_default_clinic_policy_rule() -> None:
-    assert set(BOOSTER_RULES) == set(PROTOCOLS)
-    assert all(rule == BoosterRule() for rule in BOOSTER_RULES.values())
-    assert rule_for("a-protocol-the-clinic-added") == BoosterRule()
+    assert all(rule_for(p) == BoosterRule() for p in PROTOCOLS.values())
+    quiet = replace(PROTOCOLS[PROTOCOL], booster_pain_return_percent=None, booster_phq9_rise=12)
+    assert rule_for(quiet) == BoosterRule(pain_return_fraction=None, phq9_rise_from_best=12)
 
 
 def test_the_work_list_suggests_a_booster_with_its_evidence_only_when_the_rule_is_met(

@@ -73,3 +73,23 @@ def test_a_physician_reads_the_protocol_but_cannot_edit(
     assert "Schwartzman" in page.text
     assert "Edit (makes a new version)" not in page.text
     assert client.get(f"/protocols/{protocol_id}/edit").status_code == 403
+
+
+def test_the_booster_rule_is_edited_with_the_protocol_and_a_blank_trigger_is_off(
+    client: TestClient, make_person: Callable[..., Person]
+) -> None:
+    admin = make_person(Role.ADMIN)
+    old_id = _crps_id(client, admin)
+    log_in(client, admin)
+    values = _edit_form(client, old_id)
+    assert values["booster_pain_return_percent"] == "70"  # the clinic-policy default
+    values.update(booster_pain_return_percent="", booster_phq9_rise="7", vitals_interval_min="10")
+    saved = client.post(f"/protocols/{old_id}/edit", data=values)
+    assert saved.status_code == 200, saved.text
+    assert "back to" not in saved.text and "7 points above its best" in saved.text
+    current = client.get("/api/v1/protocols", headers=token_for(client, admin)).json()
+    new_id = next(r["id"] for r in current if r["key"] == KEY)
+    new = client.get(f"/api/v1/protocols/{new_id}", headers=token_for(client, admin)).json()
+    assert new["definition"]["booster_pain_return_percent"] is None
+    assert new["definition"]["booster_phq9_rise"] == 7
+    assert new["definition"]["vitals_interval_min"] == 10

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, localcontext
 from enum import StrEnum
 
-from ketaclinic.dosing.protocol import DOSE_CONTEXT, require_decimal
+from ketaclinic.dosing.checks import DOSE_CONTEXT, require_decimal
 from ketaclinic.errors import InvalidInput
 from ketaclinic.patients.core import (
     HEIGHT_MAX_CM,

@@ -20,17 +20,15 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from ketaclinic.dosing.body import DosingWeight, WeightBasis, dosing_weight
+from ketaclinic.dosing.checks import DOSE_CONTEXT, MAX_DECIMAL_PLACES, require_positive
 from ketaclinic.dosing.protocol import (
     BOLUS_LIMIT_NAME,
-    DOSE_CONTEXT,
     DOSE_LIMIT_NAMES,
-    MAX_DECIMAL_PLACES,
     RATE_LIMIT_NAME,
     TOTAL_LIMIT_NAME,
     DoseMode,
     Limit,
     Protocol,
-    require_positive,
 )
 from ketaclinic.errors import DoseOutOfRange
 from ketaclinic.patients.core import Sex, decimal_places

@@ -10,25 +10,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import (
-    ROUND_DOWN,
-    Context,
     Decimal,
-    DivisionByZero,
-    InvalidOperation,
-    Overflow,
-    localcontext,
 )
 from enum import StrEnum
 
-from ketaclinic.errors import DoseOutOfRange, InvalidInput
-from ketaclinic.patients.core import decimal_places
-
-#: All dosing arithmetic runs in this context, whatever the caller's thread context is. A quotient
-#: that does not terminate (e.g. 54.7 mg/h × 40 min / 60) is cut at 28 significant digits toward
-#: zero, so no number this package reports is above the exact one.
-DOSE_CONTEXT = Context(
-    prec=28, rounding=ROUND_DOWN, traps=[InvalidOperation, DivisionByZero, Overflow]
+from ketaclinic.dosing.checks import (
+    require_positive,
+    require_text,
+    require_whole,
 )
+from ketaclinic.errors import DoseOutOfRange, InvalidInput
 
 #: Clinic policy (REFERENCE §5c): observe at least 60 min after every infusion. No guideline
 #: stating 60 min was found; a protocol may ask for more (Spravato: 2 h), never less.
@@ -41,13 +32,16 @@ MIN_OBSERVATION_MIN = 60
 DEFAULT_VITALS_INTERVAL_MIN = 15
 MAX_VITALS_INTERVAL_MIN = 60
 
+#: The maintenance booster rule's defaults (clinic policy; no guideline sets a booster interval,
+#: REFERENCE §3b [R16][R24][R37]): suggest a booster when pain is back to at least this percent of
+#: baseline, or the PHQ-9 is up this many points from its best since the last session. ``None``
+#: switches a trigger off.
+DEFAULT_BOOSTER_PAIN_RETURN_PERCENT = 70
+DEFAULT_BOOSTER_PHQ9_RISE = 5
+
 #: DESIGN §3: the duration bounds a protocol gets unless it says otherwise.
 DEFAULT_MIN_DURATION_MIN = 45
 DEFAULT_MAX_DURATION_MIN = 300
-
-#: Enough for any dose a clinician types (0.125 mg/kg/h) while keeping every product exact.
-MAX_DECIMAL_PLACES = 6
-MAX_MAGNITUDE = Decimal(1_000_000)
 
 #: Conditions named in REFERENCE §1a/§2/§3a. A fixed list catches a typo ("depresion") that would
 #: otherwise hide a protocol from its indication; add to it deliberately.
@@ -83,57 +77,6 @@ RATE_LIMIT_NAME = "rate_mg_per_h"
 TOTAL_LIMIT_NAME = "total_mg"
 BOLUS_LIMIT_NAME = "bolus_mg_per_kg"
 DURATION_LIMIT_NAME = "duration_min"
-
-
-# --- entry checks: each message names the field and its unit -------------------------------------
-
-
-def require_decimal(name: str, value: object, unit: str) -> Decimal:
-    """``value`` as a finite Decimal of at most 6 decimal places and below a million, so every
-    product stays exact in 28 digits. Floats are refused: their binary rounding
-    (0.1 → 0.1000000000000000055…) would enter the record."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise InvalidInput(
-            f"{name} must be a Decimal or an int in {unit}, got {type(value).__name__} {value!r}",
-            loc=(name,),
-        )
-    number = Decimal(value)
-    if not number.is_finite() or abs(number) >= MAX_MAGNITUDE:
-        raise InvalidInput(
-            f"{name} must be a finite number below {MAX_MAGNITUDE} {unit}, got {value}",
-            loc=(name,),
-        )
-    with localcontext(DOSE_CONTEXT):
-        places = decimal_places(number.normalize())
-    if places > MAX_DECIMAL_PLACES:
-        raise InvalidInput(
-            f"{name} must have at most {MAX_DECIMAL_PLACES} decimal places ({unit}), got {value}",
-            loc=(name,),
-        )
-    return number
-
-
-def require_positive(name: str, value: object, unit: str) -> Decimal:
-    number = require_decimal(name, value, unit)
-    if number <= 0:
-        raise InvalidInput(f"{name} must be greater than 0 {unit}, got {number}", loc=(name,))
-    return number
-
-
-def require_whole(name: str, value: object, unit: str, low: int, high: int | None = None) -> int:
-    """A whole count (``bool`` refused) of at least ``low`` and, if given, at most ``high``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{name} must be a whole number of {unit}, got {value!r}", loc=(name,))
-    if value < low or (high is not None and value > high):
-        upper = f" and at most {high}" if high is not None else ""
-        raise InvalidInput(f"{name} must be at least {low}{upper} {unit}, got {value}", loc=(name,))
-    return value
-
-
-def require_text(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{name} must be non-blank text", loc=(name,))
-    return value.strip()
 
 
 # --- the protocol ---------------------------------------------------------------------------------
@@ -220,6 +163,8 @@ class Protocol:
     maintenance_rule: str
     observation_min: int = MIN_OBSERVATION_MIN
     vitals_interval_min: int = DEFAULT_VITALS_INTERVAL_MIN
+    booster_pain_return_percent: int | None = DEFAULT_BOOSTER_PAIN_RETURN_PERCENT
+    booster_phq9_rise: int | None = DEFAULT_BOOSTER_PHQ9_RISE
     cap_mg_per_h: Decimal | None = None
     source: str
 
@@ -303,6 +248,7 @@ def _checked_fields(protocol: Protocol) -> dict[str, object]:
     values |= _checked_durations(protocol)
     values |= _checked_delivery(protocol)
     values |= _checked_series(protocol)
+    values |= _checked_booster(protocol)
     values["bolus"] = None if protocol.bolus is None else protocol.bolus.checked()
     return values
 
@@ -411,6 +357,18 @@ def _checked_delivery(protocol: Protocol) -> dict[str, object]:
                 loc=("cap_mg_per_h",),
             )
     return {"concentration_mg_per_ml": concentration, "bag_volume_ml": bag, "cap_mg_per_h": cap}
+
+
+def _checked_booster(protocol: Protocol) -> dict[str, object]:
+    pain, phq9 = protocol.booster_pain_return_percent, protocol.booster_phq9_rise
+    return {
+        "booster_pain_return_percent": None
+        if pain is None
+        else require_whole("booster_pain_return_percent", pain, "% of baseline", 1, 100),
+        "booster_phq9_rise": None
+        if phq9 is None
+        else require_whole("booster_phq9_rise", phq9, "PHQ-9 points", 1, 27),
+    }
 
 
 def _checked_series(protocol: Protocol) -> dict[str, object]:

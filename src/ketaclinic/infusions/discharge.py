@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from types import MappingProxyType
 
-from ketaclinic.dosing.protocol import DOSE_CONTEXT, MIN_OBSERVATION_MIN
+from ketaclinic.dosing.checks import DOSE_CONTEXT
+from ketaclinic.dosing.protocol import MIN_OBSERVATION_MIN
 from ketaclinic.errors import InvalidInput
 
 #: Modified Aldrete (Aldrete 1995): a total of at least 9 of 10 is the usual threshold for leaving

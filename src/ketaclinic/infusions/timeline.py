@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 
-from ketaclinic.dosing.protocol import DOSE_CONTEXT, require_decimal, require_positive
+from ketaclinic.dosing.checks import DOSE_CONTEXT, require_decimal, require_positive
 from ketaclinic.errors import InvalidInput
 from ketaclinic.pk import schedule as pk
 

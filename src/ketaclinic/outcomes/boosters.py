@@ -1,17 +1,16 @@
 """Maintenance booster suggestions for the physician's work list, from the stored scores.
 
-The rule per protocol lives here, not in ``dosing.protocol.Protocol``: it is clinic policy (no
-guideline sets a booster interval; REFERENCE §3b [R16][R24][R37]), kept in one table keyed by
-protocol key so the protocol format does not change while others read it.
+The rule is part of each protocol version (``booster_pain_return_percent``,
+``booster_phq9_rise``), edited with the rest of the protocol; its defaults are clinic policy (no
+guideline sets a booster interval; REFERENCE §3b [R16][R24][R37]).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from ketaclinic.courses import service as courses
 from ketaclinic.courses.core import NextKind, Phase, SeriesRule, progress
 from ketaclinic.courses.models import Course
-from ketaclinic.dosing.library import PROTOCOLS
+from ketaclinic.dosing.protocol import Protocol
 from ketaclinic.infusions.core import Move, State
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes.core import BoosterRule, BoosterSuggestion, ScorePoint, booster_suggestion
@@ -29,17 +28,16 @@ from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 
-#: Clinic policy, not evidence: every seeded protocol starts with the default rule (pain back to
-#: ≥ 70 % of baseline, or PHQ-9 up ≥ 5 from its best since the last session; see ``BoosterRule``
-#: for the reasoning and its sources). A clinic changes a protocol's rule here.
-DEFAULT_RULE = BoosterRule()
-BOOSTER_RULES: Mapping[str, BoosterRule] = MappingProxyType(dict.fromkeys(PROTOCOLS, DEFAULT_RULE))
 _UTC = ZoneInfo("UTC")
 
 
-def rule_for(protocol_key: str) -> BoosterRule:
-    """The protocol's booster rule; a protocol the clinic added itself gets the default."""
-    return BOOSTER_RULES.get(protocol_key, DEFAULT_RULE)
+def rule_for(protocol: Protocol) -> BoosterRule:
+    """The protocol version's booster rule (a trigger set to ``None`` is off)."""
+    pain = protocol.booster_pain_return_percent
+    return BoosterRule(
+        pain_return_fraction=None if pain is None else Fraction(pain, 100),
+        phq9_rise_from_best=protocol.booster_phq9_rise,
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +112,7 @@ def _for_course(
     ).all()
     pain = _points(measurements, "nrs", zone)
     suggestion = booster_suggestion(
-        rule_for(protocol.key),
+        rule_for(definition),
         pain_baseline=_pain_baseline(pain, stored),
         pain=pain,
         phq9=_points(measurements, "phq9", zone),

@@ -37,7 +37,10 @@ WHOLE = (
     "series_sessions",
     "series_spacing_days",
     "observation_min",
+    "vitals_interval_min",
 )
+#: Whole numbers a blank switches off (the booster rule's triggers).
+OPTIONAL_WHOLE = ("booster_pain_return_percent", "booster_phq9_rise")
 TEXTS = ("name", "maintenance_rule", "source")
 
 
@@ -53,7 +56,7 @@ def _form_values(protocol: Protocol) -> dict[str, str]:
     plain = to_json(protocol)
     values = {
         name: "" if plain[name] is None else str(plain[name])
-        for name in (*DECIMALS, *WHOLE, *TEXTS)
+        for name in (*DECIMALS, *WHOLE, *OPTIONAL_WHOLE, *TEXTS)
     }
     for name in LIMITS:
         limit = plain[name]
@@ -72,6 +75,11 @@ def _edited(protocol: Protocol, values: dict[str, str]) -> Protocol:
         if not text.isdigit():
             raise InvalidInput(f"{name} must be a whole number", loc=(name,))
         changes[name] = int(text)
+    for name in OPTIONAL_WHOLE:
+        text = values[name].strip()
+        if text and not text.isdigit():
+            raise InvalidInput(f"{name} must be a whole number, or blank for off", loc=(name,))
+        changes[name] = int(text) if text else None
     for name in LIMITS:
         soft, hard = values[f"{name}.soft_max"], values[f"{name}.hard_max"]
         if getattr(protocol, name) is None and not (soft or hard):
