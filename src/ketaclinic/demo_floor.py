@@ -71,7 +71,8 @@ def seed_today(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
     today = clock.today(zone)
     if sessions.board(session, actor=team.nurse, day=today, zone=zone):
         return 0
-    protocol = next(p for p in protocols.list_current(session, clinic_id=clinic_id) if _is(p))
+    current = protocols.list_current(session, clinic_id=clinic_id)
+    protocol = next(p for p in current if p.key == PROTOCOL_KEY)
     patients = _patients(session, clinic_id)
     day_start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
     for plan, patient in zip(PLANS, patients, strict=False):
@@ -89,10 +90,6 @@ def seed_today(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
             )
         plan.steps(session, team, row, now)
     return len(PLANS)
-
-
-def _is(protocol: object) -> bool:
-    return getattr(protocol, "key", None) == PROTOCOL_KEY
 
 
 def _team(session: Session, clinic_id: int) -> Team | None:

@@ -108,3 +108,17 @@ def test_the_courses_page_sets_the_questionnaires(clinic: Clinic, app: Any) -> N
     )
     assert bad.status_code == 422
     assert "1–28 days" in bad.text
+
+
+def test_a_tampered_version_on_the_page_is_refused_and_changes_nothing(
+    clinic: Clinic, app: Any
+) -> None:
+    course = clinic.start_course()
+    browser = TestClient(app)
+    log_in(browser, clinic.physician_person)
+    page = browser.get(f"/patients/{clinic.patient_id}/courses").text
+    form = {"csrf_token": csrf_from(page), "version": "abc", "nrs": "1"}
+    refused = browser.post(f"/courses/{course['id']}/questionnaires", data=form)
+    assert refused.status_code == 422
+    assert "version must be a whole number" in refused.text
+    assert clinic.read(course["id"])["questionnaire_schedule"] is None

@@ -168,6 +168,8 @@ async def set_questionnaires(
     version = str(form.get("version") or "")
     patient_id: int | None = None
     try:
+        if version and not version.isdigit():
+            raise InvalidInput(f"version must be a whole number, got {version!r}", loc=("version",))
         every_days = None if form.get("default") else _every_days(form)
         with session.begin():
             row = service.get(session, actor=actor, course_id=course_id)
