@@ -290,7 +290,7 @@ def generate(url: str, patients: int = 2000, sessions: int = 50_000) -> dict[str
         rows = build(engine, patients, sessions)
         write(engine, rows)
         if engine.dialect.name == "sqlite":
-            with engine.connect() as connection:
+            with engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE")
         else:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -26,8 +27,8 @@ from ketaclinic.config import Settings
 from ketaclinic.courses import api as courses_api
 from ketaclinic.courses import pages as courses_pages
 from ketaclinic.dashboard import pages as dashboard_pages
-from ketaclinic.db import make_engine, make_session_factory
-from ketaclinic.errors import Conflict, KetaclinicError
+from ketaclinic.db import is_contention, make_engine, make_session_factory
+from ketaclinic.errors import Busy, Conflict, KetaclinicError
 from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
@@ -48,6 +49,7 @@ from ketaclinic.web.templating import render
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 MACHINE_PREFIXES = ("/api/", "/fhir/")
+BUSY_MESSAGE = "the clinic's database is busy with other requests; nothing was saved, try again"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -131,7 +133,9 @@ def _is_machine(request: Request) -> bool:
 
 def _error_response(request: Request, error: KetaclinicError) -> Response:
     if _is_machine(request):
-        headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+        headers = dict(error.headers)
+        if error.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
             {"detail": error.detail()}, status_code=error.status_code, headers=headers
         )
@@ -141,7 +145,9 @@ def _error_response(request: Request, error: KetaclinicError) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
     context = {"status": error.status_code, "message": error.msg}
-    return render(request, "error.html", context, status_code=error.status_code)
+    response = render(request, "error.html", context, status_code=error.status_code)
+    response.headers.update(error.headers)
+    return response
 
 
 def _quote(value: str) -> str:
@@ -164,6 +170,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def on_integrity(request: Request, _error: IntegrityError) -> Response:
         message = "this conflicts with a record saved at the same moment; reload and try again"
         return _error_response(request, Conflict(message))
+
+    @app.exception_handler(OperationalError)
+    async def on_operational(request: Request, error: OperationalError) -> Response:
+        if not is_contention(error):
+            raise error
+        return _error_response(request, Busy(BUSY_MESSAGE))
+
+    @app.exception_handler(PoolTimeout)
+    async def on_pool_timeout(request: Request, _error: PoolTimeout) -> Response:
+        return _error_response(request, Busy(BUSY_MESSAGE))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> Response:

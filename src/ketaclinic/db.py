@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -57,14 +58,44 @@ def make_engine(settings: Settings) -> Engine:
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    """Every transaction starts with BEGIN IMMEDIATE.
+
+    Nearly every request writes (at least its audit event). A deferred transaction that reads
+    first and writes later cannot wait for the write lock once another writer has committed: SQLite
+    answers "database is locked" at once (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout. Taking
+    the write lock at BEGIN makes concurrent requests wait their turn for up to the busy timeout
+    instead. The driver's own transaction handling is switched off so that SQLAlchemy's BEGIN is
+    the only one (the SQLAlchemy documentation's pysqlite recipe).
+    """
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: PostgreSQL's answers to contention: serialization failure, deadlock, lock not available,
+#: too many connections, server starting up (SQLSTATE classes 40, 55, 53, 57).
+_PG_CONTENTION = frozenset({"40001", "40P01", "55P03", "53300", "57P03"})
+
+
+def is_contention(error: OperationalError) -> bool:
+    """Whether the database refused only because other work holds what this needs (retry later),
+    rather than because something is wrong."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _PG_CONTENTION
+    message = str(error.orig).lower()
+    return "database is locked" in message or "database table is locked" in message
 
 
 @contextmanager

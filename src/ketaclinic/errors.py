@@ -9,6 +9,7 @@ class KetaclinicError(Exception):
     """A refusal the user can act on. ``loc`` names the field, FastAPI-style."""
 
     status_code = 400
+    headers: dict[str, str] = {}  # noqa: RUF012  (read-only per class)
 
     def __init__(self, msg: str, *, loc: Sequence[str | int] = ()) -> None:
         super().__init__(msg)
@@ -49,3 +50,10 @@ class DoseOutOfRange(InvalidInput):
 
 class AccountLocked(KetaclinicError):
     status_code = 429
+
+
+class Busy(KetaclinicError):
+    """The database is busy with other requests right now; nothing was written. Try again."""
+
+    status_code = 503
+    headers = {"Retry-After": "1"}  # noqa: RUF012
