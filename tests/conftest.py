@@ -28,8 +28,30 @@ from ketaclinic.db import Base, make_engine, make_session_factory, transaction
 from ketaclinic.schema import import_all_models, upgrade
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+TEST_AUDIT_KEY = "test-audit-key-kept-outside-the-database-0123456789"
 PASSWORD = "correct horse battery"
 PG_ENV = "KETACLINIC_TEST_POSTGRES_URL"
+
+
+def _settings(url: str) -> Settings:
+    """Test settings: fixed keys, a low lockout, and no background sealer (tests seal
+    explicitly, so what is sealed when is theirs to decide)."""
+    return Settings(
+        database_url=url,
+        secret_key=TEST_SECRET,
+        audit_key=TEST_AUDIT_KEY,
+        audit_seal_interval_s=0,
+        lockout_failures=3,
+    )
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a CLI command needs to work on the test's database with its keys."""
+    return {
+        "KETACLINIC_DATABASE_URL": settings.database_url,
+        "KETACLINIC_SECRET_KEY": TEST_SECRET,
+        "KETACLINIC_AUDIT_KEY": TEST_AUDIT_KEY,
+    }
 
 
 def _ci() -> bool:
@@ -40,7 +62,7 @@ def _ci() -> bool:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file; each test gets a copy (migrating once keeps the suite fast)."""
     path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(Settings(database_url=f"sqlite:///{path}", secret_key=TEST_SECRET))
+    engine = make_engine(_settings(f"sqlite:///{path}"))
     upgrade(engine)
     raw = engine.raw_connection()  # outside a transaction: a checkpoint cannot run inside one
     try:
@@ -68,7 +90,7 @@ def postgres_database() -> Iterator[str]:
             pytest.fail(f"PostgreSQL at {PG_ENV} is not usable: {error}")
         pytest.skip(f"PostgreSQL at {PG_ENV} is not usable: {error}")
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(Settings(database_url=url, secret_key=TEST_SECRET))
+    engine = make_engine(_settings(url))
     upgrade(engine)
     engine.dispose()
     yield url
@@ -78,16 +100,14 @@ def postgres_database() -> Iterator[str]:
 
 
 def _reset_postgres(url: str) -> None:
-    """Empty every table between tests, and put the audit chain back at its start."""
+    """Empty every table between tests. The audit tables refuse TRUNCATE through triggers, which
+    a superuser's replica mode switches off for this connection only."""
     import_all_models()
     engine = create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        connection.execute(
-            text("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, 0, :g)"),
-            {"g": "0" * 64},
-        )
     engine.dispose()
 
 
@@ -101,14 +121,14 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Pa
     else:
         url = request.getfixturevalue("postgres_database")
         _reset_postgres(url)
-    return Settings(database_url=url, secret_key=TEST_SECRET, lockout_failures=3)
+    return _settings(url)
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
     path = tmp_path / "ketaclinic.db"
     shutil.copy(sqlite_template, path)
-    return Settings(database_url=f"sqlite:///{path}", secret_key=TEST_SECRET, lockout_failures=3)
+    return _settings(f"sqlite:///{path}")
 
 
 @pytest.fixture

@@ -16,12 +16,13 @@ from ketaclinic.demo import CONDITIONS
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.patients.models import Diagnosis, Patient
 from ketaclinic.schema import alembic_config
+from tests.conftest import cli_env
 
 runner = CliRunner()
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {"KETACLINIC_DATABASE_URL": settings.database_url, "KETACLINIC_SECRET_KEY": "k" * 40}
+    return cli_env(settings)
 
 
 def test_db_upgrade_makes_the_schema_on_an_empty_database(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import plotly
@@ -12,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
@@ -23,6 +26,7 @@ from ketaclinic.accounts import api as accounts_api
 from ketaclinic.accounts import pages as accounts_pages
 from ketaclinic.accounts.deps import LoginRequired, PasswordChangeRequired
 from ketaclinic.audit import pages as audit_pages
+from ketaclinic.audit.sealer import BackgroundSealer
 from ketaclinic.config import Settings
 from ketaclinic.courses import api as courses_api
 from ketaclinic.courses import pages as courses_pages
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings)
     app = FastAPI(
+        lifespan=_lifespan,
         title="ketaclinic",
         version=__version__,
         description="Ketamine infusion clinic platform. It supports clinicians; it does not "
@@ -76,6 +81,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_routes(app)
     _add_error_handlers(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Seal the audit trail in the background while the app serves (``audit_seal_interval_s``)."""
+    settings: Settings = app.state.settings
+    sealer = None
+    if settings.audit_seal_interval_s > 0:
+        sealer = BackgroundSealer(app.state.session_factory, settings.audit_seal_interval_s)
+        sealer.start()
+    try:
+        yield
+    finally:
+        if sealer is not None:
+            await run_in_threadpool(sealer.stop)
 
 
 def _add_routes(app: FastAPI) -> None:

@@ -5,14 +5,13 @@ Exit 0 on success, 2 on bad input (the reason on stderr), 1 on failure.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from ketaclinic.cli_support import err, load_settings, refuse
+from ketaclinic.cli_support import load_settings, refuse
 from ketaclinic.errors import KetaclinicError
 
 app = typer.Typer(
@@ -20,10 +19,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
-app.add_typer(audit_app, name="audit")
 
 out = Console()
 
@@ -32,17 +29,37 @@ out = Console()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="App processes. On PostgreSQL, more processes serve more requests at once "
+            "(about one per core); on SQLite keep 1: it has one writer at a time.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request line.")] = True,
 ) -> None:
     """Serve the web app and API."""
     import uvicorn
 
-    from ketaclinic.app import create_app
-
     settings = load_settings()
+    # Made here, once, before any worker starts: workers creating the key files side by side
+    # would each write their own.
+    _ = settings.signing_key, settings.audit_signing_key
     out.print(
-        f"ketaclinic on http://{host}:{port} (database: {settings.database_url.split('@')[-1]})"
+        f"ketaclinic on http://{host}:{port} (database: {settings.database_url.split('@')[-1]}, "
+        f"{workers} process{'es' if workers > 1 else ''})"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        "ketaclinic.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
+    )
 
 
 @db_app.command("upgrade")
@@ -83,34 +100,6 @@ def user_create(
     out.print(f"created user {username} (id {user_id}, role {role}, clinic {clinic})")
 
 
-@audit_app.command("verify")
-def audit_verify(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Check the hash chain; exit 1 and name the first bad event when it is broken."""
-    from ketaclinic.audit import service
-    from ketaclinic.db import engine_scope, make_session_factory
-
-    with engine_scope(load_settings()) as engine, make_session_factory(engine)() as session:
-        problem = service.verify(session)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "intact": problem is None,
-                    "first_bad_seq": problem.seq if problem else None,
-                    "reason": problem.reason if problem else None,
-                }
-            )
-        )
-    if problem is not None:
-        if not as_json:
-            err.print(f"audit trail BROKEN at event {problem.seq}: {problem.reason}", markup=False)
-        raise typer.Exit(1)
-    if not as_json:
-        out.print("audit trail intact")
-
-
 @app.command()
 def demo(
     new_passwords: Annotated[
@@ -136,6 +125,7 @@ def demo(
 
 
 def _mount_score() -> None:
+    from ketaclinic.audit.cli import audit_app
     from ketaclinic.instruments.cli import app as score_app
     from ketaclinic.protocols.cli import dose_app, protocols_app
     from ketaclinic.reports.cli import report_app
@@ -144,6 +134,7 @@ def _mount_score() -> None:
     app.add_typer(protocols_app, name="protocols")
     app.add_typer(dose_app, name="dose")
     app.add_typer(report_app, name="report")
+    app.add_typer(audit_app, name="audit")
 
 
 _mount_score()

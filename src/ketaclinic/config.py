@@ -28,6 +28,19 @@ class Settings(BaseSettings):
         description="Signs session cookies and API tokens. Generated and kept beside the "
         "database on first start when unset.",
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit trail (at least 32 characters), kept outside the "
+        "database so that nobody with database access alone can rewrite the trail. Generated "
+        "and kept beside the database on first start when unset; required in production.",
+    )
+    audit_seal_interval_s: float = Field(
+        default=5,
+        ge=0,
+        le=3600,
+        description="How often the app closes new audit events into a seal (0 = never; "
+        "`ketaclinic audit seal` does it by hand).",
+    )
     environment: Literal["development", "production"] = "development"
     clinic_timezone: str = Field(default="UTC", description="IANA zone used to show times.")
     secure_cookies: bool = Field(default=False, description="Send cookies over HTTPS only.")
@@ -64,6 +77,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "secret_key must be set when environment is production (KETACLINIC_SECRET_KEY)"
             )
+        if self.environment == "production" and self.audit_key is None:
+            raise ValueError(
+                "audit_key must be set when environment is production (KETACLINIC_AUDIT_KEY), "
+                "kept apart from the database and its backups"
+            )
         return self
 
     @property
@@ -93,6 +111,19 @@ class Settings(BaseSettings):
                 )
             return key
         return _load_or_create_key(self.data_dir / "ketaclinic.secret")
+
+    @cached_property
+    def audit_signing_key(self) -> bytes:
+        """The audit trail's HMAC key: configured, or generated once and kept beside the
+        database (outside it, so a copy of the database alone cannot rewrite the trail)."""
+        if self.audit_key is not None:
+            key = self.audit_key.get_secret_value()
+            if len(key) < SECRET_KEY_MIN_LENGTH:
+                raise ValueError(
+                    f"KETACLINIC_AUDIT_KEY must be at least {SECRET_KEY_MIN_LENGTH} characters"
+                )
+            return key.encode()
+        return _load_or_create_key(self.data_dir / "ketaclinic.audit-key").encode()
 
 
 def _load_or_create_key(path: Path) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -14,6 +15,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from ketaclinic.config import Settings
+
+#: Execution option: this connection only reads (SQLite then begins a deferred transaction).
+READ_ONLY_OPTION = "ketaclinic_read_only"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,13 +52,35 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+#: The settings each engine was made from, so that code holding only a session finds the audit
+#: key (which lives in the settings, never in the database).
+_settings_of: WeakKeyDictionary[Engine, Settings] = WeakKeyDictionary()
+
+
 def make_engine(settings: Settings) -> Engine:
     """An engine for the configured database; SQLite gets WAL, foreign keys and a busy timeout."""
     if settings.is_sqlite:
         engine = create_engine(settings.database_url, connect_args={"check_same_thread": False})
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
-        return engine
-    return create_engine(settings.database_url, pool_pre_ping=True)
+    else:
+        engine = create_engine(settings.database_url, pool_pre_ping=True)
+    _settings_of[engine] = settings
+    return engine
+
+
+def settings_of(engine: Engine) -> Settings | None:
+    """The settings ``engine`` was made from by ``make_engine``."""
+    return _settings_of.get(engine)
+
+
+def audit_key_of(session: Session) -> bytes:
+    """The audit trail's HMAC key for the database this session talks to."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    settings = _settings_of.get(engine)
+    if settings is None:
+        raise RuntimeError("this engine was not made by make_engine(), so it has no audit key")
+    return settings.audit_signing_key
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -80,7 +106,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 #: PostgreSQL's answers to contention: serialization failure, deadlock, lock not available,
@@ -110,6 +137,17 @@ def engine_scope(settings: Settings) -> Iterator[Engine]:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def read_only_session(engine: Engine) -> Iterator[Session]:
+    """A session for a long read that writes nothing (verifying the audit trail): on SQLite it
+    does not take the write lock, so the clinic keeps working meanwhile."""
+    with (
+        engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as connection,
+        Session(bind=connection) as session,
+    ):
+        yield session
 
 
 @contextmanager

@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from ketaclinic.db import settings_of
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MODEL_MODULES = (
     "ketaclinic.accounts.models",
@@ -35,10 +37,17 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema up to ``revision`` in one transaction."""
+    """Bring the database schema up to ``revision`` in one transaction.
+
+    A migration that must MAC existing audit events asks for the key through
+    ``config.attributes["audit_key"]``: it is read (or generated) only then.
+    """
     config = alembic_config()
+    settings = settings_of(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        if settings is not None:
+            config.attributes["audit_key"] = lambda: settings.audit_signing_key
         command.upgrade(config, revision)
 
 

@@ -84,7 +84,7 @@ def _counts(factory: sessionmaker[Session]) -> tuple[int, int]:
 def _events(factory: sessionmaker[Session], prefix: str = "user.") -> list[AuditEvent]:
     with factory() as session:
         query = select(AuditEvent).where(AuditEvent.action.startswith(prefix))
-        return list(session.scalars(query.order_by(AuditEvent.seq)))
+        return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
 @pytest.mark.parametrize("role", [r for r in Role if r is not Role.PATIENT])

@@ -26,7 +26,7 @@ def nurse(make_person: Callable[..., Person]) -> Person:
 def _actions(factory: sessionmaker[Session]) -> list[tuple[str, str | None]]:
     with factory() as session:
         rows = session.execute(
-            select(AuditEvent.action, AuditEvent.username).order_by(AuditEvent.seq)
+            select(AuditEvent.action, AuditEvent.username).order_by(AuditEvent.id)
         )
         return [(a, u) for a, u in rows if a.startswith(("login", "logout"))]
 

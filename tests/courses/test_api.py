@@ -185,7 +185,7 @@ def test_every_read_and_write_of_a_course_is_audited_with_the_patient(clinic: Cl
         events = session.execute(
             select(AuditEvent.action, AuditEvent.patient_id, AuditEvent.detail)
             .where(AuditEvent.action.like("course.%"))
-            .order_by(AuditEvent.seq)
+            .order_by(AuditEvent.id)
         ).all()
     assert [e.action for e in events] == [
         "course.create",

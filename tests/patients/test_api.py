@@ -222,7 +222,7 @@ def test_every_read_and_write_is_audited_with_who_and_which_patient(
     client.get("/api/v1/patients", headers=auth)
     with factory() as session:
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action.like("patient.%")).order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.action.like("patient.%")).order_by(AuditEvent.id)
         ).all()
     assert [e.action for e in events] == [
         "patient.create",

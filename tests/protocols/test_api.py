@@ -14,7 +14,7 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.cli import app as cli
 from ketaclinic.config import Settings
 from ketaclinic.dosing.library import PROTOCOLS
-from tests.conftest import Person, token_for
+from tests.conftest import Person, cli_env, token_for
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_another_clinics_protocol_is_not_found(
 def test_the_cli_prints_every_figure_and_exits_2_on_a_hard_limit(
     settings: Settings, client: TestClient, nurse_auth: dict[str, str]
 ) -> None:
-    env = {"KETACLINIC_DATABASE_URL": settings.database_url, "KETACLINIC_SECRET_KEY": "k" * 40}
+    env = cli_env(settings)
     runner = CliRunner()
     listed = runner.invoke(cli, ["protocols", "list", "--json"], env=env)
     assert listed.exit_code == 0, listed.output

@@ -19,7 +19,7 @@ from ketaclinic.cli import app as cli_app
 from ketaclinic.config import Settings
 from ketaclinic.reports.render import DISCLAIMER, number
 from ketaclinic.reports.render import pdf_text as in_core_font
-from tests.conftest import Person, log_in, patient_body, token_for
+from tests.conftest import Person, cli_env, log_in, patient_body, token_for
 from tests.reports.helpers import Record, build_record, pdf_text
 
 runner = CliRunner()
@@ -35,11 +35,11 @@ def record(
 def _report_events(factory: sessionmaker[Session]) -> list[AuditEvent]:
     with factory() as session:
         query = select(AuditEvent).where(AuditEvent.action == "report.patient")
-        return list(session.scalars(query.order_by(AuditEvent.seq)).all())
+        return list(session.scalars(query.order_by(AuditEvent.id)).all())
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {"KETACLINIC_DATABASE_URL": settings.database_url, "KETACLINIC_SECRET_KEY": "k" * 40}
+    return cli_env(settings)
 
 
 def _web_client(app: FastAPI, person: Person) -> TestClient:

@@ -1,22 +1,28 @@
-"""Audit events and the chain head."""
+"""Audit events and the seals that close them into a chain (see ``audit.core``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ketaclinic.db import Base, UTCDateTime
 
 
 class AuditEvent(Base):
-    """Who did what to which record, when, from where. Never updated, never deleted."""
+    """Who did what to which record, when, from where. Never updated, never deleted.
+
+    Appending one reads and updates nothing else, so unrelated requests never wait for each other.
+    """
 
     __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_xact_id_id", "xact_id", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(unique=True)
+    #: 64-bit on PostgreSQL: a busy clinic network can outrun 2**31 events; SQLite's rowid is.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
@@ -26,15 +32,26 @@ class AuditEvent(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), index=True)
     client_address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    #: PostgreSQL: the writing transaction's id, which the sealer orders events by (an event
+    #: whose transaction is still open must not be passed over). SQLite has one writer at a time
+    #: and orders by ``id``; this stays empty there.
+    xact_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: HMAC-SHA256 of the fields above with the audit key (``audit.core.event_mac``).
+    mac: Mapped[str] = mapped_column(String(64))
 
 
-class AuditChainHead(Base):
-    """The newest sequence number and hash. Updating it first serialises writers on both engines."""
+class AuditSeal(Base):
+    """A batch of events closed into the chain: which, their digest, and a MAC over it all."""
 
-    __tablename__ = "audit_chain_head"
+    __tablename__ = "audit_seal"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    last_seq: Mapped[int]
-    last_hash: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    key_from: Mapped[int] = mapped_column(BigInteger)
+    key_to: Mapped[int] = mapped_column(BigInteger)
+    event_count: Mapped[int]
+    first_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    events_digest: Mapped[str] = mapped_column(String(64))
+    prev_mac: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))

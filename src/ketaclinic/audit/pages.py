@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -13,15 +11,28 @@ from starlette.responses import Response
 
 from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, require, require_csrf
-from ketaclinic.audit import service
+from ketaclinic.audit import sealing, service
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.patients.models import Patient
+from ketaclinic.web.csv_export import csv_response
+from ketaclinic.web.params import MAX_ID
 from ketaclinic.web.templating import render
 
 router = APIRouter(prefix="/audit", dependencies=[Depends(require_csrf)], include_in_schema=False)
 
 Auditor = Annotated[Actor, Depends(require(Permission.AUDIT_READ))]
 EXPORT_LIMIT = 100_000
+EXPORT_HEADER = (
+    "id",
+    "occurred_at",
+    "action",
+    "username",
+    "role",
+    "patient_id",
+    "client_address",
+    "detail",
+    "mac",
+)
 
 
 def _trail(
@@ -36,11 +47,18 @@ def _trail(
                 Patient.clinic_id == actor.clinic_id, Patient.mrn == patient.strip()
             )
         )
-        patient_id = (
-            found if found is not None else (int(patient) if patient.strip().isdigit() else -1)
-        )
+        patient_id = found if found is not None else _record_id(patient.strip())
     return service.TrailFilter(
         clinic_id=actor.clinic_id, patient_id=patient_id, username=user.strip() or None, limit=limit
+    )
+
+
+def _record_id(text: str) -> int:
+    """A typed record id, or -1 (matches nothing) for text that is not one: never an overflow."""
+    return (
+        int(text)
+        if text.isdigit() and len(text) <= len(str(MAX_ID)) and int(text) <= MAX_ID
+        else -1
     )
 
 
@@ -59,7 +77,14 @@ def trail_page(
     with session.begin():
         events = list(service.list_events(session, _trail(actor, session, patient, user, 200)))
         mrns = _mrns(session, events)
-    context = {"events": events, "mrns": mrns, "patient": patient, "user": user}
+        newest = sealing.newest_seal(session)
+    context = {
+        "events": events,
+        "mrns": mrns,
+        "patient": patient,
+        "user": user,
+        "newest_seal": newest,
+    }
     return render(request, "audit/trail.html", context)
 
 
@@ -71,34 +96,18 @@ def export_csv(actor: Auditor, session: SessionDep, patient: str = "", user: str
             service.list_events(session, _trail(actor, session, patient, user, EXPORT_LIMIT))
         )
         service.record(session, actor=actor, action="audit.export", detail=f"rows={len(events)}")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "seq",
-            "occurred_at",
-            "action",
-            "username",
-            "role",
-            "patient_id",
-            "client_address",
-            "detail",
-            "hash",
-        ]
-    )
-    for e in events:
-        writer.writerow(
-            [
-                e.seq,
-                e.occurred_at.isoformat(),
-                e.action,
-                e.username,
-                e.role,
-                e.patient_id,
-                e.client_address,
-                e.detail,
-                e.hash,
-            ]
+    rows = (
+        (
+            e.id,
+            e.occurred_at.isoformat(),
+            e.action,
+            e.username,
+            e.role,
+            e.patient_id,
+            e.client_address,
+            e.detail,
+            e.mac,
         )
-    headers = {"Content-Disposition": 'attachment; filename="audit-trail.csv"'}
-    return Response(out.getvalue(), media_type="text/csv", headers=headers)
+        for e in events
+    )
+    return csv_response(EXPORT_HEADER, rows, filename="audit-trail.csv")

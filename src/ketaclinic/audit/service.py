@@ -1,19 +1,24 @@
-"""Writing, reading and verifying the audit trail. Writes join the caller's transaction."""
+"""Writing and reading the audit trail. Writes join the caller's transaction.
+
+Sealing and verifying are in ``audit.sealing``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import BigInteger, Text, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor
-from ketaclinic.audit.core import ChainBreak, ChainedEvent, EventFields, event_hash, first_break
-from ketaclinic.audit.models import AuditChainHead, AuditEvent
+from ketaclinic.audit.core import EventFields, event_mac
+from ketaclinic.audit.models import AuditEvent
+from ketaclinic.db import audit_key_of
 
-HEAD_ID = 1
+#: PostgreSQL's id of the writing transaction (the sealer waits until it has ended).
+_CURRENT_XACT_ID = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
 
 
 def record(
@@ -24,20 +29,13 @@ def record(
     patient_id: int | None = None,
     detail: str | None = None,
     username: str | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one event in the caller's transaction, so it commits or rolls back with the change.
 
+    One INSERT, nothing read or updated: concurrent requests never wait on each other here.
     ``detail`` must never hold patient data: ids and counts only.
     """
-    head = session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == HEAD_ID)
-        .values(last_seq=AuditChainHead.last_seq + 1)
-        .returning(AuditChainHead.last_seq, AuditChainHead.last_hash),
-        execution_options={"synchronize_session": False},
-    ).one()
     fields = EventFields(
-        seq=head.last_seq,
         occurred_at=clock.now(),
         action=action,
         user_id=actor.user_id,
@@ -48,20 +46,18 @@ def record(
         client_address=actor.client_address,
         detail=detail,
     )
-    digest = event_hash(fields, head.last_hash)
-    event = AuditEvent(**vars(fields), prev_hash=head.last_hash, hash=digest)
-    session.add(event)
-    session.execute(
-        update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(last_hash=digest),
-        execution_options={"synchronize_session": False},
-    )
-    session.flush()
-    return event
+    values: dict[str, object] = {**vars(fields), "mac": event_mac(audit_key_of(session), fields)}
+    if session.get_bind().dialect.name == "postgresql":
+        values["xact_id"] = _CURRENT_XACT_ID
+    session.execute(insert(AuditEvent).values(**values))
 
 
 @dataclass(frozen=True)
 class TrailFilter:
-    clinic_id: int
+    """Which events to list. ``clinic_id`` None lists the system's own events (failed logins
+    for unknown usernames), which no clinic's admin sees."""
+
+    clinic_id: int | None
     patient_id: int | None = None
     username: str | None = None
     limit: int = 200
@@ -69,43 +65,15 @@ class TrailFilter:
 
 
 def list_events(session: Session, trail: TrailFilter) -> Sequence[AuditEvent]:
-    """Newest first; a clinic's admin also sees failed logins for unknown usernames."""
+    """Newest first."""
     query = select(AuditEvent).where(
-        or_(AuditEvent.clinic_id == trail.clinic_id, AuditEvent.clinic_id.is_(None))
+        AuditEvent.clinic_id == trail.clinic_id
+        if trail.clinic_id is not None
+        else AuditEvent.clinic_id.is_(None)
     )
     if trail.patient_id is not None:
         query = query.where(AuditEvent.patient_id == trail.patient_id)
     if trail.username:
         query = query.where(AuditEvent.username == trail.username)
-    query = query.order_by(AuditEvent.seq.desc()).limit(trail.limit).offset(trail.offset)
+    query = query.order_by(AuditEvent.id.desc()).limit(trail.limit).offset(trail.offset)
     return session.scalars(query).all()
-
-
-def verify(session: Session) -> ChainBreak | None:
-    """The first broken link in the whole trail, or None when it is intact."""
-    head = session.get(AuditChainHead, HEAD_ID)
-    if head is None:
-        return ChainBreak(0, "the chain head is missing")
-    rows = session.scalars(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
-    )
-    try:
-        return first_break((_chained(row) for row in rows), head.last_seq, head.last_hash)
-    finally:
-        rows.close()  # a break stops early; the server-side cursor must still be closed
-
-
-def _chained(row: AuditEvent) -> ChainedEvent:
-    fields = EventFields(
-        seq=row.seq,
-        occurred_at=row.occurred_at,
-        action=row.action,
-        user_id=row.user_id,
-        username=row.username,
-        role=row.role,
-        clinic_id=row.clinic_id,
-        patient_id=row.patient_id,
-        client_address=row.client_address,
-        detail=row.detail,
-    )
-    return ChainedEvent(fields=fields, prev_hash=row.prev_hash, hash=row.hash)

@@ -7,8 +7,6 @@ audited read, and admins (who do not read clinical records) see the count only.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,6 +21,7 @@ from ketaclinic.config import Settings
 from ketaclinic.dashboard import core, queries
 from ketaclinic.dashboard.report import CSV_HEADER, Dashboard, csv_rows
 from ketaclinic.errors import InvalidInput
+from ketaclinic.web.csv_export import csv_response
 from ketaclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -96,13 +95,8 @@ def dashboard_csv(
         rows = csv_rows(board)
         detail = f"from={window.first_day} to={window.last_day} rows={len(rows)}"
         audit.record(session, actor=actor, action="dashboard.export", detail=detail)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    writer.writerows(rows)
     filename = f"dashboard-{window.first_day}-{window.last_day}.csv"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    return Response(out.getvalue(), media_type="text/csv", headers=headers)
+    return csv_response(CSV_HEADER, rows, filename=filename)
 
 
 def _charts(board: Dashboard) -> dict[str, Any]:
