@@ -40,6 +40,7 @@ from ketaclinic.screening.indications import BY_ID
 from ketaclinic.screening.models import Screening
 
 BENCH_SECRET = "bench-secret-key-that-is-long-enough-0123456789"  # noqa: S105  (synthetic)
+BENCH_AUDIT_KEY = "bench-audit-key-that-is-long-enough-0123456789"
 BENCH_PASSWORD = "synthetic bench password"  # noqa: S105  (synthetic data only)
 PHYSICIAN = "bench.physician"
 BATCH = 10_000
@@ -276,6 +277,11 @@ def write(engine: Engine, rows: Rows) -> None:
                 ))  # fmt: skip
 
 
+def bench_settings(url: str) -> Settings:
+    """The benchmarks' settings: fixed synthetic keys, so no key file is written anywhere."""
+    return Settings(database_url=url, secret_key=BENCH_SECRET, audit_key=BENCH_AUDIT_KEY)
+
+
 def url_of(target: str) -> str:
     return target if "://" in target else f"sqlite:///{Path(target).resolve()}"
 
@@ -284,7 +290,7 @@ def generate(url: str, patients: int = 2000, sessions: int = 50_000) -> dict[str
     """Migrate ``url`` and fill it; returns the row count of each table written."""
     if sessions < patients:
         raise SystemExit("--sessions must be at least --patients (every patient has one)")
-    engine = make_engine(Settings(database_url=url, secret_key=BENCH_SECRET))
+    engine = make_engine(bench_settings(url))
     try:
         upgrade(engine)
         rows = build(engine, patients, sessions)

@@ -26,11 +26,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from generate import BENCH_PASSWORD, BENCH_SECRET, PHYSICIAN, generate, url_of
+from generate import BENCH_PASSWORD, PHYSICIAN, bench_settings, generate, url_of
 from sqlalchemy import create_engine, make_url, select, text
 
 from ketaclinic.app import create_app
-from ketaclinic.config import Settings
 from ketaclinic.patients.models import Patient
 
 TARGET_MS = 300.0
@@ -65,7 +64,7 @@ def log_in(client: TestClient) -> None:
 
 
 def bench(url: str, label: str, repeats: int) -> None:
-    app = create_app(Settings(database_url=url, secret_key=BENCH_SECRET))
+    app = create_app(bench_settings(url))
     try:
         with app.state.session_factory() as session:
             patient_ids = list(session.scalars(select(Patient.id)))
