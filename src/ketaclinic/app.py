@@ -48,11 +48,14 @@ from ketaclinic.protocols import pages as protocols_pages
 from ketaclinic.reports import pages as reports_pages
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
+from ketaclinic.web import api_docs
 from ketaclinic.web.templating import render
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-MACHINE_PREFIXES = ("/api/", "/fhir/")
+MACHINE_PREFIXES = ("/api/", "/fhir/", api_docs.OPENAPI_URL)
+#: Files that may be cached: their names do not change with the signed-in user.
+STATIC_PREFIXES = ("/static/", f"{api_docs.ASSETS_URL}/")
 BUSY_MESSAGE = "the clinic's database is busy with other requests; nothing was saved, try again"
 
 
@@ -65,6 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Ketamine infusion clinic platform. It supports clinicians; it does not "
         "replace their judgement.",
+        # web/api_docs.py serves the docs and the OpenAPI document instead (no CDN; login in
+        # production).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -77,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     _add_routes(app)
     _add_error_handlers(app)
     return app
@@ -105,6 +113,7 @@ def _add_routes(app: FastAPI) -> None:
         return FileResponse(PLOTLY_JS, media_type="text/javascript")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(api_docs.ASSETS_URL, StaticFiles(directory=api_docs.ASSETS_DIR), name="docs-assets")
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -133,6 +142,7 @@ def _add_routes(app: FastAPI) -> None:
         portal_pages.router,
         reports_pages.router,
         dashboard_pages.router,
+        api_docs.router,
     ):
         app.include_router(router)
     _include_optional(app)
@@ -227,18 +237,61 @@ def _add_error_handlers(app: FastAPI) -> None:
         return render(request, "error.html", {"status": 422, "message": message}, status_code=422)
 
 
+#: Scripts only from our own files (no inline script, no eval); styles may be inline because
+#: Plotly writes its own <style> rules and positions chart parts with style attributes.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    )
+)
+#: Nothing here uses a camera, microphone, location, payment or device access: deny them all.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "serial",
+        "usb",
+    )
+)
+#: One year, subdomains too (the value browsers' preload lists ask for); only over HTTPS.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+
+
 class SecurityHeaders:
-    """Headers every response carries: no framing, no sniffing, no referrer leaks."""
+    """Headers every response carries: no framing, no sniffing, no referrer leaks, scripts only
+    from our own files, no device access, and HTTPS only once the cookies are (``hsts``)."""
 
     HEADERS = (
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
         (b"cache-control", b"no-store"),
+        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+        (b"permissions-policy", PERMISSIONS_POLICY.encode()),
     )
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        hsts_header = (b"strict-transport-security", STRICT_TRANSPORT_SECURITY.encode())
+        self.headers = self.HEADERS + ((hsts_header,) if hsts else ())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -247,11 +300,11 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                static = scope["path"].startswith("/static/")
+                static = scope["path"].startswith(STATIC_PREFIXES)
                 existing = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [
                     (k, v)
-                    for k, v in self.HEADERS
+                    for k, v in self.headers
                     if k not in existing and not (static and k == b"cache-control")
                 ]
                 message["headers"] = list(message.get("headers", [])) + extra

@@ -46,7 +46,7 @@ def get_session(request: Request) -> Iterator[Session]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
-_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+bearer_token = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def client_address(request: Request) -> str | None:
@@ -67,27 +67,49 @@ def _load_actor(request: Request, user_id: int, version: object) -> Actor | None
         return actor_for(user, client_address(request))
 
 
-def current_actor(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Actor:
-    """The API takes bearer tokens only; pages take the session cookie only (CSRF-safe API)."""
+def _api_actor(request: Request, token: str | None) -> Actor:
     settings = get_settings(request)
+    issued = (
+        read_token(settings.signing_key, token, settings.token_max_age_min * 60) if token else None
+    )
+    actor = _load_actor(request, *issued) if issued is not None else None
+    if actor is None:
+        raise NotAuthenticated("a valid bearer token is required", loc=("header", "Authorization"))
+    return actor
+
+
+def _page_actor(request: Request) -> Actor:
+    uid = request.session.get("uid")
+    version = request.session.get("cv")
+    actor = _load_actor(request, uid, version) if isinstance(uid, int) else None
+    if actor is None:
+        request.session.pop("uid", None)
+        raise LoginRequired("please log in")
+    return actor
+
+
+def current_actor(request: Request, token: Annotated[str | None, Depends(bearer_token)]) -> Actor:
+    """The API takes bearer tokens only; pages take the session cookie only (CSRF-safe API)."""
     if request.url.path.startswith("/api/"):
-        issued = (
-            read_token(settings.signing_key, token, settings.token_max_age_min * 60)
-            if token
-            else None
-        )
-        actor = _load_actor(request, *issued) if issued is not None else None
-        if actor is None:
-            raise NotAuthenticated(
-                "a valid bearer token is required", loc=("header", "Authorization")
-            )
+        actor = _api_actor(request, token)
     else:
-        uid = request.session.get("uid")
-        version = request.session.get("cv")
-        actor = _load_actor(request, uid, version) if isinstance(uid, int) else None
-        if actor is None:
-            request.session.pop("uid", None)
-            raise LoginRequired("please log in")
+        actor = _page_actor(request)
+    request.state.actor = actor
+    return actor
+
+
+def signed_in_actor(request: Request, token: str | None) -> Actor:
+    """For read-only pages both people and scripts open (the API docs): a bearer token when one
+    is sent, otherwise the page session."""
+    if token:
+        actor = _api_actor(request, token)
+    else:
+        try:
+            actor = _page_actor(request)
+        except LoginRequired:
+            raise LoginRequired(
+                "log in, or send a bearer token", loc=("header", "Authorization")
+            ) from None
     request.state.actor = actor
     return actor
 
