@@ -4,23 +4,34 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ketaclinic.accounts.core import (
+    NO_FAILURES,
     LockoutPolicy,
     LoginState,
     Permission,
     Role,
     after_failure,
-    after_success,
+    digest,
+    forget_at,
     is_locked,
     may,
     password_problem,
+    recent_failures,
 )
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 POLICY = LockoutPolicy(max_failures=3, lock_for=timedelta(minutes=15))
+minutes = st.integers(min_value=0, max_value=120)
 
 
-def test_the_third_failure_locks_for_the_policy_time() -> None:
-    state = LoginState(0, None)
+def _fail_at(*offsets_min: float) -> LoginState:
+    state = NO_FAILURES
+    for offset in offsets_min:
+        state = after_failure(state, POLICY, T0 + timedelta(minutes=offset))
+    return state
+
+
+def test_the_third_failure_within_the_window_locks_for_the_policy_time() -> None:
+    state = NO_FAILURES
     for _ in range(2):
         state = after_failure(state, POLICY, T0)
         assert not is_locked(state, T0)
@@ -29,16 +40,42 @@ def test_the_third_failure_locks_for_the_policy_time() -> None:
     assert not is_locked(state, T0 + timedelta(minutes=15))
 
 
-def test_a_success_clears_the_failures() -> None:
-    assert after_success() == LoginState(0, None)
+def test_failures_older_than_the_window_are_forgotten() -> None:
+    state = _fail_at(0, 10, 15)  # the window opened at 0 closes at 15: the third starts anew
+    assert not is_locked(state, T0 + timedelta(minutes=15))
+    assert state == LoginState(1, T0 + timedelta(minutes=15), None)
+    assert recent_failures(_fail_at(0, 1), POLICY, T0 + timedelta(minutes=20)) == 0
 
 
-@given(st.integers(min_value=0, max_value=50))
-def test_fewer_failures_than_the_limit_never_lock(n: int) -> None:
-    state = LoginState(0, None)
-    for _ in range(min(n, POLICY.max_failures - 1)):
-        state = after_failure(state, POLICY, T0)
-    assert not is_locked(state, T0)
+def test_failing_while_locked_does_not_extend_the_lock() -> None:
+    locked = _fail_at(0, 1, 2)
+    assert _fail_at(0, 1, 2, 10) == locked
+    assert locked.locked_until == T0 + timedelta(minutes=17)
+
+
+def test_after_the_lock_ends_the_count_starts_again() -> None:
+    state = _fail_at(0, 1, 2, 17)
+    assert not is_locked(state, T0 + timedelta(minutes=17))
+    assert state.failed_count == 1
+
+
+@given(st.lists(minutes, max_size=POLICY.max_failures - 1))
+def test_fewer_failures_than_the_limit_never_lock(offsets: list[int]) -> None:
+    state = _fail_at(*sorted(offsets))
+    assert not any(is_locked(state, T0 + timedelta(minutes=m)) for m in range(0, 180, 5))
+
+
+@given(st.lists(minutes, min_size=1, max_size=12))
+def test_a_state_means_nothing_once_forgotten(offsets: list[int]) -> None:
+    state = _fail_at(*sorted(offsets))
+    gone = forget_at(state, POLICY)
+    assert not is_locked(state, gone)
+    assert recent_failures(state, POLICY, gone) == 0
+    assert gone >= T0 + timedelta(minutes=max(offsets))
+
+
+def test_secrets_are_stored_as_their_sha256() -> None:
+    assert digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
 def test_admins_do_not_read_clinical_records_and_patients_use_only_the_portal() -> None:

@@ -20,6 +20,7 @@ CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
 # (method, path) -> who may; every route of the app must be listed here.
 EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("POST", "/api/v1/auth/revoke"): PUBLIC,  # holding the token is the authority to end it
     ("GET", "/api/v1/me"): EVERYONE,
     ("GET", "/api/v1/patients"): READERS,
     ("POST", "/api/v1/patients"): READERS,
@@ -122,6 +123,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/admin/users/{user_id}/unlock"): frozenset({Role.ADMIN}),
     ("POST", "/admin/users/{user_id}/deactivate"): frozenset({Role.ADMIN}),
     ("POST", "/admin/users/{user_id}/reactivate"): frozenset({Role.ADMIN}),
+    ("POST", "/admin/users/{user_id}/sessions/end"): frozenset({Role.ADMIN}),
     ("GET", "/dashboard"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     ("GET", "/dashboard.csv"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     ("GET", "/portal"): frozenset({Role.PATIENT}),

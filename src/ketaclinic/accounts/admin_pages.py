@@ -18,18 +18,28 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ketaclinic import clock
-from ketaclinic.accounts import service
+from ketaclinic.accounts import service, sessions, throttle
 from ketaclinic.accounts.core import (
     Actor,
+    LockoutPolicy,
     LoginState,
     Permission,
     Role,
+    SessionKind,
     is_locked,
     password_problem,
+    recent_failures,
 )
-from ketaclinic.accounts.deps import SessionDep, require, require_csrf
+from ketaclinic.accounts.deps import (
+    SessionDep,
+    SettingsDep,
+    login_session_id,
+    require,
+    require_csrf,
+)
 from ketaclinic.accounts.models import Clinic, User
 from ketaclinic.audit import service as audit
+from ketaclinic.config import Settings
 from ketaclinic.errors import Forbidden, InvalidInput, KetaclinicError, NotFound
 from ketaclinic.patients.models import Patient
 from ketaclinic.web.forms import FieldErrors, error_messages
@@ -65,8 +75,22 @@ class UserRow:
     created_at: datetime
 
 
-def _row(user: User, mrn: str | None, now: datetime) -> UserRow:
-    state = LoginState(user.failed_login_count, user.locked_until)
+@dataclass(frozen=True)
+class _Lockout:
+    """What the rows need to show locks: the failures per username and the rule."""
+
+    states: dict[str, LoginState]
+    policy: LockoutPolicy
+    now: datetime
+
+
+def _lockout(session: Session, settings: Settings, usernames: list[str]) -> _Lockout:
+    policy = service.lockout_policy(settings.lockout_failures, settings.lockout_minutes)
+    return _Lockout(throttle.states(session, usernames=usernames), policy, clock.now())
+
+
+def _row(user: User, mrn: str | None, lockout: _Lockout) -> UserRow:
+    state = lockout.states[user.username]
     return UserRow(
         id=user.id,
         username=user.username,
@@ -74,8 +98,8 @@ def _row(user: User, mrn: str | None, now: datetime) -> UserRow:
         role=user.role,
         patient_mrn=mrn,
         is_active=user.is_active,
-        locked=is_locked(state, now),
-        failed_login_count=user.failed_login_count,
+        locked=is_locked(state, lockout.now),
+        failed_login_count=recent_failures(state, lockout.policy, lockout.now),
         last_login_at=user.last_login_at,
         created_at=user.created_at,
     )
@@ -90,10 +114,10 @@ def _query(actor: Actor) -> Select[User, str]:
     )
 
 
-def _list_rows(session: Session, actor: Actor) -> list[UserRow]:
-    now = clock.now()
-    rows = session.execute(_query(actor).order_by(User.username))
-    return [_row(user, mrn, now) for user, mrn in rows]
+def _list_rows(session: Session, settings: Settings, actor: Actor) -> list[UserRow]:
+    rows = session.execute(_query(actor).order_by(User.username)).all()
+    lockout = _lockout(session, settings, [user.username for user, _ in rows])
+    return [_row(user, mrn, lockout) for user, mrn in rows]
 
 
 def _clinic_user(session: Session, actor: Actor, user_id: int) -> User:
@@ -104,11 +128,11 @@ def _clinic_user(session: Session, actor: Actor, user_id: int) -> User:
     return user
 
 
-def _user_row(session: Session, actor: Actor, user_id: int) -> UserRow:
+def _user_row(session: Session, settings: Settings, actor: Actor, user_id: int) -> UserRow:
     found = session.execute(_query(actor).where(User.id == user_id)).first()
     if found is None:
         raise NotFound(f"no user {user_id} in your clinic")
-    return _row(found[0], found[1], clock.now())
+    return _row(found[0], found[1], _lockout(session, settings, [found[0].username]))
 
 
 def _password_errors(password: str, confirm: str) -> FieldErrors:
@@ -170,19 +194,39 @@ def _form_page(
 
 def _detail_page(
     request: Request,
+    session: Session,
     actor: Actor,
-    row: UserRow,
+    user_id: int,
     errors: FieldErrors | None = None,
     status_code: int = 200,
 ) -> Response:
-    context = {"u": row, "errors": errors or {}, "values": {}, "is_self": row.id == actor.user_id}
+    """The account with its lock state and how many sign-ins of it work right now."""
+    settings: Settings = request.app.state.settings
+    with session.begin():
+        row = _user_row(session, settings, actor, user_id)
+        live = sessions.count_live(session, user_id=user_id)
+    context = {
+        "u": row,
+        "errors": errors or {},
+        "values": {},
+        "is_self": row.id == actor.user_id,
+        "web_sessions": live[SessionKind.WEB],
+        "api_tokens": live[SessionKind.API],
+    }
     return render(request, "accounts/users_detail.html", context, status_code=status_code)
 
 
+def _own_session(request: Request, actor: Actor, user: User) -> int | None:
+    """The admin's own browser session when the admin acts on their own account: it stays."""
+    return login_session_id(request) if user.id == actor.user_id else None
+
+
 @router.get("")
-def list_page(request: Request, actor: UserAdmin, session: SessionDep) -> Response:
+def list_page(
+    request: Request, actor: UserAdmin, session: SessionDep, settings: SettingsDep
+) -> Response:
     with session.begin():
-        rows = _list_rows(session, actor)
+        rows = _list_rows(session, settings, actor)
     return render(request, "accounts/users.html", {"users": rows})
 
 
@@ -246,9 +290,7 @@ def create_from_form(
 def detail_page(
     request: Request, user_id: RecordId, actor: UserAdmin, session: SessionDep
 ) -> Response:
-    with session.begin():
-        row = _user_row(session, actor, user_id)
-    return _detail_page(request, actor, row)
+    return _detail_page(request, session, actor, user_id)
 
 
 @router.post("/{user_id}/password")
@@ -262,13 +304,17 @@ def reset_password(
 ) -> Response:
     errors = _password_errors(password, password_confirm)
     if errors:
-        with session.begin():
-            row = _user_row(session, actor, user_id)
-        return _detail_page(request, actor, row, errors, status_code=422)
+        return _detail_page(request, session, actor, user_id, errors, status_code=422)
     with session.begin():
         user = _clinic_user(session, actor, user_id)
-        # set_password also clears the failure count and any lock: a fresh start for the user.
-        service.set_password(session, user=user, password=password, must_change=True)
+        # set_password also clears any lock and ends the user's sign-ins: a fresh start.
+        service.set_password(
+            session,
+            user=user,
+            password=password,
+            must_change=True,
+            keep_session=_own_session(request, actor, user),
+        )
         _audit(session, actor, "user.password_reset", user)
         name = user.username
     flash(request, f"New password set for {name}. Hand it over in person.", "success")
@@ -280,9 +326,9 @@ def unlock(request: Request, user_id: RecordId, actor: UserAdmin, session: Sessi
     with session.begin():
         user = _clinic_user(session, actor, user_id)
         name = user.username
-        was_locked = is_locked(LoginState(user.failed_login_count, user.locked_until), clock.now())
+        was_locked = is_locked(throttle.current(session, typed=name), clock.now())
         if was_locked:
-            user.failed_login_count, user.locked_until = 0, None
+            throttle.clear(session, typed=name)
             _audit(session, actor, "user.unlock", user)
     flash(request, f"{name} is unlocked." if was_locked else f"{name} was not locked.", "success")
     return RedirectResponse(f"/admin/users/{user_id}", status_code=303)
@@ -305,15 +351,30 @@ def reactivate(
     return _set_active(request, user_id, actor, session, active=True)
 
 
+@router.post("/{user_id}/sessions/end")
+def end_sessions(
+    request: Request, user_id: RecordId, actor: UserAdmin, session: SessionDep
+) -> Response:
+    """Sign the user out everywhere: every browser session and API token ends now (a lost
+    tablet, a token left in a script). On their own account the admin's browser stays."""
+    with session.begin():
+        user = _clinic_user(session, actor, user_id)
+        sessions.end_all(session, user_id=user.id, keep=_own_session(request, actor, user))
+        _audit(session, actor, "user.sessions_end", user)
+        name = user.username
+    flash(request, f"Every session and API token of {name} has ended.", "success")
+    return RedirectResponse(f"/admin/users/{user_id}", status_code=303)
+
+
 def _set_active(
     request: Request, user_id: int, actor: Actor, session: Session, *, active: bool
 ) -> Response:
-    """Deactivation takes effect on the user's next request: every request reloads the user."""
+    """Deactivation ends the user's sessions and API tokens at once."""
     with session.begin():
         user = _clinic_user(session, actor, user_id)
         name, changed = user.username, user.is_active != active
         if changed:
-            user.is_active = active
+            service.set_active(session, user=user, active=active)
             _audit(session, actor, "user.reactivate" if active else "user.deactivate", user)
     state = "active" if active else "deactivated"
     flash(request, f"{name} is {state}." if changed else f"{name} was already {state}.", "success")

@@ -1,7 +1,8 @@
-"""Roles, what each may do, and the lockout rule. Pure: no I/O."""
+"""Roles, what each may do, the lockout rule and how sign-in secrets are stored. Pure: no I/O."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -79,32 +80,78 @@ def password_problem(password: str) -> str | None:
     return None
 
 
+class SessionKind(StrEnum):
+    """How a sign-in is carried: the browser's session cookie or an API bearer token. Neither
+    works in the other's place (the API stays CSRF-safe)."""
+
+    WEB = "web"
+    API = "api"
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 (hex) under which a session key, a token or a typed username is stored. The
+    keys are 256-bit random, so a plain hash suffices: nothing to guess offline."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalise_username(typed: str) -> str:
+    """The username a login looks up and counts failures against: as typed, without the
+    surrounding spaces a form may add."""
+    return typed.strip()
+
+
 @dataclass(frozen=True)
 class LockoutPolicy:
+    """``max_failures`` failed logins within ``lock_for`` lock the username for ``lock_for``."""
+
     max_failures: int
     lock_for: timedelta
 
 
 @dataclass(frozen=True)
 class LoginState:
+    """The recent failed logins of one typed username."""
+
     failed_count: int
+    window_started_at: datetime | None
     locked_until: datetime | None
+
+
+NO_FAILURES = LoginState(failed_count=0, window_started_at=None, locked_until=None)
 
 
 def is_locked(state: LoginState, at: datetime) -> bool:
     return state.locked_until is not None and at < state.locked_until
 
 
+def _window_open(state: LoginState, policy: LockoutPolicy, at: datetime) -> bool:
+    started = state.window_started_at
+    return started is not None and at < started + policy.lock_for
+
+
+def recent_failures(state: LoginState, policy: LockoutPolicy, at: datetime) -> int:
+    """Failures that still count toward a lock at ``at``."""
+    return state.failed_count if _window_open(state, policy, at) else 0
+
+
 def after_failure(state: LoginState, policy: LockoutPolicy, at: datetime) -> LoginState:
-    """Count a failed login; reaching the limit locks the account for a while."""
-    failures = state.failed_count + 1
-    if failures >= policy.max_failures:
-        return LoginState(failed_count=0, locked_until=at + policy.lock_for)
-    return LoginState(failed_count=failures, locked_until=state.locked_until)
+    """Count a failed login. Failures older than the window are forgotten; reaching the limit
+    within it locks the username for ``lock_for`` (a lock never extends itself)."""
+    if is_locked(state, at):
+        return state
+    if _window_open(state, policy, at):
+        count, started = state.failed_count + 1, state.window_started_at
+    else:
+        count, started = 1, at
+    locked_until = at + policy.lock_for if count >= policy.max_failures else None
+    return LoginState(failed_count=count, window_started_at=started, locked_until=locked_until)
 
 
-def after_success() -> LoginState:
-    return LoginState(failed_count=0, locked_until=None)
+def forget_at(state: LoginState, policy: LockoutPolicy) -> datetime:
+    """When the state means nothing any more: the window is over and any lock has run out."""
+    assert state.window_started_at is not None, "a state with failures has a window"
+    window_end = state.window_started_at + policy.lock_for
+    return max(window_end, state.locked_until) if state.locked_until else window_end
 
 
 @dataclass(frozen=True)

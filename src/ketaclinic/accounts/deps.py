@@ -10,9 +10,8 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from ketaclinic.accounts.core import Actor, Permission, Role, may
-from ketaclinic.accounts.models import User
-from ketaclinic.accounts.security import read_token
+from ketaclinic.accounts import sessions
+from ketaclinic.accounts.core import Actor, Permission, Role, SessionKind, may
 from ketaclinic.accounts.service import actor_for
 from ketaclinic.config import Settings
 from ketaclinic.errors import Forbidden, KetaclinicError, NotAuthenticated
@@ -53,39 +52,47 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _load_actor(request: Request, user_id: int, version: object) -> Actor | None:
-    """The acting user, unless deactivated or their password changed since this session or
-    token was made; a password an administrator set allows only the password page."""
+#: The page session's key in Starlette's signed cookie (beside the CSRF token and flash messages).
+SESSION_KEY = "sid"
+
+
+def _load_actor(request: Request, secret: str, kind: SessionKind) -> Actor | None:
+    """The acting user of a live sign-in (one indexed read, no write), or None once it was ended,
+    expired or its user deactivated. A password an administrator set allows only the password
+    page."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session:
-        user = session.get(User, user_id)
-        if user is None or not user.is_active or user.credentials_version != version:
-            return None
-        if user.password_must_change and request.url.path not in PASSWORD_CHANGE_PATHS:
-            request.state.actor = actor_for(user, client_address(request))
-            raise PasswordChangeRequired("choose your own password first", loc=("password",))
-        return actor_for(user, client_address(request))
+        found = sessions.find(session, secret=secret, kind=kind)
+    if found is None:
+        return None
+    request.state.login_session_id = found.session_id
+    actor = actor_for(found.user, client_address(request))
+    if found.user.password_must_change and request.url.path not in PASSWORD_CHANGE_PATHS:
+        request.state.actor = actor
+        raise PasswordChangeRequired("choose your own password first", loc=("password",))
+    return actor
 
 
 def _api_actor(request: Request, token: str | None) -> Actor:
-    settings = get_settings(request)
-    issued = (
-        read_token(settings.signing_key, token, settings.token_max_age_min * 60) if token else None
-    )
-    actor = _load_actor(request, *issued) if issued is not None else None
+    actor = _load_actor(request, token, SessionKind.API) if token else None
     if actor is None:
         raise NotAuthenticated("a valid bearer token is required", loc=("header", "Authorization"))
     return actor
 
 
 def _page_actor(request: Request) -> Actor:
-    uid = request.session.get("uid")
-    version = request.session.get("cv")
-    actor = _load_actor(request, uid, version) if isinstance(uid, int) else None
+    secret = request.session.get(SESSION_KEY)
+    actor = _load_actor(request, secret, SessionKind.WEB) if isinstance(secret, str) else None
     if actor is None:
-        request.session.pop("uid", None)
+        request.session.pop(SESSION_KEY, None)
         raise LoginRequired("please log in")
     return actor
+
+
+def login_session_id(request: Request) -> int | None:
+    """The sign-in this request came with (set once the actor is loaded)."""
+    value = getattr(request.state, "login_session_id", None)
+    return value if isinstance(value, int) else None
 
 
 def current_actor(request: Request, token: Annotated[str | None, Depends(bearer_token)]) -> Actor:

@@ -1,10 +1,10 @@
-"""Clinics and users."""
+"""Clinics, users, their sign-ins, and failed logins."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, false, text
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.db import Base, UTCDateTime
@@ -29,8 +29,6 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
-    failed_login_count: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: A portal account belongs to one patient record, and a record has at most one account.
     patient_id: Mapped[int | None] = mapped_column(
@@ -40,7 +38,43 @@ class User(Base):
     #: Set when someone else chose the password (an admin's reset); the user must pick their own
     #: before doing anything else.
     password_must_change: Mapped[bool] = mapped_column(default=False, server_default=false())
-    #: Moves on every password change; sessions and tokens carry it, so older ones stop working.
-    credentials_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
     clinic: Mapped[Clinic] = relationship(lazy="joined")
+
+
+class LoginSession(Base):
+    """One sign-in: a browser's page session (``web``) or an API bearer token (``api``).
+
+    The cookie or the token carries a random key; only its SHA-256 is stored, so a copy of the
+    database signs nobody in. Logout, revocation, a password change and deactivation set
+    ``ended_at``, so a copied cookie or token stops working at once. Requests only read this row
+    (one lookup by the unique hash); nothing writes to it per request.
+    """
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Recent failed logins for one typed username, whether or not such a user exists, so an
+    unknown name answers and locks exactly like a real one (no username enumeration).
+
+    Keyed by the SHA-256 of the name as typed (trimmed), so nothing typed into the username box is
+    kept in clear; a row is deleted once ``forget_at`` passes, so the table holds only the last
+    lockout window's names.
+    """
+
+    __tablename__ = "login_throttle"
+
+    username_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_count: Mapped[int] = mapped_column()
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    forget_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

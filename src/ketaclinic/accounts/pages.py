@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from ketaclinic.accounts import service
-from ketaclinic.accounts.core import Role
+from ketaclinic.accounts import service, sessions
+from ketaclinic.accounts.core import Role, SessionKind
 from ketaclinic.accounts.deps import (
+    SESSION_KEY,
     CurrentUser,
     SessionDep,
     SettingsDep,
     client_address,
+    login_session_id,
     require_csrf,
 )
 from ketaclinic.accounts.models import User
@@ -59,6 +62,7 @@ def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     policy = service.lockout_policy(settings.lockout_failures, settings.lockout_minutes)
+    lifetime = timedelta(minutes=settings.session_max_age_min)
     with session.begin():
         outcome = service.authenticate(
             session,
@@ -68,12 +72,16 @@ def login(
             client_address=client_address(request),
         )
         user = outcome.user
-        user_id, role = (user.id, Role(user.role)) if user else (None, None)
-        version = user.credentials_version if user else 0
+        role = Role(user.role) if user else None
         must_change = user is not None and user.password_must_change
-    if user_id is None or role is None:
+        secret = (
+            sessions.start(session, user=user, kind=SessionKind.WEB, lifetime=lifetime)
+            if user
+            else None
+        )
+    if secret is None or role is None:
         message = (
-            "Too many failed attempts: this account is locked for "
+            "Too many failed logins for this username: try again in "
             f"{settings.lockout_minutes} minutes."
             if outcome.locked
             else "Wrong username or password."
@@ -87,8 +95,7 @@ def login(
             request, "accounts/login.html", context, status_code=429 if outcome.locked else 401
         )
     request.session.clear()  # a fresh session on login prevents session fixation
-    request.session["uid"] = user_id
-    request.session["cv"] = version
+    request.session[SESSION_KEY] = secret
     csrf_token(request)
     if must_change:
         return RedirectResponse(CHANGE_PAGE, status_code=303)
@@ -97,7 +104,11 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, actor: CurrentUser, session: SessionDep) -> Response:
+    """Ends the session on the server too, so a copy of the cookie no longer signs anyone in."""
+    session_id = login_session_id(request)
     with session.begin():
+        if session_id is not None:
+            sessions.end(session, session_id=session_id)
         audit.record(session, actor=actor, action="logout")
     request.session.clear()
     flash(request, "You are logged out.")
@@ -127,7 +138,8 @@ def change_password(
     password: Annotated[str, Form()] = "",
     password_confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    """The user's own new password; every other session and token of theirs stops working."""
+    """The user's own new password; every other session and token of theirs stops working, this
+    browser stays signed in."""
     try:
         if password != password_confirm:
             raise InvalidInput("the two new passwords differ", loc=("password_confirm",))
@@ -135,12 +147,16 @@ def change_password(
             user = session.get(User, actor.user_id)
             assert user is not None  # the actor was loaded from it
             service.change_own_password(
-                session, user=user, current=current_password, new=password, actor=actor
+                session,
+                user=user,
+                current=current_password,
+                new=password,
+                actor=actor,
+                keep_session=login_session_id(request),
             )
-            version, role = user.credentials_version, Role(user.role)
+            role = Role(user.role)
     except KetaclinicError as error:
         context = {"errors": error_messages(error), "must_change": False}
         return render(request, CHANGE_TEMPLATE, context, status_code=error.status_code)
-    request.session["cv"] = version  # this browser stays logged in
     flash(request, "Your password is changed.", "success")
     return RedirectResponse(HOME_BY_ROLE[role], status_code=303)

@@ -9,14 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic import clock
+from ketaclinic.accounts import sessions, throttle
 from ketaclinic.accounts.core import (
     Actor,
     LockoutPolicy,
-    LoginState,
     Role,
-    after_failure,
-    after_success,
     is_locked,
+    normalise_username,
     password_problem,
 )
 from ketaclinic.accounts.models import Clinic, User
@@ -94,29 +93,49 @@ def create_user(
     return user
 
 
-def set_password(session: Session, *, user: User, password: str, must_change: bool = False) -> None:
-    """A new password: clears a lock, ends every other session and token (the credentials
-    version moves), and, when someone else chose it, asks the user to pick their own."""
+def set_password(
+    session: Session,
+    *,
+    user: User,
+    password: str,
+    must_change: bool = False,
+    keep_session: int | None = None,
+) -> None:
+    """A new password: clears a lock, ends every sign-in of the user but ``keep_session`` (the
+    browser that changed its own), and, when someone else chose it, asks the user to pick their
+    own."""
     problem = password_problem(password)
     if problem:
         raise InvalidInput(problem, loc=("password",))
     user.password_hash = hash_password(password)
-    user.failed_login_count = 0
-    user.locked_until = None
     user.password_must_change = must_change
-    user.credentials_version += 1
+    throttle.clear(session, typed=user.username)
+    sessions.end_all(session, user_id=user.id, keep=keep_session)
 
 
 def change_own_password(
-    session: Session, *, user: User, current: str, new: str, actor: Actor
+    session: Session,
+    *,
+    user: User,
+    current: str,
+    new: str,
+    actor: Actor,
+    keep_session: int | None = None,
 ) -> None:
     """The user replaces their password, proving they know the current one."""
     if not verify_password(user.password_hash, current):
         raise InvalidInput("the current password is wrong", loc=("current_password",))
     if current == new:
         raise InvalidInput("choose a password different from the current one", loc=("password",))
-    set_password(session, user=user, password=new)
+    set_password(session, user=user, password=new, keep_session=keep_session)
     audit.record(session, actor=actor, action="user.password_change", detail=f"user_id={user.id}")
+
+
+def set_active(session: Session, *, user: User, active: bool) -> None:
+    """Deactivation also ends the user's browser sessions and API tokens at once."""
+    user.is_active = active
+    if not active:
+        sessions.end_all(session, user_id=user.id)
 
 
 @dataclass(frozen=True)
@@ -133,37 +152,30 @@ def authenticate(
     policy: LockoutPolicy,
     client_address: str | None,
 ) -> LoginOutcome:
-    """Check a login, count failures toward lockout, and audit success or failure."""
+    """Check a login, count failures toward lockout, and audit success or failure.
+
+    Failures count against the typed username whether or not it exists, and the password is
+    always hashed (against a dummy when the name is unknown), so an unknown name gets the same
+    answers, in the same time, as a real one: wrong until the limit, then locked.
+    """
     now = clock.now()
-    user = session.scalar(select(User).where(User.username == username.strip()))
+    user = session.scalar(select(User).where(User.username == normalise_username(username)))
     password_ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not user.is_active:
-        _audit_login(
-            session, None, username, client_address, "login.failure", "unknown or inactive"
-        )
-        return LoginOutcome(None)
-    state = LoginState(user.failed_login_count, user.locked_until)
-    if is_locked(state, now):
-        _audit_login(session, user, username, client_address, "login.failure", "locked")
+    known = user if user is not None and user.is_active else None
+    if is_locked(throttle.current(session, typed=username), now):
+        _audit_login(session, known, username, client_address, "login.failure", "locked")
         return LoginOutcome(None, locked=True)
-    if not password_ok:
-        new_state = after_failure(state, policy, now)
-        user.failed_login_count, user.locked_until = new_state.failed_count, new_state.locked_until
-        locked_now = is_locked(new_state, now)
-        _audit_login(
-            session,
-            user,
-            username,
-            client_address,
-            "login.failure",
-            "wrong password; account locked" if locked_now else "wrong password",
-        )
+    if known is None or not password_ok:
+        state = throttle.record_failure(session, typed=username, policy=policy, at=now)
+        locked_now = is_locked(state, now)
+        reason = "unknown or inactive" if known is None else "wrong password"
+        detail = f"{reason}; locked" if locked_now else reason
+        _audit_login(session, known, username, client_address, "login.failure", detail)
         return LoginOutcome(None, locked=locked_now)
-    new_state = after_success()
-    user.failed_login_count, user.locked_until = new_state.failed_count, new_state.locked_until
-    user.last_login_at = now
-    _audit_login(session, user, username, client_address, "login.success", None)
-    return LoginOutcome(user)
+    throttle.clear(session, typed=username)
+    known.last_login_at = now
+    _audit_login(session, known, username, client_address, "login.success", None)
+    return LoginOutcome(known)
 
 
 def lockout_policy(max_failures: int, minutes: int) -> LockoutPolicy:
