@@ -57,14 +57,17 @@ def upgrade() -> None:
             batch_op.f("ix_login_throttle_forget_at"), ["forget_at"], unique=False
         )
 
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
+    # SQLite (3.35+) drops and adds these plain columns in place. Rebuilding the table instead
+    # would DROP TABLE user_account, which every audit event and signed record references: with
+    # foreign keys on, that fails on any database that has data.
+    with op.batch_alter_table("user_account", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("credentials_version")
         batch_op.drop_column("locked_until")
         batch_op.drop_column("failed_login_count")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
+    with op.batch_alter_table("user_account", schema=None, recreate="never") as batch_op:
         batch_op.add_column(
             sa.Column(
                 "failed_login_count", sa.Integer(), server_default=sa.text("0"), nullable=False
