@@ -25,8 +25,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Signs session cookies and API tokens. Generated and kept beside the "
-        "database on first start when unset.",
+        description="Signs the session cookie (API tokens are random and stored hashed). "
+        "Generated and kept beside the database on first start when unset.",
     )
     audit_key: SecretStr | None = Field(
         default=None,
