@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ketaclinic import clock
+from ketaclinic.accounts import service, throttle
 from ketaclinic.accounts.core import Role
 from ketaclinic.accounts.models import LoginThrottle
 from ketaclinic.config import Settings
@@ -133,3 +134,24 @@ def test_concurrent_failures_for_a_new_name_all_count(app: FastAPI, settings: Se
     assert statuses == [401] * (settings.lockout_failures - 1) + [429]
     with clock.frozen_at(T0):
         assert _api(app, GHOST, "wrong password")[0] == 429
+
+
+def test_pruning_never_waits_for_a_name_another_login_holds(
+    app: FastAPI, settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    """Two logins each holding their own stale name and pruning the other's would deadlock;
+    pruning skips rows another transaction holds instead (PostgreSQL; SQLite runs one writer)."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one write transaction at a time: no row is ever held by another")
+    policy = service.lockout_policy(settings.lockout_failures, settings.lockout_minutes)
+    with clock.frozen_at(T0):
+        _api(app, GHOST, "wrong password")
+    later = T0 + timedelta(minutes=settings.lockout_minutes)
+    with factory() as holder, holder.begin():
+        throttle.current(holder, typed=GHOST)  # another login holds the stale row
+        with factory() as other, other.begin():
+            # Without SKIP LOCKED this would wait for the holder; fail rather than hang.
+            other.execute(text("SET LOCAL lock_timeout = '5s'"))
+            state = throttle.record_failure(other, typed="someone.else", policy=policy, at=later)
+        assert state.failed_count == 1
+    assert _throttle_rows(factory) == 2  # the held row was left for a later failure to prune

@@ -53,7 +53,7 @@ def record_failure(
 ) -> LoginState:
     """Count one failed login for this username; returns the new state (locked or not)."""
     key = _key(typed)
-    session.execute(delete(LoginThrottle).where(LoginThrottle.forget_at <= at))
+    _prune(session, at)
     row = _locked_row(session, key)
     if row is None:
         _insert_if_missing(session, key, at)
@@ -64,6 +64,17 @@ def record_failure(
     assert state.window_started_at is not None
     row.window_started_at, row.forget_at = state.window_started_at, forget_at(state, policy)
     return state
+
+
+def _prune(session: Session, at: datetime) -> None:
+    """Delete the rows that mean nothing any more. Rows another login holds are left for a later
+    failure (SKIP LOCKED, PostgreSQL), so two logins pruning each other's names never deadlock."""
+    stale = (
+        select(LoginThrottle.username_hash)
+        .where(LoginThrottle.forget_at <= at)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username_hash.in_(stale)))
 
 
 def _insert_if_missing(session: Session, key: str, at: datetime) -> None:
