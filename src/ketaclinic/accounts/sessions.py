@@ -31,12 +31,15 @@ def start(session: Session, *, user: User, kind: SessionKind, lifetime: timedelt
     written per request). Returns the secret for the cookie or the token: it is stored nowhere.
     The user's ended and expired sign-ins are deleted here, so rows do not pile up."""
     now = clock.now()
-    session.execute(
-        delete(LoginSession).where(
+    done = (
+        select(LoginSession.id)
+        .where(
             LoginSession.user_id == user.id,
             or_(LoginSession.ended_at.is_not(None), LoginSession.expires_at <= now),
         )
+        .with_for_update(skip_locked=True)  # two logins at once never wait on each other here
     )
+    session.execute(delete(LoginSession).where(LoginSession.id.in_(done)))
     secret = new_secret()
     session.add(
         LoginSession(
