@@ -139,6 +139,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def begin_read_only(session: Session) -> None:
+    """Begin ``session``'s transaction as a reader: on SQLite it takes no write lock and waits
+    for no writer (WAL), for reads that must not queue behind the clinic's writes. Call it before
+    the session's first statement; the session must not write."""
+    session.connection(execution_options={READ_ONLY_OPTION: True})
+
+
 @contextmanager
 def read_only_session(engine: Engine) -> Iterator[Session]:
     """A session for a long read that writes nothing (verifying the audit trail): on SQLite it

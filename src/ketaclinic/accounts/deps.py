@@ -14,6 +14,7 @@ from ketaclinic.accounts import sessions
 from ketaclinic.accounts.core import Actor, Permission, Role, SessionKind, may
 from ketaclinic.accounts.service import actor_for
 from ketaclinic.config import Settings
+from ketaclinic.db import begin_read_only
 from ketaclinic.errors import Forbidden, KetaclinicError, NotAuthenticated
 
 
@@ -62,6 +63,7 @@ def _load_actor(request: Request, secret: str, kind: SessionKind) -> Actor | Non
     page."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session:
+        begin_read_only(session)  # every request passes here: it must not queue for SQLite's lock
         found = sessions.find(session, secret=secret, kind=kind)
     if found is None:
         return None
