@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +32,11 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_AUDIT_KEY = "test-audit-key-kept-outside-the-database-0123456789"
 PASSWORD = "correct horse battery"
 PG_ENV = "KETACLINIC_TEST_POSTGRES_URL"
+
+# No wall-clock deadline on any property test: on a busy machine (CI, or 2 cores shared) the
+# 200 ms default fails examples by timing alone (DeadlineExceeded, then FlakyFailure).
+hypothesis_settings.register_profile("ketaclinic", deadline=None)
+hypothesis_settings.load_profile("ketaclinic")
 
 
 def _settings(url: str) -> Settings:

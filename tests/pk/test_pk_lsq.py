@@ -10,7 +10,7 @@ from scipy.optimize import lsq_linear
 from ketaclinic.pk.lsq import bounded_lstsq
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     seed=st.integers(0, 2**32 - 1),
     rows=st.integers(3, 60),

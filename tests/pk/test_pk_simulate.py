@@ -48,7 +48,7 @@ def event_times(schedule: Schedule) -> np.ndarray:
     return np.array(times, dtype=np.float64)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(key=model_keys, weight=weights_kg, schedule=schedules, data=st.data())
 def test_random_schedules_match_an_ode_solution(key, weight, schedule, data) -> None:
     times = np.array(
@@ -100,7 +100,7 @@ def test_a_two_compartment_bolus_is_the_textbook_biexponential() -> None:
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(key=model_keys, weight=weights_kg, first=schedules, second=schedules)
 def test_two_schedules_given_together_add_up(key, weight, first, second) -> None:
     params = MODELS[key].parameters(weight)
@@ -112,7 +112,7 @@ def test_two_schedules_given_together_add_up(key, weight, first, second) -> None
     assert_close_to_peak(both_e, e1 + e2, 1e-12)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(key=model_keys, weight=weights_kg, schedule=schedules)
 def test_drug_in_the_body_plus_drug_eliminated_equals_drug_given(key, weight, schedule) -> None:
     t = np.linspace(0, 400, 201)
@@ -132,7 +132,7 @@ def test_the_eliminated_amount_matches_the_integrated_ode() -> None:
     assert_close_to_peak(a.compartments_mg, ref["amounts"], 1e-9)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(
     key=model_keys,
     schedule=schedules,

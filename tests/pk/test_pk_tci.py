@@ -98,7 +98,7 @@ def test_a_target_reached_but_not_held_says_by_how_much() -> None:
     assert "not held" in result.verdict
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=12)
 @given(
     key=model_keys,
     site=st.sampled_from(["plasma", "effect"]),
@@ -186,7 +186,7 @@ def test_default_limits_follow_the_patients_weight() -> None:
     assert MODELS["domino"].parameters(80).v1_l == pytest.approx(0.063 * 80)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10)
 @given(
     key=model_keys,
     site=st.sampled_from(["plasma", "effect"]),
