@@ -92,3 +92,14 @@ def test_front_desk_staff_register_patients_but_do_not_diagnose() -> None:
 def test_short_passwords_are_refused() -> None:
     assert password_problem("short") is not None
     assert password_problem("long enough passphrase") is None
+
+
+def test_front_desk_staff_read_no_clinical_content_and_only_clinical_readers_record_scores() -> (
+    None
+):
+    assert may(Role.STAFF, Permission.PATIENT_READ)
+    assert not may(Role.STAFF, Permission.CLINICAL_READ)
+    assert not may(Role.STAFF, Permission.MEASUREMENT_RECORD)
+    recorders = [role for role in Role if may(role, Permission.MEASUREMENT_RECORD)]
+    assert recorders == [Role.PHYSICIAN, Role.NURSE]
+    assert all(may(role, Permission.CLINICAL_READ) for role in recorders)

@@ -19,6 +19,8 @@ class Role(StrEnum):
 class Permission(StrEnum):
     PATIENT_READ = "patient.read"
     PATIENT_WRITE = "patient.write"
+    CLINICAL_READ = "clinical.read"
+    MEASUREMENT_RECORD = "measurement.record"
     DIAGNOSIS_WRITE = "diagnosis.write"
     AUDIT_READ = "audit.read"
     PK_USE = "pk.use"
@@ -36,13 +38,20 @@ class Permission(StrEnum):
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
+CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
 
 # Admins run accounts and the audit trail; they do not read clinical records (least privilege).
-# Diagnoses come from clinicians; front-desk staff register and update demographics.
+# Diagnoses come from clinicians; front-desk staff register and update demographics (the record
+# they enter at registration: identity, weight, allergies, medications, diagnoses on referral).
 ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.PATIENT_READ: CLINICAL_STAFF,
     Permission.PATIENT_WRITE: CLINICAL_STAFF,
-    Permission.DIAGNOSIS_WRITE: frozenset({Role.PHYSICIAN, Role.NURSE}),
+    # Screening answers and findings, questionnaire answers and scores, the outcome chart and
+    # clinical notes: what clinicians need and the front desk does not (least privilege).
+    Permission.CLINICAL_READ: CLINICIANS,
+    # Recording a questionnaire answers with its score and band, so only clinical readers do.
+    Permission.MEASUREMENT_RECORD: CLINICIANS,
+    Permission.DIAGNOSIS_WRITE: CLINICIANS,
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
     Permission.PK_USE: frozenset({Role.PHYSICIAN, Role.NURSE}),
     Permission.SCREENING_SIGN: frozenset({Role.PHYSICIAN}),

@@ -16,12 +16,13 @@ from ketaclinic.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1/patients", tags=["outcomes"])
 
-Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
+ClinicalReader = Annotated[Actor, Depends(require(Permission.CLINICAL_READ))]
+Recorder = Annotated[Actor, Depends(require(Permission.MEASUREMENT_RECORD))]
 
 
 @router.post("/{patient_id}/measurements", response_model=MeasurementOut, status_code=201)
 def record_measurement(
-    patient_id: RecordId, data: MeasurementIn, actor: Reader, session: SessionDep
+    patient_id: RecordId, data: MeasurementIn, actor: Recorder, session: SessionDep
 ) -> MeasurementOut:
     """Score and store a questionnaire. A wrong count or an out-of-range answer names the item."""
     with session.begin():
@@ -34,7 +35,7 @@ def record_measurement(
 @router.get("/{patient_id}/measurements", response_model=list[MeasurementOut])
 def list_measurements(
     patient_id: RecordId,
-    actor: Reader,
+    actor: ClinicalReader,
     session: SessionDep,
     instrument: Annotated[str | None, Query(max_length=16)] = None,
 ) -> list[MeasurementOut]:

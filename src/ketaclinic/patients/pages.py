@@ -66,8 +66,9 @@ def _recent_sessions(session: Session, actor: Actor, patient_id: int) -> dict[st
 
 
 def _trajectory(session: Session, actor: Actor, patient: Patient, zone: ZoneInfo) -> dict[str, Any]:
-    """The pain and mood chart for clinicians who run sessions (audited reads), else nothing."""
-    if actor.role is None or not may(actor.role, Permission.SESSION_RUN):
+    """The pain and mood chart (scores: clinical content) for clinical readers, audited; else
+    nothing."""
+    if actor.role is None or not may(actor.role, Permission.CLINICAL_READ):
         return {}
     data = outcome_trajectory.chart_data(session, actor=actor, patient=patient, zone=zone)
     return {"trajectory": data}
@@ -173,6 +174,8 @@ def detail_context(
         "p": service.to_out(found, today=clock.today(settings.timezone)),
         "may_write": role is not None and may(role, Permission.PATIENT_WRITE),
         "may_diagnose": role is not None and may(role, Permission.DIAGNOSIS_WRITE),
+        "may_read_clinical": role is not None and may(role, Permission.CLINICAL_READ),
+        "may_plan_dose": role is not None and may(role, Permission.DOSE_PLAN),
         "errors": {},
         "values": {},
         **_recent_sessions(session, actor, patient_id),

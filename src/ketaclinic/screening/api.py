@@ -23,6 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["screening"])
 
 Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
 Signer = Annotated[Actor, Depends(require(Permission.SCREENING_SIGN))]
+ClinicalReader = Annotated[Actor, Depends(require(Permission.CLINICAL_READ))]
 
 
 class IndicationOut(BaseModel):
@@ -92,7 +93,10 @@ def sign_screening(
 
 
 @router.get("/patients/{patient_id}/screenings", response_model=list[ScreeningOut])
-def list_screenings(patient_id: RecordId, actor: Reader, session: SessionDep) -> list[ScreeningOut]:
+def list_screenings(
+    patient_id: RecordId, actor: ClinicalReader, session: SessionDep
+) -> list[ScreeningOut]:
+    """Every signed screening with its answers and findings (clinicians only)."""
     with session.begin():
         patient = patients.get(session, actor=actor, patient_id=patient_id)
         if patient is None:

@@ -29,7 +29,7 @@ router = APIRouter(
     prefix="/patients", dependencies=[Depends(require_csrf)], include_in_schema=False
 )
 
-Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
+ClinicalReader = Annotated[Actor, Depends(require(Permission.CLINICAL_READ))]
 Signer = Annotated[Actor, Depends(require(Permission.SCREENING_SIGN))]
 VITALS = (
     "systolic_mmhg",
@@ -102,7 +102,9 @@ def _baseline(form: FormData) -> list[dict[str, Any]]:
 
 
 @router.get("/{patient_id}/screenings")
-def history(request: Request, patient_id: RecordId, actor: Reader, session: SessionDep) -> Response:
+def history(
+    request: Request, patient_id: RecordId, actor: ClinicalReader, session: SessionDep
+) -> Response:
     with session.begin():
         patient = _patient(session, actor, patient_id)
         rows = [service.to_out(s) for s in service.list_for(session, actor=actor, patient=patient)]
