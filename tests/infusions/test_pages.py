@@ -232,11 +232,9 @@ def test_a_stale_form_is_a_conflict_that_writes_nothing(ward: Ward) -> None:
         team.act(sid, "start", team.nurse)
     with at(10):
         seen_by_both = ward.nurse.page(sid)
-        ward.second_nurse.do(sid, "vitals", **VITALS_FORM)
+        ward.second_nurse.do(sid, "rate", rate_mg_per_h="10")
         before = ward.state(sid)
-        late = ward.nurse.post(
-            sid, "vitals", html=seen_by_both, **{**VITALS_FORM, "heart_rate_per_min": "99"}
-        )
+        late = ward.nurse.post(sid, "rate", html=seen_by_both, rate_mg_per_h="12")
     assert late.status_code == 409
     assert "Someone else changed this session" in late.text
     assert "check it and re-enter yours" in late.text
@@ -244,6 +242,29 @@ def test_a_stale_form_is_a_conflict_that_writes_nothing(ward: Ward) -> None:
     after = ward.state(sid)
     assert after["version"] == before["version"]
     assert len(after["events"]) == len(before["events"])
+
+
+def test_vitals_from_a_page_drawn_before_a_colleagues_entries_are_recorded(ward: Ward) -> None:
+    team = ward.team
+    with at(-30):
+        sid = team.schedule()
+        team.ready(sid)
+    with at(0):
+        team.act(sid, "start", team.nurse)
+    with at(10):
+        seen_by_both = ward.nurse.page(sid)
+        ward.second_nurse.do(sid, "vitals", **VITALS_FORM)
+        ward.second_nurse.do(sid, "side-effects", se_nausea_vomiting="mild")
+        before = ward.state(sid)
+        late = ward.nurse.post(
+            sid, "vitals", html=seen_by_both, **{**VITALS_FORM, "heart_rate_per_min": "99"}
+        )
+    assert late.status_code == 303, late.text
+    after = ward.state(sid)
+    assert after["version"] == before["version"]
+    assert after["events"][-1]["kind"] == "vitals"
+    assert after["events"][-1]["data"]["heart_rate_per_min"] == 99
+    assert len(after["events"]) == len(before["events"]) + 1
 
 
 def test_impossible_vitals_are_refused_next_to_their_fields_and_write_nothing(

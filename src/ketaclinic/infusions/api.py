@@ -40,10 +40,18 @@ Action = Callable[[Session, InfusionSession], object]
 
 
 def _act(
-    session: Session, actor: Actor, session_id: int, version: int | None, action: Action
+    session: Session,
+    actor: Actor,
+    session_id: int,
+    version: int | None,
+    action: Action,
+    *,
+    lock: bool = True,
 ) -> SessionOut:
+    """One transaction on one session: locked first when it writes, the client's ``version``
+    checked when given (moves and dose decisions; observations pass None)."""
     with session.begin():
-        row = service.get(session, actor=actor, session_id=session_id)
+        row = service.get(session, actor=actor, session_id=session_id, lock=lock)
         if row is None:
             raise NotFound(f"no session {session_id} in your clinic", loc=("path", "session_id"))
         service.require_version(row, version)
@@ -60,7 +68,7 @@ def schedule_session(data: ScheduleIn, actor: Runner, session: SessionDep) -> Se
 @router.get("/{session_id}", response_model=SessionOut)
 def read_session(session_id: RecordId, actor: Runner, session: SessionDep) -> SessionOut:
     """State, allowed moves, the order, every event and the dose delivered so far."""
-    return _act(session, actor, session_id, None, lambda s, r: None)
+    return _act(session, actor, session_id, None, lambda s, r: None, lock=False)
 
 
 @router.post("/{session_id}/check-in", response_model=SessionOut)
@@ -86,12 +94,13 @@ def check_in(
 def record_vitals(
     session_id: RecordId, data: VitalsIn, actor: Runner, session: SessionDep
 ) -> SessionOut:
-    """Chart vitals; each alert rule met raises an alert that must be acknowledged by name."""
+    """Chart vitals; each alert rule met raises an alert that must be acknowledged by name.
+    Never a conflict with what others charted meanwhile: ``version`` is not checked."""
     return _act(
         session,
         actor,
         session_id,
-        data.version,
+        None,  # an observation never conflicts
         lambda s, r: service.record_vitals(s, actor=actor, row=r, data=data),
     )
 
@@ -100,12 +109,13 @@ def record_vitals(
 def record_side_effects(
     session_id: RecordId, data: SideEffectsIn, actor: Runner, session: SessionDep
 ) -> SessionOut:
-    """Chart side effects (dissociation, sedation as MOAA/S, nausea…); severe ones raise alerts."""
+    """Chart side effects (dissociation, sedation as MOAA/S, nausea…); severe ones raise alerts.
+    ``version`` is not checked."""
     return _act(
         session,
         actor,
         session_id,
-        data.version,
+        None,  # an observation never conflicts
         lambda s, r: service.record_side_effects(s, actor=actor, row=r, data=data),
     )
 
@@ -114,12 +124,13 @@ def record_side_effects(
 def record_adjunct(
     session_id: RecordId, data: AdjunctIn, actor: Runner, session: SessionDep
 ) -> SessionOut:
-    """An adjunct given (drug, dose, route, reason), refused above its per-dose or session limit."""
+    """An adjunct given (drug, dose, route, reason), refused above its per-dose or session limit
+    (judged after every dose charted before it). ``version`` is not checked."""
     return _act(
         session,
         actor,
         session_id,
-        data.version,
+        None,  # an observation never conflicts
         lambda s, r: service.record_adjunct(s, actor=actor, row=r, data=data),
     )
 

@@ -2,6 +2,11 @@
 
 One transaction each (the caller's), each audited through ``recording``. Alerts come from the
 monitoring rules; the software flags and suggests, the nurse and physician decide.
+
+Vitals, side effects, adjuncts and acknowledging an alert are observations: appended beside the
+session without moving its version, so nurses charting at once never conflict. A bolus is a dose
+decision judged on everything given so far, so it moves the version like a rate change. The caller
+holds the session row's lock, so a per-session limit sees every dose charted before it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from ketaclinic.infusions.core import State
 from ketaclinic.infusions.models import InfusionSession, SessionAlert
 from ketaclinic.infusions.readings import delivered
 from ketaclinic.infusions.recording import (
+    append,
     event,
     protocol_of,
     require_charting,
@@ -43,7 +49,7 @@ def record_vitals(
     context = "observation" if row.state == State.OBSERVING else "during"
     event(row, actor, "vitals", data={**reading, "context": context})
     _raise_alerts(row, alerts_for(reading))
-    touch(session, actor, row, "session.vitals")
+    append(session, actor, row, "session.vitals")
     return row
 
 
@@ -62,14 +68,16 @@ def record_side_effects(
     recorded = [item.model_dump() for item in data.assessments]
     event(row, actor, "side_effects", data={"assessments": recorded})
     _raise_alerts(row, alerts_for({}, assessments))
-    touch(session, actor, row, "session.side_effects")
+    append(session, actor, row, "session.side_effects")
     return row
 
 
 def record_adjunct(
     session: Session, *, actor: Actor, row: InfusionSession, data: AdjunctIn
 ) -> InfusionSession:
-    """Give an adjunct medication within its per-dose and per-session limits (never clamped)."""
+    """Give an adjunct medication within its per-dose and per-session limits (never clamped).
+    The session's earlier doses are read under the caller's row lock, so two doses given at the
+    same moment are judged one after the other, never both against the same total."""
     require_charting(row)
     given = sum(
         (
@@ -86,7 +94,7 @@ def record_adjunct(
         raise
     given_now = {"drug": data.drug, "dose": str(data.dose), "unit": data.unit, "route": data.route}
     event(row, actor, "adjunct", reason=data.reason, data=given_now)
-    touch(session, actor, row, "session.adjunct")
+    append(session, actor, row, "session.adjunct")
     return row
 
 
@@ -168,7 +176,9 @@ def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...]) -> None:
 def acknowledge_alert(
     session: Session, *, actor: Actor, row: InfusionSession, alert_id: int
 ) -> InfusionSession:
-    """Whoever acknowledges an alert is recorded by name; an alert is acknowledged once."""
+    """Whoever acknowledges an alert is recorded by name; an alert is acknowledged once (under
+    the caller's row lock, so a second nurse acknowledging it at the same moment gets a conflict).
+    It changes no decision about the session, so it leaves the session's version alone."""
     alert = next((a for a in row.alerts if a.id == alert_id), None)
     if alert is None:
         raise NotFound(f"no alert {alert_id} on this session", loc=("path", "alert_id"))
@@ -176,5 +186,5 @@ def acknowledge_alert(
         raise Conflict("this alert was already acknowledged", loc=("path", "alert_id"))
     alert.acknowledged_by_user_id = user_of(actor)
     alert.acknowledged_at = clock.now()
-    touch(session, actor, row, "session.alert_acknowledge")
+    append(session, actor, row, "session.alert_acknowledge")
     return row

@@ -1,9 +1,11 @@
 """The chairside pages: today's chair board (refreshed in place) and the session page, whose
 quick-entry forms post one action each.
 
-Every action runs in one transaction through the same service call as the JSON API, checked
-against the ``version`` the form was rendered with, so a nurse acting on a stale page gets a
-conflict and a fresh page instead of overwriting a colleague's entry.
+Every action runs in one transaction through the same service call as the JSON API. A move, the
+order or a dose decision is checked against the ``version`` the form was rendered with, so a nurse
+acting on a stale page gets a conflict and a fresh page instead of deciding on what has changed.
+An observation (vitals, side effects, an adjunct, an alert acknowledged) is recorded whatever
+others charted since the page was drawn.
 """
 
 from __future__ import annotations
@@ -103,8 +105,10 @@ def _page(
     return render(request, "infusions/session.html", context, status_code=status_code)
 
 
-def _found(session: Session, actor: Actor, session_id: int) -> InfusionSession:
-    row = service.get(session, actor=actor, session_id=session_id)
+def _found(
+    session: Session, actor: Actor, session_id: int, *, lock: bool = False
+) -> InfusionSession:
+    row = service.get(session, actor=actor, session_id=session_id, lock=lock)
     if row is None:
         raise NotFound(f"no session {session_id} in your clinic")
     return row
@@ -117,7 +121,8 @@ Run = Callable[[Session, Actor, InfusionSession, Any, Settings], object]
 
 @dataclass(frozen=True)
 class Action:
-    """One form on the session page: what it posts to, who may, how it is read and run."""
+    """One form on the session page: what it posts to, who may, how it is read and run, and
+    whether the page's ``version`` must still be current (not for an observation)."""
 
     path: str
     form: str
@@ -126,6 +131,7 @@ class Action:
     model: type[BaseModel]
     run: Run
     done: str
+    versioned: bool = True
 
 
 def _threshold(settings: Settings) -> BpThreshold:
@@ -180,11 +186,11 @@ ACTIONS = (
     Action("no-show", "moves", RUN, forms.version_only, ActionIn, _simple(service.mark_no_show),
            "Marked as no-show."),
     Action("vitals", "vitals", RUN, forms.vitals, VitalsIn, _with_data(service.record_vitals),
-           "Vitals recorded."),
+           "Vitals recorded.", versioned=False),
     Action("side-effects", "side_effects", RUN, forms.side_effects, SideEffectsIn,
-           _with_data(service.record_side_effects), "Side effects recorded."),
+           _with_data(service.record_side_effects), "Side effects recorded.", versioned=False),
     Action("adjunct", "adjunct", RUN, forms.adjunct, AdjunctIn,
-           _with_data(service.record_adjunct), "Adjunct medication recorded."),
+           _with_data(service.record_adjunct), "Adjunct medication recorded.", versioned=False),
     Action("bolus", "bolus", RUN, forms.bolus, BolusIn, _with_data(service.give_bolus),
            "Bolus recorded."),
     Action("discharge", "discharge", RUN, forms.discharge, DischargeIn,
@@ -226,8 +232,9 @@ def _act(
         return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
     try:
         with session.begin():
-            row = _found(session, actor, session_id)
-            service.require_version(row, getattr(data, "version", None))
+            row = _found(session, actor, session_id, lock=True)
+            if action.versioned:
+                service.require_version(row, getattr(data, "version", None))
             run(session, actor, row, data, settings)
     except (StaleDataError, Conflict) as error:
         if isinstance(error, StaleDataError) or error.loc == ("body", "version"):
@@ -278,7 +285,7 @@ for _action in ACTIONS:
 
 _ACKNOWLEDGE = Action(
     "alerts", "alerts", RUN, forms.version_only, ActionIn, _simple(service.acknowledge_alert),
-    "Alert acknowledged.",
+    "Alert acknowledged.", versioned=False,
 )  # fmt: skip
 
 

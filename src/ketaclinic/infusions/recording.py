@@ -1,7 +1,18 @@
 """How a session use-case writes: one event per thing that happened, one audit entry per action.
 
-Shared by the use-case modules so that every action moves the row's version (optimistic locking)
-and is audited in the caller's transaction, the same way.
+Shared by the use-case modules so that every action is audited in the caller's transaction, the
+same way. Two kinds of action write differently:
+
+- a **move** of the state machine, the order and its verification, a clearance, a rate change or a
+  bolus writes the session row (``touch``), which moves its version: a client acting on a stale
+  version gets a conflict, because what it decided on has changed;
+- an **observation** (vitals, side effects, an adjunct, an alert acknowledged) only appends rows
+  beside the session (``append``): the session row and its version stay as they were, so two
+  nurses charting the same patient at the same moment never conflict.
+
+Every write holds the session row's lock (``service.get(..., lock=True)``, taken before anything
+else in the transaction), so the guards that read what was charted before (the state, an
+adjunct's per-session limit, an alert acknowledged once) see every earlier write of this session.
 """
 
 from __future__ import annotations
@@ -136,8 +147,16 @@ def move(
 
 
 def touch(session: Session, actor: Actor, row: InfusionSession, action: str) -> None:
-    # Every action writes the row, so every action moves version_id and a racing one fails.
+    """A move or a dose decision: writing the row moves version_id, so a client acting on what
+    it saw before gets a conflict."""
     row.updated_at = clock.now()
+    session.flush()
+    audit_session(session, actor, row, action)
+
+
+def append(session: Session, actor: Actor, row: InfusionSession, action: str) -> None:
+    """An observation: its events and alerts are flushed beside the session, whose row (and so
+    whose version) is not written, so observations never conflict with each other."""
     session.flush()
     audit_session(session, actor, row, action)
 

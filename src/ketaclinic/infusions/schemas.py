@@ -55,6 +55,20 @@ class ActionIn(BaseModel):
     version: int | None = VersionField
 
 
+class ObservationIn(BaseModel):
+    """Something charted beside the session; it never conflicts with what others charted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="Accepted for older clients and not checked: an observation is recorded "
+        "whatever else was charted since",
+    )
+
+
 def _plausible(name: str) -> AfterValidator:
     def check(value: int) -> int:
         reason = vital_problem(name, value)
@@ -65,7 +79,7 @@ def _plausible(name: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-class VitalsIn(ActionIn):
+class VitalsIn(ObservationIn):
     """A bedside check during the infusion or the observation."""
 
     systolic_mmhg: Annotated[int, _plausible("systolic_mmhg")]
@@ -82,11 +96,11 @@ class SideEffectIn(BaseModel):
     grade: int | str = Field(description="Severity name (none…severe), or MOAA/S 0–5 for sedation")
 
 
-class SideEffectsIn(ActionIn):
+class SideEffectsIn(ObservationIn):
     assessments: list[SideEffectIn] = Field(min_length=1, max_length=12)
 
 
-class AdjunctIn(ActionIn):
+class AdjunctIn(ObservationIn):
     drug: str = Field(description="ondansetron, midazolam, clonidine or labetalol")
     dose: Decimal = Field(description="In the drug's unit (mg)")
     unit: str = "mg"

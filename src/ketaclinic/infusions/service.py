@@ -75,9 +75,17 @@ __all__ = [
 _ORDERABLE = frozenset({State.SCHEDULED, State.CHECKED_IN})
 
 
-def get(session: Session, *, actor: Actor, session_id: int) -> InfusionSession | None:
-    """The session when it belongs to the actor's clinic, else ``None``."""
-    row = session.get(InfusionSession, session_id)
+def get(
+    session: Session, *, actor: Actor, session_id: int, lock: bool = False
+) -> InfusionSession | None:
+    """The session when it belongs to the actor's clinic, else ``None``.
+
+    Every write passes ``lock``: the session row is locked (``SELECT ... FOR UPDATE`` on
+    PostgreSQL; SQLite's one writer at a time, since every transaction begins IMMEDIATE) as the
+    transaction's first statement, so writes to one session queue behind each other (one patient,
+    never the clinic) and always take the session before the audit trail, never the reverse.
+    """
+    row = session.get(InfusionSession, session_id, with_for_update=True if lock else None)
     if row is None or row.clinic_id != actor.clinic_id:
         return None
     audit_session(session, actor, row, "session.read")
@@ -279,7 +287,8 @@ def mark_no_show(session: Session, *, actor: Actor, row: InfusionSession) -> Inf
 
 
 def require_version(row: InfusionSession, version: int | None) -> None:
-    """A stale ``version`` from the client is a conflict (someone else moved the session)."""
+    """A stale ``version`` from the client is a conflict (someone else moved the session, or
+    changed its order or dose). Observations do not ask: they never conflict."""
     if version is not None and version != row.version_id:
         raise Conflict(
             f"the session is at version {row.version_id}, not {version}; reload it and try again",
