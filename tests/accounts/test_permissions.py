@@ -144,6 +144,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/static/vendor/plotly.min.js"): PUBLIC,
     ("MOUNT", "/static"): PUBLIC,
+    ("MOUNT", "/docs/assets"): PUBLIC,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so
