@@ -83,7 +83,7 @@ def get(
     Every write passes ``lock``: the session row is locked (``SELECT ... FOR UPDATE`` on
     PostgreSQL; SQLite's one writer at a time, since every transaction begins IMMEDIATE) as the
     transaction's first statement, so writes to one session queue behind each other (one patient,
-    never the clinic) and always take the session before the audit trail, never the reverse.
+    never the clinic) and hold no other lock while they wait for it.
     """
     row = session.get(InfusionSession, session_id, with_for_update=True if lock else None)
     if row is None or row.clinic_id != actor.clinic_id:
