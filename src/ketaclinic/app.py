@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import plotly
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -49,6 +49,7 @@ from ketaclinic.reports import pages as reports_pages
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
 from ketaclinic.web import api_docs
+from ketaclinic.web.inputs import refuse_unstorable_input
 from ketaclinic.web.templating import render
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        dependencies=[Depends(refuse_unstorable_input)],
     )
     app.state.settings = settings
     app.state.engine = engine

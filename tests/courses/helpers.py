@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from ketaclinic import clock
 from ketaclinic.accounts.core import Role
 from ketaclinic.db import transaction
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
@@ -74,7 +75,8 @@ class Clinic:
             "scheduled_at": at.isoformat(),
             "chair": "Chair 1",
         }
-        response = self.client.post("/api/v1/sessions", json=body, headers=self.nurse)
+        with clock.frozen_at(min(clock.now(), at)):  # booked before it happens, as the API asks
+            response = self.client.post("/api/v1/sessions", json=body, headers=self.nurse)
         assert response.status_code == 201, response.text
         session_id: int = response.json()["id"]
         with transaction(self.factory) as session:

@@ -17,7 +17,9 @@ TODAY = date(2026, 3, 15)
 
 
 def _window(first: str | None = None, last: str | None = None, clinic: str | None = None):
-    return core.parse_window(first, last, clinic, today=TODAY, own_clinic_id=4)
+    first_day = date.fromisoformat(first) if first else None
+    last_day = date.fromisoformat(last) if last else None
+    return core.parse_window(first_day, last_day, clinic, today=TODAY, own_clinic_id=4)
 
 
 def test_the_default_window_is_the_last_twelve_weeks_to_today() -> None:
@@ -27,15 +29,11 @@ def test_the_default_window_is_the_last_twelve_weeks_to_today() -> None:
     assert window.clinic_id == 4
 
 
-@pytest.mark.parametrize(
-    ("first", "last", "field"),
-    [("2026-13-01", None, "from"), (None, "yesterday", "to"), ("2026-03-10", "2026-03-09", "from")],
-)
-def test_a_bad_date_is_refused_naming_its_field(first: str, last: str, field: str) -> None:
+def test_a_window_that_ends_before_it_starts_is_refused_naming_from() -> None:
     with pytest.raises(InvalidInput) as refused:
-        _window(first, last)
-    assert refused.value.loc == ("query", field)
-    assert refused.value.msg.startswith(f"{field}:")
+        _window("2026-03-10", "2026-03-09")
+    assert refused.value.loc == ("query", "from")
+    assert refused.value.msg.startswith("from:")
 
 
 def test_a_window_longer_than_the_limit_is_refused() -> None:

@@ -69,7 +69,8 @@ class Team:
             "scheduled_at": T0.isoformat(),
             "chair": "Chair 3",
         }
-        response = self.client.post("/api/v1/sessions", json=body, headers=self.nurse)
+        with clock.frozen_at(min(clock.now(), T0)):  # booked before it happens, as the API asks
+            response = self.client.post("/api/v1/sessions", json=body, headers=self.nurse)
         assert response.status_code == 201, response.text
         assert response.json()["state"] == "scheduled"
         value: int = response.json()["id"]

@@ -53,7 +53,7 @@ def test_a_refused_form_keeps_what_was_typed_and_marks_each_bad_field(
     assert response.status_code == 422
     assert 'value="Keep Me"' in response.text
     assert 'id="e-weight_kg"' in response.text
-    assert "greater than or equal to 30" in response.text
+    assert "must be at least 30 kg" in response.text
     assert 'id="e-diagnosis_code"' in response.text
     assert "M54.5 is a category" in response.text
     assert "nothing was saved" in response.text

@@ -16,9 +16,10 @@ from ketaclinic.courses.schemas import (
     QuestionnaireScheduleIn,
 )
 from ketaclinic.errors import NotFound
+from ketaclinic.web.inputs import ExactJsonRoute
 from ketaclinic.web.params import MAX_ID, RecordId
 
-router = APIRouter(prefix="/api/v1/courses", tags=["courses"])
+router = APIRouter(prefix="/api/v1/courses", tags=["courses"], route_class=ExactJsonRoute)
 
 # The clinicians who run sessions read courses; a physician starts and ends them.
 Reader = Annotated[Actor, Depends(require(Permission.SESSION_RUN))]

@@ -76,28 +76,19 @@ def local_midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def _date(text: str | None, name: str) -> date | None:
-    if text is None or not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"{name}: {text!r} is not a date such as 2025-03-31", loc=("query", name)
-        ) from None
-
-
 def parse_window(
-    from_text: str | None,
-    to_text: str | None,
+    first_day: date | None,
+    last_day: date | None,
     clinic_text: str | None,
     *,
     today: date,
     own_clinic_id: int,
 ) -> Window:
-    """The window asked for; the clinic must be the actor's own (users belong to one clinic)."""
-    last = _date(to_text, "to") or today
-    first = _date(from_text, "from") or last - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    """The window asked for; the clinic must be the actor's own (users belong to one clinic).
+    The dates come from the page's bounded date fields (``web.fields``), so the arithmetic here
+    stays inside the calendar."""
+    last = last_day or today
+    first = first_day or last - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
     if first > last:
         raise InvalidInput("from: must be on or before to", loc=("query", "from"))
     if (last - first).days + 1 > MAX_WINDOW_DAYS:

@@ -7,6 +7,7 @@ audited read, and admins (who do not read clinical records) see the count only.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,20 +23,21 @@ from ketaclinic.dashboard import core, queries
 from ketaclinic.dashboard.report import CSV_HEADER, Dashboard, csv_rows
 from ketaclinic.errors import InvalidInput
 from ketaclinic.web.csv_export import csv_response
+from ketaclinic.web.fields import OptionalQueryDate
 from ketaclinic.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 Viewer = Annotated[Actor, Depends(require(Permission.DASHBOARD_READ))]
-FromDate = Annotated[str | None, Query(alias="from", description="First day, YYYY-MM-DD")]
-ToDate = Annotated[str | None, Query(description="Last day, YYYY-MM-DD")]
+FromDate = Annotated[OptionalQueryDate, Query(alias="from", description="First day, YYYY-MM-DD")]
+ToDate = Annotated[OptionalQueryDate, Query(description="Last day, YYYY-MM-DD")]
 ClinicId = Annotated[str | None, Query(description="The clinic's id (only your own)")]
 #: Each name on the page is an audited read; a short list keeps the page a worklist.
 OVERDUE_SHOWN = 25
 
 
 def _window(
-    actor: Actor, settings: Settings, start: str | None, end: str | None, clinic: str | None
+    actor: Actor, settings: Settings, start: date | None, end: date | None, clinic: str | None
 ) -> core.Window:
     if actor.clinic_id is None:
         raise InvalidInput("this account belongs to no clinic", loc=("query", "clinic"))

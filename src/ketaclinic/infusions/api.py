@@ -28,9 +28,12 @@ from ketaclinic.infusions.schemas import (
     VitalsIn,
 )
 from ketaclinic.screening.api import threshold
+from ketaclinic.web.inputs import ExactJsonRoute
 from ketaclinic.web.params import RecordId
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["infusion sessions"])
+router = APIRouter(
+    prefix="/api/v1/sessions", tags=["infusion sessions"], route_class=ExactJsonRoute
+)
 
 Runner = Annotated[Actor, Depends(require(Permission.SESSION_RUN))]
 Signer = Annotated[Actor, Depends(require(Permission.ORDER_SIGN))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -179,3 +180,16 @@ def transition(state: str, move: str, context: GuardContext) -> State:
     if unmet:
         raise InvalidInput("; ".join(msg for _, msg in unmet), loc=(unmet[0][0],))
     return target
+
+
+#: How far back a booking may be: a patient already in the chair may be booked a little late.
+#: Earlier is a late entry of a visit, not a booking, and would put a phantom row on the board.
+PAST_GRACE = timedelta(hours=1)
+
+
+def booking_time_problem(scheduled_at: datetime, now: datetime) -> str | None:
+    """Why a session cannot be booked for ``scheduled_at`` (aware) at ``now``, or None. The one
+    rule for the page and the API."""
+    if scheduled_at < now - PAST_GRACE:
+        return "is more than 1 hour in the past; choose a later time"
+    return None

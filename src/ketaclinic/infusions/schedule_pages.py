@@ -2,14 +2,13 @@
 course, posting to the same ``infusions.service.schedule`` as the JSON API.
 
 The time is typed in the clinic's local time and stored as UTC. A time more than an hour in the
-past is refused: that is a late entry of a visit, not a booking, and would put a phantom row on
-today's board.
+past is refused by the service (``infusions.core.booking_time_problem``), as for the API.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from ketaclinic.config import Settings
 from ketaclinic.courses import service as courses
 from ketaclinic.errors import KetaclinicError
 from ketaclinic.infusions import service
+from ketaclinic.infusions.core import PAST_GRACE
 from ketaclinic.infusions.schemas import ScheduleIn
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
@@ -38,8 +38,6 @@ router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False
 Scheduler = Annotated[Actor, Depends(require(Permission.SESSION_RUN))]
 PAGE = "infusions/schedule.html"
 FIELDS = ("protocol_id", "scheduled_at", "chair", "course_id")
-#: How far back a booking may be: a patient already in the chair may be booked a little late.
-PAST_GRACE = timedelta(hours=1)
 #: What a ``datetime-local`` input sends, and what the field shows.
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -106,21 +104,17 @@ def _record_id(text: str) -> int | None:
 
 
 def read_form(
-    values: dict[str, str], *, patient_id: int, choices: Choices, zone: ZoneInfo, now: datetime
+    values: dict[str, str], *, patient_id: int, choices: Choices, zone: ZoneInfo
 ) -> tuple[ScheduleIn | None, FieldErrors]:
-    """The posted fields as a ``ScheduleIn``, or a message per field. Whether the course fits
-    the patient and the protocol version is the service's check, not repeated here."""
+    """The posted fields as a ``ScheduleIn``, or a message per field. Whether the time is too
+    far in the past and whether the course fits the patient and the protocol version are the
+    service's checks, not repeated here."""
     errors: FieldErrors = {}
     if _record_id(values["protocol_id"]) not in choices.protocol_ids():
         errors["protocol_id"] = "choose a protocol from the list"
     scheduled_at, problem = local_instant(values["scheduled_at"], zone)
     if problem:
         errors["scheduled_at"] = problem
-    elif scheduled_at is not None and scheduled_at < now - PAST_GRACE:
-        errors["scheduled_at"] = (
-            f"{values['scheduled_at'].replace('T', ' ')} is more than 1 hour in the past; "
-            "choose a later time"
-        )
     if not values["chair"]:
         errors["chair"] = "enter the chair the patient will sit in, e.g. Chair 3"
     if values["course_id"] and _record_id(values["course_id"]) is None:
@@ -236,7 +230,6 @@ def _schedule(
         patient_id=patient_id,
         choices=context["choices"],
         zone=settings.timezone,
-        now=clock.now(),
     )
     if data is None:
         return _form(request, context, values, errors, status_code=422)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from ketaclinic.patients.schemas import WeightKg
+from ketaclinic.patients.schemas import HeightCm, WeightKg
+from ketaclinic.protocols.schemas import Dose, DurationMin, LimitName, PumpResolution
 from ketaclinic.vitals.core import problem as vital_problem
+from ketaclinic.web.fields import ClinicInstant, Exact
 from ketaclinic.web.params import MAX_ID
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -28,11 +23,15 @@ VersionField = Field(
 )
 
 
-def _in_utc(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("the time is out of range") from None
+#: Clinic policy: 10 µg, below the smallest dose of any adjunct in ``monitoring.adjuncts``
+#: (clonidine 0.1 mg PO); each drug's own maxima are checked there.
+ADJUNCT_DOSE_MIN_MG = Decimal("0.01")
+#: Clinic policy: 0.1 mg is 0.01 mL at 10 mg/mL, the finest mark of a 1 mL syringe.
+BOLUS_MIN_MG = Decimal("0.1")
+#: Clinic policy: 0.1 mL/h, the usual pump step, at 1 mg/mL, the weakest dilution in the library.
+RATE_MIN_MG_PER_H = Decimal("0.1")
+#: A 1200 mL/h pump at 1 mg/mL (``pk.TciLimits``); every protocol's hard limit is far below.
+RATE_MAX_MG_PER_H = Decimal(1200)
 
 
 class ScheduleIn(BaseModel):
@@ -42,7 +41,9 @@ class ScheduleIn(BaseModel):
     protocol_id: int = Field(
         ge=1, le=MAX_ID, description="The protocol version the session will use"
     )
-    scheduled_at: Annotated[AwareDatetime, AfterValidator(_in_utc)]
+    scheduled_at: ClinicInstant = Field(
+        description="With its UTC offset; at most an hour in the past (a late entry)"
+    )
     chair: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     course_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="The course the session belongs to, if any"
@@ -102,7 +103,10 @@ class SideEffectsIn(ObservationIn):
 
 class AdjunctIn(ObservationIn):
     drug: str = Field(description="ondansetron, midazolam, clonidine or labetalol")
-    dose: Decimal = Field(description="In the drug's unit (mg)")
+    dose: Annotated[
+        Decimal,
+        Exact("mg", ADJUNCT_DOSE_MIN_MG, Decimal(1000), places=3, minimum_source="clinic policy"),
+    ] = Field(description="In the drug's unit (mg)")
     unit: str = "mg"
     route: str = Field(description="IV or PO, as the drug allows")
     reason: Reason
@@ -170,33 +174,38 @@ class ReasonIn(ActionIn):
 
 
 class RateIn(ActionIn):
-    rate_mg_per_h: Decimal = Field(
-        ge=0,
-        decimal_places=6,
-        description="The new pump rate, mg/h; more than 6 decimals is refused, never rounded",
-    )
+    rate_mg_per_h: Annotated[
+        Decimal,
+        Exact(
+            "mg/h", RATE_MIN_MG_PER_H, RATE_MAX_MG_PER_H, places=6, minimum_source="clinic policy"
+        ),
+    ] = Field(description="The new pump rate, mg/h; more than 6 decimals is refused, never rounded")
     reason: Reason | None = Field(default=None, description="Required above the soft limit")
 
 
 class OrderIn(ActionIn):
-    weight_kg: Decimal | None = Field(
+    weight_kg: WeightKg | None = Field(
         default=None, description="Actual body weight, kg; defaults to the last one recorded"
     )
-    height_cm: Decimal | None = None
+    height_cm: HeightCm | None = None
     sex: Literal["female", "male", "other", "unknown"] | None = None
     weight_basis: Literal["actual", "ideal", "adjusted"] = "actual"
-    dose: Decimal | None = Field(default=None, description="In the protocol's dose unit")
-    duration_min: int | None = None
-    override_reasons: dict[str, Reason] = Field(
-        default={}, description="A reason per soft limit to go above it, by limit name"
+    dose: Dose | None = Field(default=None, description="In the protocol's dose unit")
+    duration_min: DurationMin | None = None
+    override_reasons: dict[LimitName, Reason] = Field(
+        default={},
+        max_length=20,
+        description="A reason per soft limit to go above it, by limit name",
     )
-    pump_resolution_ml_per_h: Decimal = Decimal("0.1")
+    pump_resolution_ml_per_h: PumpResolution = Decimal("0.1")
 
 
 class BolusIn(ActionIn):
     """A bolus push, judged against the protocol's bolus limit for the order's weight."""
 
-    dose_mg: Decimal = Field(gt=0, decimal_places=3, description="mg; more than 3 decimals refused")
+    dose_mg: Annotated[
+        Decimal, Exact("mg", BOLUS_MIN_MG, Decimal(1000), places=3, minimum_source="clinic policy")
+    ] = Field(description="mg; more than 3 decimals refused")
     reason: Reason
     override_reason: Reason | None = Field(
         default=None, description="Required above the protocol's soft bolus limit"

@@ -29,7 +29,13 @@ from ketaclinic.infusions.charting import (
     record_side_effects,
     record_vitals,
 )
-from ketaclinic.infusions.core import GuardContext, Move, State, allowed_moves
+from ketaclinic.infusions.core import (
+    GuardContext,
+    Move,
+    State,
+    allowed_moves,
+    booking_time_problem,
+)
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.readings import (
     delivered,
@@ -111,6 +117,10 @@ def board(session: Session, *, actor: Actor, day: date, zone: tzinfo) -> Sequenc
 
 
 def schedule(session: Session, *, actor: Actor, data: ScheduleIn) -> InfusionSession:
+    """Book a session; a time more than an hour in the past is refused (``core.PAST_GRACE``)."""
+    late = booking_time_problem(data.scheduled_at, clock.now())
+    if late:
+        raise InvalidInput(f"the session time {late}", loc=("body", "scheduled_at"))
     clinic_id = clinic_of(actor)
     patient = patients.get(session, actor=actor, patient_id=data.patient_id)
     if patient is None:

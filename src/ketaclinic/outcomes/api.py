@@ -12,9 +12,10 @@ from ketaclinic.errors import NotFound
 from ketaclinic.outcomes import service
 from ketaclinic.outcomes.schemas import MeasurementIn, MeasurementOut
 from ketaclinic.patients import service as patients
+from ketaclinic.web.inputs import ExactJsonRoute
 from ketaclinic.web.params import RecordId
 
-router = APIRouter(prefix="/api/v1/patients", tags=["outcomes"])
+router = APIRouter(prefix="/api/v1/patients", tags=["outcomes"], route_class=ExactJsonRoute)
 
 ClinicalReader = Annotated[Actor, Depends(require(Permission.CLINICAL_READ))]
 Recorder = Annotated[Actor, Depends(require(Permission.MEASUREMENT_RECORD))]

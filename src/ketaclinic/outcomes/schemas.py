@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from ketaclinic.web.fields import ClinicInstant
 
 
 class Context(StrEnum):
@@ -22,7 +24,7 @@ class MeasurementIn(BaseModel):
     instrument: str = Field(description="nrs, peg, phq9, gad7 or bpi_sf")
     answers: list[int | None] = Field(max_length=20, description="One per item; null = unanswered")
     context: Context
-    measured_at: AwareDatetime | None = None
+    measured_at: ClinicInstant | None = None
 
 
 class ScoreOut(BaseModel):

@@ -21,9 +21,10 @@ from ketaclinic.patients.schemas import (
     PatientPage,
     PatientUpdate,
 )
+from ketaclinic.web.inputs import ExactJsonRoute
 from ketaclinic.web.params import RecordId
 
-router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=ExactJsonRoute)
 
 Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
 Writer = Annotated[Actor, Depends(require(Permission.PATIENT_WRITE))]

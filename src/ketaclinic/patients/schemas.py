@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ketaclinic.patients.core import (
     HEIGHT_MAX_CM,
@@ -14,21 +14,10 @@ from ketaclinic.patients.core import (
     WEIGHT_MAX_KG,
     WEIGHT_MIN_KG,
     Sex,
-    decimal_places,
 )
 from ketaclinic.patients.icd10cm import UnknownCode, lookup
-
-
-def _two_decimals_at_most(value: Decimal) -> Decimal:
-    if decimal_places(value) > 2:
-        raise ValueError("give at most 2 decimal places; the value is not rounded for you")
-    return value
-
-
-def _one_decimal_at_most(value: Decimal) -> Decimal:
-    if decimal_places(value) > 1:
-        raise ValueError("give at most 1 decimal place; the value is not rounded for you")
-    return value
+from ketaclinic.web.fields import ClinicDate, ClinicInstant, Exact
+from ketaclinic.web.params import MAX_ID
 
 
 def _known_icd_code(value: str) -> str:
@@ -51,14 +40,15 @@ Mrn = Annotated[
 ]
 WeightKg = Annotated[
     Decimal,
-    Field(ge=WEIGHT_MIN_KG, le=WEIGHT_MAX_KG, description="kg, 30–300"),
-    AfterValidator(_two_decimals_at_most),
+    Exact(
+        "kg",
+        WEIGHT_MIN_KG,
+        WEIGHT_MAX_KG,
+        places=2,
+        minimum_source="adult weight-based dosing starts there",
+    ),
 ]
-HeightCm = Annotated[
-    Decimal,
-    Field(ge=HEIGHT_MIN_CM, le=HEIGHT_MAX_CM, description="cm, 100–250"),
-    AfterValidator(_one_decimal_at_most),
-]
+HeightCm = Annotated[Decimal, Exact("cm", HEIGHT_MIN_CM, HEIGHT_MAX_CM, places=1)]
 IcdCodeStr = Annotated[str, AfterValidator(_known_icd_code)]
 ItemList = Annotated[
     list[Annotated[str, StringConstraints(max_length=200)]],
@@ -80,10 +70,10 @@ class PatientCreate(BaseModel):
     mrn: Mrn
     given_name: Name
     family_name: Name
-    birth_date: date
+    birth_date: ClinicDate
     sex: Sex
     weight_kg: WeightKg
-    weight_measured_at: AwareDatetime | None = None
+    weight_measured_at: ClinicInstant | None = None
     height_cm: HeightCm | None = None
     allergies: ItemList = []
     medications: ItemList = []
@@ -98,15 +88,18 @@ class PatientUpdate(BaseModel):
     mrn: Mrn | None = None
     given_name: Name | None = None
     family_name: Name | None = None
-    birth_date: date | None = None
+    birth_date: ClinicDate | None = None
     sex: Sex | None = None
     weight_kg: WeightKg | None = None
-    weight_measured_at: AwareDatetime | None = None
+    weight_measured_at: ClinicInstant | None = None
     height_cm: HeightCm | None = None
     allergies: ItemList | None = None
     medications: ItemList | None = None
     version: int | None = Field(
-        default=None, description="The version you edited; a newer one answers 409."
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="The version you edited; a newer one answers 409.",
     )
 
 

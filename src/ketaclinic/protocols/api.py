@@ -18,9 +18,10 @@ from ketaclinic.protocols.schemas import (
     ProtocolOut,
     ProtocolSummary,
 )
+from ketaclinic.web.inputs import ExactJsonRoute
 from ketaclinic.web.params import RecordId
 
-router = APIRouter(prefix="/api/v1", tags=["protocols"])
+router = APIRouter(prefix="/api/v1", tags=["protocols"], route_class=ExactJsonRoute)
 
 Reader = Annotated[Actor, Depends(require(Permission.PROTOCOL_READ))]
 Planner = Annotated[Actor, Depends(require(Permission.DOSE_PLAN))]

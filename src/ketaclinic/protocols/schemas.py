@@ -4,9 +4,37 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ketaclinic.patients.schemas import HeightCm, WeightKg
+from ketaclinic.web.fields import Exact
+from ketaclinic.web.params import MAX_ID
+
+#: Clinic policy: a tenth of the lowest dose in the protocol library (0.1 mg/kg/h, migraine);
+#: anything smaller is a typing slip, not an order.
+DOSE_MIN = Decimal("0.01")
+#: Above any hard limit of any dose mode (mg/kg/h, mg/kg, mg/h); the protocol's limits speak first.
+DOSE_MAX = Decimal(1000)
+Dose = Annotated[
+    Decimal,
+    Exact(
+        "in the protocol's dose unit", DOSE_MIN, DOSE_MAX, places=6, minimum_source="clinic policy"
+    ),
+]
+#: Clinic policy, as for the dose: a tenth of the smallest bolus in the library (0.1 mg/kg).
+BolusMgPerKg = Annotated[
+    Decimal, Exact("mg/kg", DOSE_MIN, Decimal(10), places=6, minimum_source="clinic policy")
+]
+#: Infusion pumps step by 0.1 mL/h, syringe pumps by 0.01 mL/h; no pump steps finer.
+PumpResolution = Annotated[
+    Decimal,
+    Exact("mL/h", Decimal("0.01"), Decimal(10), places=2, minimum_source="the finest pump step"),
+]
+DurationMin = Annotated[int, Field(ge=1, le=24 * 60, description="min, 1–1440")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+LimitName = Annotated[str, StringConstraints(max_length=64)]
 
 
 class ProtocolSummary(BaseModel):
@@ -25,18 +53,20 @@ class ProtocolOut(ProtocolSummary):
 class DoseCalculationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    protocol_id: int
-    weight_kg: Decimal = Field(description="Actual body weight, kg (30–300)")
-    height_cm: Decimal | None = None
+    protocol_id: int = Field(ge=1, le=MAX_ID, description="The protocol version")
+    weight_kg: WeightKg = Field(description="Actual body weight, kg (30–300)")
+    height_cm: HeightCm | None = None
     sex: Literal["female", "male", "other", "unknown"] | None = None
     weight_basis: Literal["actual", "ideal", "adjusted"] = "actual"
-    dose: Decimal | None = Field(default=None, description="In the protocol's dose unit")
-    duration_min: int | None = None
-    bolus_mg_per_kg: Decimal | None = None
-    override_reasons: dict[str, str] = Field(
-        default={}, description="A reason per soft limit to go above it, by limit name"
+    dose: Dose | None = Field(default=None, description="In the protocol's dose unit")
+    duration_min: DurationMin | None = None
+    bolus_mg_per_kg: BolusMgPerKg | None = None
+    override_reasons: dict[LimitName, Reason] = Field(
+        default={},
+        max_length=20,
+        description="A reason per soft limit to go above it, by limit name",
     )
-    pump_resolution_ml_per_h: Decimal = Decimal("0.1")
+    pump_resolution_ml_per_h: PumpResolution = Decimal("0.1")
 
 
 class FindingOut(BaseModel):

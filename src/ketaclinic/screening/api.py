@@ -17,9 +17,10 @@ from ketaclinic.screening.contraindications import CONTRAINDICATIONS
 from ketaclinic.screening.core import BpThreshold
 from ketaclinic.screening.indications import INDICATIONS
 from ketaclinic.screening.schemas import ScreeningIn, ScreeningOut
+from ketaclinic.web.inputs import ExactJsonRoute
 from ketaclinic.web.params import RecordId
 
-router = APIRouter(prefix="/api/v1", tags=["screening"])
+router = APIRouter(prefix="/api/v1", tags=["screening"], route_class=ExactJsonRoute)
 
 Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
 Signer = Annotated[Actor, Depends(require(Permission.SCREENING_SIGN))]
