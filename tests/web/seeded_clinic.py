@@ -1,0 +1,191 @@
+"""A clinic seeded through its own API for the fuzz test: patients, courses, and infusion sessions
+in every state of the state machine, so that generated requests use ids that exist.
+
+``bystanders`` hold one session per state for generated requests to use. An operation that needs
+a record in a given state for its valid request gets a fresh one (``target``, ``fresh_course``)
+just before it is fuzzed, on a patient of its own, so that nothing generated earlier (which may
+end courses and abort sessions by any id) can have used it up. The clock is frozen at ``NOW``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from ketaclinic import clock
+from ketaclinic.accounts.core import Role
+from ketaclinic.infusions.core import State
+from tests.conftest import PASSWORD, Person, patient_body, token_for
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+INFUSION = "migraine-lauritsen-2016"
+WITH_BOLUS = "chronic-pain-low-dose"  # the library protocol with a bolus
+
+VITALS = {
+    "systolic_mmhg": 124,
+    "diastolic_mmhg": 78,
+    "heart_rate_per_min": 72,
+    "spo2_percent": 98,
+    "resp_rate_per_min": 14,
+}
+MOOD = {"instrument": "phq9", "answers": [1, 0, 0, 0, 0, 0, 0, 0, 0]}
+CHECK_IN = {
+    **VITALS,
+    "pain_nrs": 7,
+    "mood": MOOD,
+    "pregnancy_status": "not_pregnant",
+    "contraindications_changed": False,
+    "escort_name": "A. Friend",
+}
+DISCHARGE = {
+    "aldrete": {"activity": 2, "respiration": 2, "circulation": 2, "consciousness": 2, "spo2": 2},
+    "pain_nrs": 3,
+    "mood": MOOD,
+    "escort_confirmed": True,
+    "no_driving_advice_given": True,
+}
+
+
+@contextmanager
+def at(offset: timedelta) -> Iterator[None]:
+    with clock.frozen_at(NOW + offset):
+        yield
+
+
+@dataclass
+class SeededClinic:
+    client: TestClient
+    login: Person  # a user kept for the token route, so its fuzzing locks nobody else out
+    physician: dict[str, str]
+    nurse: dict[str, str]
+    second_nurse: dict[str, str]
+    protocols: dict[str, int]
+    patients: list[int] = field(default_factory=list)
+    courses: dict[str, int] = field(default_factory=dict)
+    bystanders: dict[State, int] = field(default_factory=dict)
+    alert_id: int = 0
+    _serial: Iterator[int] = field(default_factory=lambda: iter(range(1, 10_000)))
+
+    def post(self, url: str, headers: dict[str, str], **body: Any) -> Any:
+        response = self.client.post(url, json=body, headers=headers)
+        assert response.status_code in {200, 201}, f"{url}: {response.text}"
+        return response.json()
+
+    def new_patient(self) -> int:
+        n = next(self._serial)
+        body = patient_body(mrn=f"FZ-{n}", given_name=f"Fuzz{n}")
+        patient_id: int = self.post("/api/v1/patients", self.nurse, **body)["id"]
+        self.patients.append(patient_id)
+        return patient_id
+
+    def fresh_course(self) -> int:
+        """An open course of a new patient."""
+        body = {"patient_id": self.new_patient(), "protocol_id": self.protocols[INFUSION]}
+        course_id: int = self.post("/api/v1/courses", self.physician, **body)["id"]
+        return course_id
+
+    def book(self, when: timedelta, key: str = INFUSION) -> int:
+        """A session of a new patient, booked ``when`` from ``NOW`` at the time it starts."""
+        body = {
+            "patient_id": self.new_patient(),
+            "protocol_id": self.protocols[key],
+            "scheduled_at": (NOW + when).isoformat(),
+            "chair": f"Chair {next(self._serial)}",
+        }
+        with at(min(when, timedelta(0))):
+            session_id: int = self.post("/api/v1/sessions", self.nurse, **body)["id"]
+        return session_id
+
+    def act(self, session_id: int, action: str, headers: dict[str, str], **body: Any) -> Any:
+        return self.post(f"/api/v1/sessions/{session_id}/{action}", headers, **body)
+
+    def ready(self, key: str = INFUSION) -> int:
+        """Checked in, ordered and verified three hours ago, ready to start."""
+        session_id = self.book(-timedelta(hours=3), key)
+        with at(-timedelta(hours=3)):
+            self.act(session_id, "check-in", self.nurse, **CHECK_IN)
+            self.act(session_id, "order", self.physician)
+            self.act(session_id, "verify", self.second_nurse)
+        return session_id
+
+    def infusing(self, key: str = INFUSION) -> int:
+        """Started two and a half hours ago."""
+        session_id = self.ready(key)
+        with at(-timedelta(hours=2, minutes=30)):
+            self.act(session_id, "start", self.nurse)
+        return session_id
+
+    def in_state(self, state: State) -> int:
+        """A session brought to ``state`` through the API."""
+        if state in {State.SCHEDULED, State.CANCELLED, State.NO_SHOW}:
+            session_id = self.book(timedelta(hours=2))
+            if state is State.CANCELLED:
+                self.act(session_id, "cancel", self.nurse, reason="patient unwell")
+            elif state is State.NO_SHOW:
+                with at(timedelta(hours=3)):
+                    self.act(session_id, "no-show", self.nurse)
+            return session_id
+        if state is State.CHECKED_IN:
+            return self.ready()
+        session_id = self.infusing()
+        with at(-timedelta(hours=2)):
+            if state is State.PAUSED:
+                self.act(session_id, "pause", self.nurse, reason="nausea")
+            elif state is State.ABORTED:
+                self.act(session_id, "abort", self.nurse, reason="hypertension")
+            elif state in {State.OBSERVING, State.DISCHARGED}:
+                self.act(session_id, "stop", self.nurse)
+        if state is State.DISCHARGED:
+            self.act(session_id, "discharge", self.nurse, **DISCHARGE)
+        return session_id
+
+    def target(self, action: str) -> int:
+        """A new session in the state ``action`` (an API path's last part) starts from."""
+        if action in {"check-in", "order", "cancel", "no-show"}:
+            return self.in_state(State.SCHEDULED)
+        if action == "verify":
+            session_id = self.in_state(State.SCHEDULED)
+            self.act(session_id, "order", self.physician)
+            return session_id
+        if action == "start":
+            return self.ready()
+        if action == "clearance":
+            session_id = self.book(timedelta(hours=1))
+            self.act(session_id, "check-in", self.nurse, **{**CHECK_IN, "systolic_mmhg": 165})
+            return session_id
+        if action == "bolus":
+            return self.infusing(WITH_BOLUS)
+        if action == "acknowledge":
+            session_id = self.in_state(State.INFUSING)
+            alarm = {**VITALS, "systolic_mmhg": 195}
+            self.alert_id = self.act(session_id, "vitals", self.nurse, **alarm)["alerts"][0]["id"]
+            return session_id
+        state = {"resume": State.PAUSED, "discharge": State.OBSERVING}.get(action, State.INFUSING)
+        return self.in_state(state)
+
+
+def seed(client: TestClient, make_person: Callable[..., Person]) -> SeededClinic:
+    """The clinic above, seeded with the clock frozen at ``NOW``."""
+    nurse = make_person(Role.NURSE)
+    with at(timedelta(0)):
+        clinic = SeededClinic(
+            client=client,
+            login=make_person(Role.STAFF),
+            physician=token_for(client, make_person(Role.PHYSICIAN)),
+            nurse=token_for(client, nurse),
+            second_nurse=token_for(client, make_person(Role.NURSE)),
+            protocols={},
+        )
+        listed = client.get("/api/v1/protocols", headers=clinic.nurse).json()
+        clinic.protocols = {row["key"]: row["id"] for row in listed}
+        clinic.courses["bystander"] = clinic.fresh_course()
+        for state in State:
+            clinic.bystanders[state] = clinic.in_state(state)
+        clinic.target("acknowledge")  # an alert for generated requests
+    assert clinic.login.password == PASSWORD
+    return clinic
