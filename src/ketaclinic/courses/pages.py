@@ -20,7 +20,7 @@ from ketaclinic.outcomes import service as outcomes
 from ketaclinic.outcomes import trajectory
 from ketaclinic.portal.core import DEFAULT_SCHEDULE
 from ketaclinic.protocols import service as protocols
-from ketaclinic.web.forms import error_messages, parse
+from ketaclinic.web.forms import error_messages, parse, whole_number
 from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
 
@@ -168,8 +168,10 @@ async def set_questionnaires(
     version = str(form.get("version") or "")
     patient_id: int | None = None
     try:
-        if version and not version.isdigit():
-            raise InvalidInput(f"version must be a whole number, got {version!r}", loc=("version",))
+        if version and whole_number(version) is None:
+            raise InvalidInput(
+                f"version must be a whole number, got {version[:20]!r}", loc=("version",)
+            )
         every_days = None if form.get("default") else _every_days(form)
         with session.begin():
             row = service.get(session, actor=actor, course_id=course_id)
@@ -181,7 +183,7 @@ async def set_questionnaires(
                 actor=actor,
                 row=row,
                 every_days=every_days,
-                version=int(version) if version.isdigit() else None,
+                version=whole_number(version),
             )
     except KetaclinicError as error:
         if patient_id is None:
@@ -200,7 +202,8 @@ def _every_days(form: Any) -> dict[str, int]:
         text = str(form.get(name) or "")
         if not text:
             continue
-        if not text.isdigit():
-            raise InvalidInput(f"{name}: choose how often, got {text!r}", loc=("body", name))
-        chosen[name] = int(text)
+        every = whole_number(text)
+        if every is None:
+            raise InvalidInput(f"{name}: choose how often, got {text[:20]!r}", loc=("body", name))
+        chosen[name] = every
     return chosen

@@ -20,6 +20,7 @@ from ketaclinic.instruments.definitions import Instrument
 from ketaclinic.outcomes.service import URGENT_FLAGS
 from ketaclinic.portal import service
 from ketaclinic.portal.core import PORTAL_INSTRUMENTS, due_now
+from ketaclinic.web.forms import whole_number
 from ketaclinic.web.templating import render
 
 router = APIRouter(prefix="/portal", dependencies=[Depends(require_csrf)], include_in_schema=False)
@@ -80,7 +81,7 @@ def read_answers(
     answers: list[int | None] = []
     for number, item in enumerate(instrument.items, start=1):
         raw = form.get(f"q{number}", "").strip()
-        value = int(raw) if raw.isdigit() else None
+        value = whole_number(raw)
         if value is not None and not item.scale.low <= value <= item.scale.high:
             value = None
         answers.append(value)

@@ -19,6 +19,7 @@ from ketaclinic.errors import InvalidInput, NotFound
 from ketaclinic.protocols import service
 from ketaclinic.protocols.codec import to_json
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.web.forms import whole_number
 from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
 
@@ -71,15 +72,15 @@ def _edited(protocol: Protocol, values: dict[str, str]) -> Protocol:
     for name in DECIMALS:
         changes[name] = _decimal(name, values[name])
     for name in WHOLE:
-        text = values[name].strip()
-        if not text.isdigit():
+        whole = whole_number(values[name])
+        if whole is None:
             raise InvalidInput(f"{name} must be a whole number", loc=(name,))
-        changes[name] = int(text)
+        changes[name] = whole
     for name in OPTIONAL_WHOLE:
         text = values[name].strip()
-        if text and not text.isdigit():
+        changes[name] = whole_number(text) if text else None
+        if text and changes[name] is None:
             raise InvalidInput(f"{name} must be a whole number, or blank for off", loc=(name,))
-        changes[name] = int(text) if text else None
     for name in LIMITS:
         soft, hard = values[f"{name}.soft_max"], values[f"{name}.hard_max"]
         if getattr(protocol, name) is None and not (soft or hard):

@@ -18,6 +18,20 @@ def lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
+#: More digits than any count, score or version a form asks for, and far below the 4,300 digits
+#: past which Python refuses to read an integer.
+MAX_WHOLE_DIGITS = 9
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number written in ASCII digits, or None. ``str.isdigit`` alone also
+    passes "²", which ``int`` cannot read, and a pasted 5,000-digit number."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_WHOLE_DIGITS):
+        return None
+    return int(text)
+
+
 def blank_to_none(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()}
 
