@@ -291,6 +291,16 @@ def test_the_dashboard_refuses_a_date_outside_the_calendar_with_422(
     assert f"query.{next(iter(query))}:" in page.text
 
 
+def test_an_emptied_dashboard_date_means_the_default_window(
+    client: TestClient, physician: Person
+) -> None:
+    log_in(client, physician)
+    with clock.frozen_at(NOW):
+        page = client.get("/dashboard", params={"from": "", "to": " "})
+    assert page.status_code == 200
+    assert 'name="to" value="2026-03-02"' in page.text
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
