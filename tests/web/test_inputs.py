@@ -110,6 +110,16 @@ def test_it_refuses_a_control_character_in_a_json_key_naming_it(
     )
 
 
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_a_json_body_nested_as_deep_as_anyone_likes_is_no_server_error(
+    client: TestClient, api: dict[str, str], depth: int
+) -> None:
+    """On a route that takes no body, the text check is the only reader of it."""
+    nested = "[" * depth + '"\\u0000"' + "]" * depth
+    response = _raw_post(client, "/api/v1/sessions/1/alerts/1/acknowledge", nested, api)
+    assert response.status_code in {404, 422}, response.text
+
+
 def test_it_refuses_a_nul_byte_in_the_search_box_of_the_api_and_of_the_page(
     client: TestClient, api: dict[str, str], physician: Person
 ) -> None:

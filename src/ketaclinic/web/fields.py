@@ -25,7 +25,7 @@ EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
 #: Exclusive: the first instant after the calendar.
 END_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DATE_EXAMPLE = "2025-03-31"
 INSTANT_EXAMPLE = "2026-03-04T14:30:00+01:00"
 

@@ -100,22 +100,26 @@ class ExactJsonRoute(APIRoute):
 
 
 def json_problems(value: object, loc: Loc) -> Iterator[tuple[Loc, str]]:
-    """Every string, key or token in a parsed JSON value that cannot be stored, with its place."""
-    if isinstance(value, str):
-        problem = text_problem(value)
-        if problem:
-            yield loc, problem
-    elif isinstance(value, Unreadable):
-        yield loc, value.problem()
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            key_problem = text_problem(str(key))
-            if key_problem:
-                yield (*loc, key), f"the name {key_problem}"
-            yield from json_problems(item, (*loc, key))
-    elif isinstance(value, Sequence):
-        for index, item in enumerate(value):
-            yield from json_problems(item, (*loc, index))
+    """Every string, key or token in a parsed JSON value that cannot be stored, with its place.
+    Walked with a stack, not recursion: a body nested as deep as the parser allows must not
+    exhaust the interpreter's stack here."""
+    pending: list[tuple[Loc, object]] = [(loc, value)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                yield where, problem
+        elif isinstance(item, Unreadable):
+            yield where, item.problem()
+        elif isinstance(item, Mapping):
+            for key in item:
+                key_problem = text_problem(str(key))
+                if key_problem:
+                    yield (*where, key), f"the name {key_problem}"
+            pending.extend(((*where, key), child) for key, child in reversed(list(item.items())))
+        elif isinstance(item, Sequence):
+            pending.extend(((*where, i), child) for i, child in reversed(list(enumerate(item))))
 
 
 def _pairs_problems(kind: str, pairs: Sequence[tuple[str, Any]]) -> Iterator[tuple[Loc, str]]:
@@ -139,8 +143,8 @@ async def _body_problems(request: Request) -> list[tuple[Loc, str]]:
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
             body = await request.json()
-        except ValueError:
-            return []  # malformed JSON: the route's own parser answers it with its position
+        except (ValueError, RecursionError):
+            return []  # malformed or absurdly nested: the route's own parser answers it
         return list(json_problems(body, ("body",)))
     return []
 
