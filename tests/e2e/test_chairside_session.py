@@ -55,7 +55,8 @@ def scheduled(
             "scheduled_at": T0.isoformat(),
             "chair": "Chair 2",
         }
-        created = client.post("/api/v1/sessions", json=body, headers=auth)
+        with clock.frozen_at(T0):  # booked when it happens: the API refuses a past booking
+            created = client.post("/api/v1/sessions", json=body, headers=auth)
         assert created.status_code == 201, created.text
     app.state.engine.dispose()
     return people, created.json()["id"]
