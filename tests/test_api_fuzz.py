@@ -35,7 +35,7 @@ from schemathesis.core import NotSet
 from ketaclinic import clock
 from ketaclinic.infusions.core import State
 from tests.conftest import Person, patient_body
-from tests.web.fuzzing import MISSING, Call, RawNumber, mutations, places, send, sweep, to_json
+from tests.web.fuzzing import MISSING, Call, Raw, mutations, places, send, sweep, to_json
 from tests.web.seeded_clinic import CHECK_IN, DISCHARGE, NOW, VITALS, SeededClinic, seed
 
 EXAMPLES_PER_OPERATION = 15
@@ -268,7 +268,7 @@ def test_no_generated_request_gets_a_server_error(
 def test_the_generator_sends_what_a_client_library_would_refuse(text: str) -> None:
     """Lone surrogates and NUL reach the server as JSON escapes, not as an encoding error, and
     a raw number keeps every digit."""
-    body = {"name": text, "n": RawNumber("1e-30"), "gone": MISSING}
+    body = {"name": text, "n": Raw("1e-30"), "gone": MISSING}
     assert to_json(body) == '{"name": ' + json.dumps(text) + ', "n": 1e-30}'
-    sent = json.loads(to_json([RawNumber("80.0000000000000000000001")]), parse_float=Decimal)
+    sent = json.loads(to_json([Raw("80.0000000000000000000001")]), parse_float=Decimal)
     assert sent == [Decimal("80.0000000000000000000001")]

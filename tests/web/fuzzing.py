@@ -28,8 +28,9 @@ MISSING = Missing()
 
 
 @dataclass(frozen=True)
-class RawNumber:
-    """A JSON number written as is, e.g. more digits than a float holds."""
+class Raw:
+    """JSON text sent as written: a number with more digits than a float holds, NaN, a list
+    nested deeper than any parser allows."""
 
     text: str
 
@@ -67,10 +68,10 @@ UNSTORABLE_TEXT = st.tuples(
 HUGE = st.integers(-(10**40), 10**40) | st.sampled_from(
     [0, -1, 2**31 - 1, 2**31, 2**63, -(2**63) - 1, 10**100, 10**101]
 )
-PRECISE = st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: RawNumber(str(d)))
+PRECISE = st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: Raw(str(d)))
 RAW = st.sampled_from(
     ["80.0000000000000000000001", "1e-30", "1E+400", "-0.0", "0.1e1", "NaN", "-Infinity"]
-).map(RawNumber)
+).map(Raw)
 DATES = st.one_of(
     st.sampled_from(
         [
@@ -90,7 +91,8 @@ DATES = st.one_of(
     st.datetimes(timezones=OFFSETS).map(datetime.isoformat),
     st.dates().map(lambda d: d.isoformat()),
 )
-SHAPES = st.sampled_from([None, True, False, [], {}, "", " ", MISSING, [None], {"": None}])
+DEEP = Raw("[" * 5000 + "]" * 5000)
+SHAPES = st.sampled_from([None, True, False, [], {}, "", " ", MISSING, [None], {"": None}, DEEP])
 
 #: For the sweep: each place gets each extreme of its kind, one at a time.
 EXTREMES: dict[str, list[Any]] = {
@@ -98,10 +100,10 @@ EXTREMES: dict[str, list[Any]] = {
     "number": [
         10**30,
         -(2**63) - 1,
-        RawNumber("80.0000000000000000000001"),
-        RawNumber("1e-30"),
-        RawNumber("1E+400"),
-        RawNumber("NaN"),
+        Raw("80.0000000000000000000001"),
+        Raw("1e-30"),
+        Raw("1E+400"),
+        Raw("NaN"),
     ],
     "date": [
         "0001-01-01T00:00:00+14:00",
@@ -109,7 +111,7 @@ EXTREMES: dict[str, list[Any]] = {
         "9999-12-31",
         "1980-01-01T00:00:00",
     ],
-    "other": [None, "a\x00b", 10**30, "9999-12-31T23:59:59-14:00"],
+    "other": [None, "a\x00b", 10**30, "9999-12-31T23:59:59-14:00", DEEP],
 }
 
 
@@ -151,7 +153,7 @@ def _kind_of_value(value: Any) -> str:
         return "date" if _ISO_DAY.match(value) else "text"
     if isinstance(value, bool):
         return "other"
-    return "number" if isinstance(value, int | float | Decimal | RawNumber) else "other"
+    return "number" if isinstance(value, int | float | Decimal | Raw) else "other"
 
 
 def _kind_of_schema(schema: dict[str, Any]) -> str:
@@ -176,9 +178,9 @@ def _leaves(value: Any, prefix: Place) -> Iterator[tuple[Place, str]]:
 
 def places(schema: dict[str, Any], call: Call) -> dict[Place, str]:
     """Every place of the request a value can go in, with its kind: the schema's parameters and
-    body fields, every nested place of the valid request, and a query parameter nobody declared
-    (the text check reads those too)."""
-    found: dict[Place, str] = {("query", "unexpected"): "text"}
+    body fields, every nested place of the valid request, and a query parameter and a body field
+    nobody declared (the text check reads those too, and a body sent to a route that takes none)."""
+    found: dict[Place, str] = {("query", "unexpected"): "text", ("body", "unexpected"): "other"}
     parameters = _leaves({"path": call.path_params, "query": call.query}, ())
     found.update((place, kind) for place, kind in parameters if len(place) == 2)
     found.update(_leaves(call.body, ("body",)))
@@ -238,7 +240,7 @@ def sweep(call: Call, spots: dict[Place, str]) -> Iterator[Call]:
 
 def to_json(value: Any) -> str:
     """JSON with raw numbers as written; ``ensure_ascii`` keeps a lone surrogate as its escape."""
-    if isinstance(value, RawNumber):
+    if isinstance(value, Raw):
         return value.text
     if isinstance(value, dict):
         items = (
@@ -251,7 +253,7 @@ def to_json(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, RawNumber):
+    if isinstance(value, Raw):
         return value.text
     return value if isinstance(value, str) else to_json(value)
 
