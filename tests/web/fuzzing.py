@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
 
@@ -48,6 +50,23 @@ class Call:
     body: Any = None
     form: bool = False
     renew: Callable[[Call], Call] | None = field(default=None, repr=False, compare=False)
+
+
+def every_route(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, path, route) of every route of the app, pages and API, through included routers."""
+    found = []
+    for route in app.routes:
+        included = getattr(route, "original_router", None)
+        pairs = (
+            [(route.include_context.path_for(r), r) for r in included.routes]  # type: ignore[attr-defined]
+            if included is not None
+            else [(getattr(route, "path", ""), route)]
+        )
+        for path, inner in pairs:
+            assert not hasattr(inner, "original_router"), "nested routers: walk them too"
+            if isinstance(inner, APIRoute):
+                found += [(method, path, inner) for method in sorted(inner.methods)]
+    return found
 
 
 # --- values -------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI, params
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -24,6 +23,7 @@ from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.patients.models import Patient
 from ketaclinic.web.inputs import ExactJsonRoute
 from tests.conftest import Person, csrf_from, log_in, patient_body, token_for
+from tests.web.fuzzing import every_route
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 JSON = {"content-type": "application/json"}
@@ -156,27 +156,10 @@ def test_it_refuses_a_nul_byte_in_a_path_parameter_naming_it(
     _only(client.get("/api/v1/patients/1%00", headers=api), ["path", "patient_id"])
 
 
-def _every_route(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
-    """(method, path, route) of every route of the app, pages and API, through included routers."""
-    found = []
-    for route in app.routes:
-        included = getattr(route, "original_router", None)
-        pairs = (
-            [(route.include_context.path_for(r), r) for r in included.routes]  # type: ignore[attr-defined]
-            if included is not None
-            else [(getattr(route, "path", ""), route)]
-        )
-        for path, inner in pairs:
-            assert not hasattr(inner, "original_router"), "nested routers: walk them too"
-            if isinstance(inner, APIRoute):
-                found += [(method, path, inner) for method in sorted(inner.methods)]
-    return found
-
-
 def test_every_route_refuses_a_control_character_in_its_query(
     app: FastAPI, client: TestClient
 ) -> None:
-    routes = _every_route(app)
+    routes = every_route(app)
     schema_operations = sum(len(item) for item in app.openapi()["paths"].values())
     assert len([r for r in routes if r[2].include_in_schema]) == schema_operations
     assert len(routes) > schema_operations  # the pages too
@@ -190,13 +173,13 @@ def test_every_route_refuses_a_control_character_in_its_query(
 def test_every_route_with_a_json_body_reads_its_numbers_exactly(app: FastAPI) -> None:
     json_routes = [
         (method, path)
-        for method, path, route in _every_route(app)
+        for method, path, route in every_route(app)
         if route.body_field is not None and not isinstance(route.body_field.field_info, params.Form)
     ]
     assert len(json_routes) >= 27  # as many as the API had when this test was written
     inexact = [
         (method, path)
-        for method, path, route in _every_route(app)
+        for method, path, route in every_route(app)
         if (method, path) in json_routes and not isinstance(route, ExactJsonRoute)
     ]
     assert inexact == []
