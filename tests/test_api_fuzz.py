@@ -34,7 +34,7 @@ from schemathesis.core import NotSet
 
 from ketaclinic import clock
 from ketaclinic.infusions.core import State
-from tests.conftest import Person, patient_body
+from tests.conftest import Person, patient_body, token_for
 from tests.web.fuzzing import (
     MISSING,
     Call,
@@ -77,6 +77,11 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
     def course() -> dict[str, int]:
         return {"course_id": clinic.fresh_course()}
 
+    def own_token() -> dict[str, Any]:
+        """A token of the login user's, for that user to end (revoking is its holder's right)."""
+        token = token_for(clinic.client, clinic.login)["Authorization"].removeprefix("Bearer ")
+        return {"body": {"token": token, "token_type_hint": "access_token"}}
+
     def course_body() -> dict[str, Any]:
         template_patient = clinic.new_patient()
 
@@ -92,6 +97,7 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
     calls: list[tuple[Call, Callable[[], dict[str, Any]]]] = [
         (Call("POST", "/api/v1/auth/token", role="none", form=True, body={
             "username": clinic.login.username, "password": clinic.login.password}), dict),
+        (Call("POST", "/api/v1/auth/revoke", role="none", form=True), own_token),
         (Call("GET", "/api/v1/me"), dict),
         (Call("GET", "/api/v1/patients", query={"q": "Fuzz", "limit": 5, "offset": 0}), dict),
         (Call("POST", "/api/v1/patients", body=patient_body(mrn="FZ-NEW"), renew=_new_mrn), dict),
@@ -160,7 +166,7 @@ def _made(
     def complete() -> Call:
         made = make()
         if "body" in made:
-            return replace(call, body=made["body"], renew=made["renew"])
+            return replace(call, body=made["body"], renew=made.get("renew"))
         ids = dict(made)
         if call.path.startswith(S + "/"):
             action = call.path.removeprefix(S + "/").split("/")[0]
