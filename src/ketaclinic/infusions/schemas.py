@@ -26,7 +26,8 @@ VersionField = Field(
 #: Clinic policy: 10 µg, below the smallest dose of any adjunct in ``monitoring.adjuncts``
 #: (clonidine 0.1 mg PO); each drug's own maxima are checked there.
 ADJUNCT_DOSE_MIN_MG = Decimal("0.01")
-#: Clinic policy: 0.1 mg is 0.01 mL at 10 mg/mL, the finest mark of a 1 mL syringe.
+#: Clinic policy: 0.1 mg is 0.05–0.1 mL at the library's dilutions (1–2 mg/mL), which a 1 mL
+#: syringe (0.01 mL marks) measures; less is a typing slip, not a push.
 BOLUS_MIN_MG = Decimal("0.1")
 #: Clinic policy: 0.1 mL/h, the usual pump step, at 1 mg/mL, the weakest dilution in the library.
 RATE_MIN_MG_PER_H = Decimal("0.1")
