@@ -11,9 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ketaclinic import clock
+from ketaclinic.accounts import service
 from ketaclinic.accounts.core import Role
+from ketaclinic.accounts.models import User
 from ketaclinic.audit.models import AuditEvent
-from tests.conftest import Person, csrf_from, log_in, token_for
+from ketaclinic.config import Settings
+from ketaclinic.db import make_engine, make_session_factory, transaction
+from tests.conftest import PASSWORD, Person, csrf_from, log_in, token_for
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -166,3 +170,34 @@ def test_a_deactivated_user_is_refused(
         assert user is not None
         user.is_active = False
     assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_the_password_is_hashed_before_the_login_takes_any_lock(
+    sqlite_settings: Settings, make_sqlite_person: Callable[..., Person]
+) -> None:
+    nurse = make_sqlite_person(Role.NURSE)
+    engine = make_engine(sqlite_settings.model_copy(update={"sqlite_busy_timeout_ms": 50}))
+    factory = make_session_factory(engine)
+    with factory() as writer, writer.begin():
+        writer.execute(select(1))  # another request holds SQLite's write lock meanwhile
+        with factory() as session:
+            check = service.check_password(session, username=nurse.username, password=PASSWORD)
+    engine.dispose()
+    assert check.user_id == nurse.user_id and check.verified_hash is not None
+
+
+def test_a_password_changed_after_it_was_checked_does_not_let_the_old_one_in(
+    factory: sessionmaker[Session], nurse: Person
+) -> None:
+    policy = service.lockout_policy(3, 15)
+    with factory() as session:
+        check = service.check_password(session, username=nurse.username, password=PASSWORD)
+    with transaction(factory) as session:
+        user = session.get(User, nurse.user_id)
+        assert user is not None
+        service.set_password(session, user=user, password="a brand new password")
+    with transaction(factory) as session:
+        outcome = service.authenticate(
+            session, username=nurse.username, check=check, policy=policy, client_address=None
+        )
+        assert outcome.user is None and not outcome.locked

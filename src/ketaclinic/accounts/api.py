@@ -48,11 +48,12 @@ def login_for_token(
     password changes or when the account is deactivated."""
     policy = service.lockout_policy(settings.lockout_failures, settings.lockout_minutes)
     lifetime = timedelta(minutes=settings.token_max_age_min)
+    check = service.check_password(session, username=form.username, password=form.password)
     with session.begin():
         outcome = service.authenticate(
             session,
             username=form.username,
-            password=form.password,
+            check=check,
             policy=policy,
             client_address=client_address(request),
         )

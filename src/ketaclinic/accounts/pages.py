@@ -63,11 +63,12 @@ def login(
 ) -> Response:
     policy = service.lockout_policy(settings.lockout_failures, settings.lockout_minutes)
     lifetime = timedelta(minutes=settings.session_max_age_min)
+    check = service.check_password(session, username=username, password=password)
     with session.begin():
         outcome = service.authenticate(
             session,
             username=username,
-            password=password,
+            check=check,
             policy=policy,
             client_address=client_address(request),
         )

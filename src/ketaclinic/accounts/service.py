@@ -21,6 +21,7 @@ from ketaclinic.accounts.core import (
 from ketaclinic.accounts.models import Clinic, User
 from ketaclinic.accounts.security import hash_password, verify_password
 from ketaclinic.audit import service as audit
+from ketaclinic.db import begin_read_only
 from ketaclinic.errors import Conflict, InvalidInput
 from ketaclinic.protocols import service as protocols
 
@@ -144,24 +145,46 @@ class LoginOutcome:
     locked: bool = False
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A password checked before the login's transaction begins: hashing costs about a tenth of
+    a second of CPU, and must not hold the database's write lock (SQLite) or a row lock meanwhile.
+    """
+
+    user_id: int | None  # the active account of that username, if any
+    verified_hash: str | None  # the stored hash the password matched, or None
+
+
+def check_password(session: Session, *, username: str, password: str) -> PasswordCheck:
+    """Read the account in a read-only transaction of its own, end it, then hash. ``session``
+    must have no transaction open. An unknown name is hashed against a dummy, taking as long."""
+    begin_read_only(session)
+    user = session.scalar(select(User).where(User.username == normalise_username(username)))
+    stored = user.password_hash if user is not None else None
+    user_id = user.id if user is not None and user.is_active else None
+    session.rollback()
+    return PasswordCheck(user_id, stored if verify_password(stored, password) else None)
+
+
 def authenticate(
     session: Session,
     *,
     username: str,
-    password: str,
+    check: PasswordCheck,
     policy: LockoutPolicy,
     client_address: str | None,
 ) -> LoginOutcome:
-    """Check a login, count failures toward lockout, and audit success or failure.
+    """Count failures toward lockout and audit success or failure, for a password already checked
+    (``check_password``). Runs inside the caller's transaction.
 
-    Failures count against the typed username whether or not it exists, and the password is
-    always hashed (against a dummy when the name is unknown), so an unknown name gets the same
-    answers, in the same time, as a real one: wrong until the limit, then locked.
+    Failures count against the typed username whether or not it exists, so an unknown name gets
+    the same answers as a real one: wrong until the limit, then locked. A password changed since
+    it was checked does not let the old one in.
     """
     now = clock.now()
-    user = session.scalar(select(User).where(User.username == normalise_username(username)))
-    password_ok = verify_password(user.password_hash if user else None, password)
+    user = session.get(User, check.user_id) if check.user_id is not None else None
     known = user if user is not None and user.is_active else None
+    password_ok = known is not None and known.password_hash == check.verified_hash
     if is_locked(throttle.current(session, typed=username), now):
         _audit_login(session, known, username, client_address, "login.failure", "locked")
         return LoginOutcome(None, locked=True)
