@@ -144,11 +144,14 @@ async def _log_in(client: httpx.AsyncClient, floor: Floor) -> dict[str, str]:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert match, "no CSRF token on the login page"
     form = {"username": floor.nurse, "password": floor.password, "csrf_token": match.group(1)}
-    if (await client.post("/login", data=form)).status_code != 303:
-        raise SystemExit("the bench nurse could not log in")
+    page_login = await client.post("/login", data=form)
+    if page_login.status_code != 303:
+        raise SystemExit(f"the bench nurse could not log in: {page_login.status_code}")
     token = await client.post(
         "/api/v1/auth/token", data={"username": floor.nurse, "password": floor.password}
     )
+    if token.status_code != 200:
+        raise SystemExit(f"the bench nurse got no token: {token.status_code} {token.text}")
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
@@ -219,10 +222,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        bench("SQLite", f"sqlite:///{Path(scratch) / 'load.db'}", args)
+    if "sqlite" in args.engines:
+        with tempfile.TemporaryDirectory() as scratch:
+            bench("SQLite", f"sqlite:///{Path(scratch) / 'load.db'}", args)
     server_url = os.environ.get(PG_ENV)
+    if "postgresql" not in args.engines:
+        return
     if server_url:
         with fresh_postgres(server_url) as url:
             bench("PostgreSQL", url, args)

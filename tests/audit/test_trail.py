@@ -256,6 +256,23 @@ def test_the_database_refuses_to_change_seals(
         connection.execute(text(statement))
 
 
+def test_events_of_a_transaction_go_in_together_and_vanish_with_a_rollback(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory() as session:
+        with session.begin():
+            _system_event(session, "test.kept.1")
+            _system_event(session, "test.kept.2")
+        with pytest.raises(RuntimeError), session.begin():
+            _system_event(session, "test.dropped")
+            raise RuntimeError("the change failed")
+        with session.begin():
+            _system_event(session, "test.kept.3")
+    with factory() as session:
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["test.kept.1", "test.kept.2", "test.kept.3"]
+
+
 def test_every_event_lands_in_exactly_one_seal(
     busy_trail: int, factory: sessionmaker[Session]
 ) -> None:
@@ -368,7 +385,8 @@ def test_an_event_of_a_transaction_still_open_waits_for_the_next_seal(
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer at a time: a sealer cannot run beside an open write")
     with factory() as slow, slow.begin():
-        _system_event(slow, "test.slow")  # written first, committed last
+        _system_event(slow, "test.slow")
+        service.write_pending(slow)  # written first (as a long request would), committed last
         with transaction(factory) as quick:
             _system_event(quick, "test.quick")
         _seal(factory)
@@ -393,10 +411,15 @@ def test_two_writers_append_events_without_waiting_for_each_other(
         pytest.skip("SQLite has one writer at a time by design")
     with factory() as first, first.begin():
         _system_event(first, "test.first")
+        service.write_pending(first)  # inserted, not committed
         with factory() as second, second.begin():
             second.execute(text("SET LOCAL lock_timeout = '2s'"))
-            _system_event(second, "test.second")  # would time out if both touched one row
+            _system_event(second, "test.second")
+            service.write_pending(second)  # would time out if both touched one row
         _system_event(first, "test.first-again")
+    with factory() as session:
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["test.first", "test.second", "test.first-again"]
 
 
 def test_the_background_sealer_seals_what_is_written_and_once_more_when_stopped(
