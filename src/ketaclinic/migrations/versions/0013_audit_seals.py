@@ -165,7 +165,14 @@ def upgrade() -> None:
         batch_op.drop_column("seq")
         batch_op.drop_column("prev_hash")
         batch_op.drop_column("hash")
-        batch_op.create_index("ix_audit_event_xact_id_id", ["xact_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_audit_event_xact_id_id",
+            ["xact_id", "id"],
+            unique=False,
+            postgresql_where=sa.text("xact_id IS NOT NULL"),
+            sqlite_where=sa.text("xact_id IS NOT NULL"),
+        )
+        batch_op.drop_index(batch_op.f("ix_audit_event_action"))
     if dialect == "postgresql":
         op.execute("ALTER TABLE audit_event ALTER COLUMN id TYPE BIGINT")
         op.execute("ALTER SEQUENCE audit_event_id_seq AS BIGINT")
@@ -235,6 +242,7 @@ def downgrade() -> None:
         op.execute("ALTER TABLE audit_event ALTER COLUMN id TYPE INTEGER")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_event_xact_id_id")
+        batch_op.create_index(batch_op.f("ix_audit_event_action"), ["action"], unique=False)
         batch_op.drop_column("mac")
         batch_op.drop_column("xact_id")
         batch_op.alter_column("seq", existing_type=sa.Integer(), nullable=False)
