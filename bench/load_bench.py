@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 from pages_bench import PG_ENV, fresh_postgres, percentile
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import make_url, select
 
 from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory
@@ -258,19 +257,8 @@ def sqlite_copy(template: str) -> Iterator[str]:
         yield f"sqlite:///{target}"
 
 
-@contextmanager
-def postgres_copy(template: str) -> Iterator[str]:
-    name = f"ketaclinic_load_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(template, isolation_level="AUTOCOMMIT")
-    source = make_url(template).database
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
-    try:
-        yield make_url(template).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def postgres_copy(template: str) -> AbstractContextManager[str]:
+    return fresh_postgres(template, template=make_url(template).database)
 
 
 def main() -> None:

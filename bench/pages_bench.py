@@ -94,12 +94,14 @@ def bench(url: str, label: str, repeats: int) -> None:
 
 
 @contextmanager
-def fresh_postgres(server_url: str) -> Iterator[str]:
-    """A new database on the server, dropped afterwards (as tests/conftest.py does)."""
+def fresh_postgres(server_url: str, template: str | None = None) -> Iterator[str]:
+    """A new database on the server (a copy of ``template`` when one is named), dropped
+    afterwards (as tests/conftest.py does)."""
     name = f"ketaclinic_bench_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
