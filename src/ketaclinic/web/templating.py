@@ -54,8 +54,11 @@ def _local_time(request: Request, value: datetime | None, fmt: str = "%Y-%m-%d %
 
 
 def zone_now(zone: ZoneInfo) -> str:
-    """The zone's abbreviation and UTC offset now ("CST, UTC-06:00"), for the footer."""
+    """The zone's abbreviation and UTC offset now ("CST, UTC-06:00") for the footer; nothing
+    for UTC itself."""
     now = clock.now().astimezone(zone)
+    if now.tzname() == zone.key:
+        return ""
     offset = now.strftime("%z")
     return f"{now.tzname()}, UTC{offset[:3]}:{offset[3:]}"
 
