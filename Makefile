@@ -13,10 +13,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The demo clinic's wall clock: a real zone (set KETACLINIC_CLINIC_TIMEZONE to use another).
+DEMO_TIMEZONE := $(or $(KETACLINIC_CLINIC_TIMEZONE),America/Chicago)
+
 run: install
 	$(BIN)/ketaclinic db upgrade
-	$(BIN)/ketaclinic demo --new-passwords
-	$(BIN)/ketaclinic serve --host 127.0.0.1 --port 8000
+	KETACLINIC_CLINIC_TIMEZONE=$(DEMO_TIMEZONE) $(BIN)/ketaclinic demo --new-passwords
+	KETACLINIC_CLINIC_TIMEZONE=$(DEMO_TIMEZONE) $(BIN)/ketaclinic serve --host 127.0.0.1 --port 8000
 
 test:
 	bash scripts/test.sh

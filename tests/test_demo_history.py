@@ -30,11 +30,14 @@ from ketaclinic.demo_history_data import (
     Story,
 )
 from ketaclinic.dosing.library import PROTOCOLS
+from ketaclinic.indications import fit, indications_for_code
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.outcomes.boosters import booster_work_list
 from ketaclinic.outcomes.models import Measurement, PatientGoal
 from ketaclinic.patients.models import Patient
+from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.protocols.suggestion import suggest
 from ketaclinic.screening.models import Screening
 from tests.conftest import cli_env
 
@@ -107,6 +110,24 @@ def test_each_patient_is_screened_then_has_one_course_in_the_phase_its_sessions_
             assert out.phase == ("maintenance" if completed >= series else "stabilisation")
         assert out.series_completed == min(completed, series)
         assert out.aborted == sum(1 for v in story.visits if v.event is Event.ABORT)
+
+
+def test_every_demo_patient_is_treated_with_a_protocol_that_fits_their_diagnosis(
+    demo: Session,
+) -> None:
+    current = protocols.list_current(demo, clinic_id=_clinic_id(demo))
+    by_id = {row.id: row for row in current}
+    treated = demo.scalars(select(InfusionSession)).all()
+    assert {s.patient_id for s in treated if s.course_id is None}  # today's floor too
+    for row in treated:
+        patient = demo.get(Patient, row.patient_id)
+        assert patient is not None and patient.primary_diagnosis is not None
+        found = indications_for_code(patient.primary_diagnosis.code)
+        named = by_id[row.protocol_version_id].definition["indications"]
+        assert any(fit(named, i.id) is not None for i in found), (patient.id, named)
+        # and it is the protocol the forms offer this patient first
+        offered = suggest(demo, patient, current)
+        assert offered is not None and offered.protocol_id == row.protocol_version_id
 
 
 def test_sessions_follow_the_plan_with_scores_before_and_after_and_the_abort_reason(

@@ -31,11 +31,12 @@ from ketaclinic.infusions.schemas import (
 )
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
+from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.protocols.suggestion import suggest
 from ketaclinic.screening.core import BpThreshold
 
 #: The demo staff who work the floor: ``demo.nurse2`` is the second nurse who verifies orders.
 FLOOR_STAFF = ("demo.physician", "demo.nurse", "demo.nurse2")
-PROTOCOL_KEY = "migraine-lauritsen-2016"
 CALM = {
     "systolic_mmhg": 126,
     "diastolic_mmhg": 80,
@@ -72,7 +73,6 @@ def seed_today(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
     if sessions.board(session, actor=team.nurse, day=today, zone=zone):
         return 0
     current = protocols.list_current(session, clinic_id=clinic_id)
-    protocol = next(p for p in current if p.key == PROTOCOL_KEY)
     patients = _patients(session, clinic_id)
     day_start = datetime.combine(today, datetime.min.time(), tzinfo=zone)
     for plan, patient in zip(PLANS, patients, strict=False):
@@ -83,13 +83,23 @@ def seed_today(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
                 actor=team.nurse,
                 data=ScheduleIn(
                     patient_id=patient.id,
-                    protocol_id=protocol.id,
+                    protocol_id=_fitting_protocol(session, patient, current),
                     scheduled_at=at,
                     chair=plan.chair,
                 ),
             )
         plan.steps(session, team, row, now)
     return len(PLANS)
+
+
+def _fitting_protocol(
+    session: Session, patient: Patient, current: Sequence[ProtocolVersion]
+) -> int:
+    """The protocol the schedule form would offer this patient (it fits their diagnosis)."""
+    found = suggest(session, patient, current)
+    if found is None:
+        raise LookupError(f"no protocol of the library fits patient {patient.id}'s diagnoses")
+    return found.protocol_id
 
 
 def _team(session: Session, clinic_id: int) -> Team | None:

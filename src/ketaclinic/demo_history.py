@@ -27,6 +27,7 @@ from ketaclinic.courses.models import Course
 from ketaclinic.courses.schemas import CourseCreate
 from ketaclinic.demo_floor import FLOOR_STAFF, Team
 from ketaclinic.demo_history_data import ABORT_REASON, STORIES, Diary, Event, Story, Visit
+from ketaclinic.indications import indications_for_code
 from ketaclinic.infusions import service as sessions
 from ketaclinic.infusions.discharge import observation_minutes
 from ketaclinic.infusions.models import InfusionSession
@@ -51,7 +52,6 @@ from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.screening import service as screening
 from ketaclinic.screening.core import BpThreshold
-from ketaclinic.screening.indications import indications_for_code
 from ketaclinic.screening.schemas import BaselineQuestionnaire, ScreeningIn
 
 SEED = 11

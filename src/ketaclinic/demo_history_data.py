@@ -15,6 +15,8 @@ from enum import StrEnum
 DEPRESSION = "depression-murrough-2013"
 MIGRAINE = "migraine-lauritsen-2016"
 CHRONIC_PAIN = "chronic-pain-low-dose"
+FIBROMYALGIA = "fibromyalgia-graven-nielsen-2000"
+CRPS = "crps-schwartzman-2009"
 
 #: Positions (in patient-id order) that today's floor uses: the history leaves them alone so the
 #: chair board's patients have no past that the board does not explain.
@@ -86,7 +88,7 @@ def _d(instrument: str, *points: tuple[int, int, int]) -> tuple[Diary, ...]:
 STORIES: tuple[Story, ...] = (
     Story(  # the portal patient: fibromyalgia, a responder who keeps a weekly pain diary
         position=0,
-        protocol=CHRONIC_PAIN,
+        protocol=FIBROMYALGIA,
         screened=(10, 3),
         baseline=(8, 12),
         visits=(
@@ -196,9 +198,9 @@ STORIES: tuple[Story, ...] = (
         goal=("Sleep through the night without the burning waking me", 4),
         relapse=True,
     ),
-    Story(  # CRPS: one infusion with nausea, partial relief holding
+    Story(  # CRPS: one infusion of the daily series, with nausea, partial relief holding
         position=13,
-        protocol=CHRONIC_PAIN,
+        protocol=CRPS,
         screened=(4, 1),
         baseline=(9, 10),
         visits=(_v((3, 3), (9, 5), (10, 9), Event.NAUSEA),),

@@ -20,6 +20,7 @@ from ketaclinic.outcomes import service as outcomes
 from ketaclinic.outcomes import trajectory
 from ketaclinic.portal.core import DEFAULT_SCHEDULE
 from ketaclinic.protocols import service as protocols
+from ketaclinic.protocols.suggestion import suggest
 from ketaclinic.web.forms import error_messages, parse, whole_number
 from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
@@ -50,14 +51,14 @@ def _context(session: Session, actor: Actor, settings: Settings, patient_id: int
     }
     may_manage = actor.role is not None and may(actor.role, Permission.COURSE_MANAGE)
     assert actor.clinic_id is not None
+    offered = protocols.list_current(session, clinic_id=actor.clinic_id) if may_manage else []
     return {
         "patient": patient,
         "courses": [service.to_out(session, row, zone=settings.timezone) for row in rows],
         "responses": responses,
         "may_manage": may_manage,
-        "protocols": protocols.list_current(session, clinic_id=actor.clinic_id)
-        if may_manage
-        else [],
+        "protocols": offered,
+        "suggestion": suggest(session, patient, offered) if may_manage else None,
         "values": {},
         "errors": {},
         "end_errors": {},

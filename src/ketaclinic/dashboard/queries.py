@@ -27,9 +27,9 @@ from ketaclinic.courses.models import Course
 from ketaclinic.dashboard import core
 from ketaclinic.dashboard.patient_queries import indications, overdue, scores
 from ketaclinic.dashboard.report import Dashboard
+from ketaclinic.indications import BY_ID
 from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
 from ketaclinic.protocols.models import ProtocolVersion
-from ketaclinic.screening.indications import BY_ID
 
 NOT_HELD = ("cancelled", "no_show")
 #: States reached only through ``start`` (DESIGN §3: infusing ⇄ paused → observing → discharged).

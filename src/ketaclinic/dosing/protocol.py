@@ -20,6 +20,7 @@ from ketaclinic.dosing.checks import (
     require_whole,
 )
 from ketaclinic.errors import DoseOutOfRange, InvalidInput
+from ketaclinic.indications import KNOWN_IDS
 
 #: Clinic policy (REFERENCE §5c): observe at least 60 min after every infusion. No guideline
 #: stating 60 min was found; a protocol may ask for more (Spravato: 2 h), never less.
@@ -43,13 +44,10 @@ DEFAULT_BOOSTER_PHQ9_RISE = 5
 DEFAULT_MIN_DURATION_MIN = 45
 DEFAULT_MAX_DURATION_MIN = 300
 
-#: Conditions named in REFERENCE §1a/§2/§3a. A fixed list catches a typo ("depresion") that would
-#: otherwise hide a protocol from its indication; add to it deliberately.
-KNOWN_INDICATIONS = frozenset(
-    ("crps", "depression", "bipolar_depression", "migraine", "headache", "chronic_pain")
-    + ("fibromyalgia", "neuropathic_pain", "spinal_cord_injury_pain", "phantom_limb_pain")
-    + ("postherpetic_neuralgia", "cancer_pain", "ischemic_pain", "low_back_pain")
-)
+#: The clinic's one vocabulary of indications (``ketaclinic.indications``), shared with screening.
+#: A fixed list catches a typo ("depresion") that would otherwise hide a protocol from its
+#: indication; add to the table deliberately.
+KNOWN_INDICATIONS = KNOWN_IDS
 
 _SLUG = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
 

@@ -30,6 +30,7 @@ from ketaclinic.pk.models import Patient as PkPatient
 from ketaclinic.pk.pages import chart_data
 from ketaclinic.pk.simulate import simulate
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.web.chart_axes import clock_axis
 
 PK_MODEL = "domino"  # the adult model the dose plan page draws with
 #: The curve after the stop is drawn for the clinic's minimum observation (DESIGN §3).
@@ -166,6 +167,7 @@ def chart(row: InfusionSession, patient: Patient, given: Delivered | None, zone:
     """Predicted concentrations for what was actually given, and the vitals, on one clock axis."""
     result = Chart()
     vitals = [e for e in row.events if e.kind == "vitals"]
+    result.data["xaxis"] = clock_axis(e.at.astimezone(zone) for e in vitals)
     result.data["vitals"] = {
         "times": [_local_iso(e.at, zone) for e in vitals],
         **{name: [e.data.get(name) for e in vitals] for name, _ in VITAL_LABELS},
@@ -199,6 +201,8 @@ def chart(row: InfusionSession, patient: Patient, given: Delivered | None, zone:
         _local_iso(given.started_at + timedelta(minutes=t), zone) for t in pk.pop("times_min")
     ]
     result.data["pk"] = pk
+    drawn = [datetime.fromisoformat(t) for t in pk["times"] + result.data["vitals"]["times"]]
+    result.data["xaxis"] = clock_axis(drawn)
     result.warnings = sim.warnings
     return result
 

@@ -29,6 +29,7 @@ from ketaclinic.infusions.core import PAST_GRACE
 from ketaclinic.infusions.schemas import ScheduleIn
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.protocols.suggestion import suggest
 from ketaclinic.web.forms import FieldErrors, error_messages, parse
 from ketaclinic.web.params import MAX_ID, RecordId
 from ketaclinic.web.templating import flash, render
@@ -165,6 +166,7 @@ def _context(session: Session, actor: Actor, settings: Settings, patient_id: int
             offered.append(ProtocolChoice(course.protocol_id, f"{label}, this course's version"))
     return {
         "patient": patient,
+        "suggestion": suggest(session, patient, current),
         "choices": Choices(offered, course_choices),
         "earliest": (clock.now() - PAST_GRACE).astimezone(settings.timezone).strftime(LOCAL_FORMAT),
     }
@@ -199,6 +201,8 @@ def schedule_page(
     course = context["choices"].course(course_id)
     if course is not None:
         values.update(course_id=str(course.id), protocol_id=str(course.protocol_id))
+    elif context["suggestion"] is not None:
+        values.update(protocol_id=str(context["suggestion"].protocol_id))
     return _form(request, context, values, {})
 
 

@@ -8,6 +8,7 @@ Scores stay exact until they are turned into chart points here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from ketaclinic.outcomes.core import ScorePoint, score_text
 from ketaclinic.outcomes.models import Measurement, PatientGoal
 from ketaclinic.outcomes.summary import Change, ResponseSummary, summarise
 from ketaclinic.patients.models import Patient
+from ketaclinic.web.chart_axes import day_axis, score_axis
 
 #: (instrument, score name, label, panel). Pain on 0–10 scales, mood on the PHQ-9/GAD-7 totals.
 SERIES: tuple[tuple[str, str, str, str], ...] = (
@@ -44,7 +46,8 @@ _DRAWN = frozenset({"infusing", "paused", "observing", "discharged", "aborted"})
 def chart_data(
     session: Session, *, actor: Actor, patient: Patient, zone: ZoneInfo
 ) -> dict[str, Any]:
-    """Everything the trajectory chart draws, as JSON-ready values (times in ISO, UTC)."""
+    """Everything the trajectory chart draws, as JSON-ready values: times in ISO as the clinic's
+    wall clock (Plotly draws a time as written), and the axes (``web.chart_axes``)."""
     measurements = outcomes.list_for(session, actor=actor, patient=patient)
     audit.record(session, actor=actor, action="trajectory.read", patient_id=patient.id)
     drawn = _sessions(session, actor, patient, zone)
@@ -54,13 +57,27 @@ def chart_data(
         _points(measurements, "phq9"),
         max(ends) if ends else None,
     )
+    series = [_series(measurements, *spec, zone=zone) for spec in SERIES]
+    pairs = _pairs(measurements, zone)
+    drawn_out = [{k: v for k, v in s.items() if k != "ended_at"} for s in drawn]
+    times = [x for s in series for x in s["x"]] + [s["x"] for s in drawn_out]
     return {
-        "series": [_series(measurements, *spec) for spec in SERIES],
-        "pairs": _pairs(measurements),
-        "sessions": [{k: v for k, v in s.items() if k != "ended_at"} for s in drawn],
+        "series": series,
+        "pairs": pairs,
+        "sessions": drawn_out,
         "goal": _goal(latest_goal(session, patient_id=patient.id)),
         "summary": _summary_text(result),
+        "axes": {
+            "x": day_axis(datetime.fromisoformat(x) for x in times),
+            "pain": score_axis(10, 2),  # NRS, PEG and BPI severity: 0–10
+            "mood": score_axis(27, 5),  # PHQ-9 0–27, GAD-7 0–21
+        },
     }
+
+
+def _wall(at: datetime, zone: ZoneInfo) -> str:
+    """The clinic's wall-clock time of ``at`` as ISO without an offset, as the chart draws it."""
+    return at.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def course_response(
@@ -127,7 +144,13 @@ def _value(m: Measurement, score: str) -> Fraction | None:
 
 
 def _series(
-    measurements: Sequence[Measurement], instrument: str, score: str, label: str, panel: str
+    measurements: Sequence[Measurement],
+    instrument: str,
+    score: str,
+    label: str,
+    panel: str,
+    *,
+    zone: ZoneInfo,
 ) -> dict[str, Any]:
     points = [
         (m.measured_at, value, m.context)
@@ -137,13 +160,13 @@ def _series(
     return {
         "name": label,
         "panel": panel,
-        "x": [at.isoformat() for at, _, _ in points],
+        "x": [_wall(at, zone) for at, _, _ in points],
         "y": [float(value) for _, value, _ in points],
         "text": [f"{score_text(value)} ({context})" for _, value, context in points],
     }
 
 
-def _pairs(measurements: Sequence[Measurement]) -> list[dict[str, Any]]:
+def _pairs(measurements: Sequence[Measurement], zone: ZoneInfo) -> list[dict[str, Any]]:
     """Each session's pre → post of each instrument, drawn as a segment."""
     by_key: dict[tuple[int, str], dict[str, Measurement]] = {}
     for m in measurements:
@@ -162,7 +185,7 @@ def _pairs(measurements: Sequence[Measurement]) -> list[dict[str, Any]]:
                 "session_id": session_id,
                 "panel": spec[3],
                 "name": spec[2],
-                "x": [found["pre"].measured_at.isoformat(), found["post"].measured_at.isoformat()],
+                "x": [_wall(found[c].measured_at, zone) for c in ("pre", "post")],
                 "y": [float(before), float(after)],
                 "change": score_text(after - before),
             }
@@ -193,7 +216,7 @@ def _sessions(
         drawn.append(
             {
                 "id": row.id,
-                "x": started.isoformat(),
+                "x": _wall(started, zone),
                 "state": row.state,
                 "phase": phase_of.get(row.id, "no course"),
                 "ended_at": max(stops) if stops else None,

@@ -27,6 +27,7 @@ from ketaclinic.outcomes.models import Measurement
 from ketaclinic.outcomes.schemas import Context, MeasurementIn
 from ketaclinic.patients.models import Patient
 from ketaclinic.portal.core import Due, due_status, local_midnight, schedule_for
+from ketaclinic.web.chart_axes import day_axis, score_axis
 
 UPCOMING = (State.SCHEDULED.value, State.CHECKED_IN.value)
 #: Sessions that did not take place are not drawn on the patient's chart.
@@ -118,7 +119,13 @@ class ChartData:
     sessions: list[str]
 
     def as_json(self) -> dict[str, object]:
-        return {"series": self.series, "sessions": self.sessions}
+        times = [str(t) for s in self.series.values() for t in s["times"]] + self.sessions
+        axes = {
+            "x": day_axis(datetime.fromisoformat(t) for t in times),
+            "pain": score_axis(10, 2),
+            "phq9": score_axis(27, 5),
+        }
+        return {"series": self.series, "sessions": self.sessions, "axes": axes}
 
 
 def chart(session: Session, *, patient: Patient, zone: ZoneInfo) -> ChartData:

@@ -27,6 +27,7 @@ from ketaclinic.pk.schedule import Bolus, Infusion, Schedule
 from ketaclinic.pk.simulate import simulate
 from ketaclinic.protocols import dose, service
 from ketaclinic.protocols.schemas import DoseCalculationIn, DosePlanOut
+from ketaclinic.protocols.suggestion import suggest
 from ketaclinic.web.forms import validation_messages
 from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import render
@@ -98,6 +99,7 @@ def dose_plan_page(
         patient = _patient(session, actor, patient_id)
         context["patient"] = patient
         context["protocols"] = service.list_current(session, clinic_id=actor.clinic_id)
+        context["suggestion"] = suggest(session, patient, context["protocols"])
         status = 200
         if values.get("protocol_id"):
             status = _calculate(session, actor, patient, values, today, context)

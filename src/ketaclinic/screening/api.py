@@ -11,11 +11,11 @@ from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require
 from ketaclinic.config import Settings
 from ketaclinic.errors import NotFound
+from ketaclinic.indications import INDICATIONS
 from ketaclinic.patients import service as patients
 from ketaclinic.screening import service
 from ketaclinic.screening.contraindications import CONTRAINDICATIONS
 from ketaclinic.screening.core import BpThreshold
-from ketaclinic.screening.indications import INDICATIONS
 from ketaclinic.screening.schemas import ScreeningIn, ScreeningOut
 from ketaclinic.web.inputs import ExactJsonRoute
 from ketaclinic.web.params import RecordId

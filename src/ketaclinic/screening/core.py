@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ketaclinic.errors import InvalidInput
+from ketaclinic.indications import Indication, match
 from ketaclinic.screening.contraindications import BY_ID, Contraindication, Severity
-from ketaclinic.screening.indications import Indication, match
 
 # Clinic policy, configurable: the Spravato label's example of an elevated baseline (>140/90,
 # REFERENCE §2 [R21] [S]); no ketamine guideline gives a number (Sanacora wording UNCONFIRMED).

@@ -13,13 +13,13 @@ from starlette.responses import Response
 from ketaclinic.accounts.core import Actor, Permission, may
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
 from ketaclinic.errors import KetaclinicError, NotFound
+from ketaclinic.indications import INDICATIONS, match
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Patient
 from ketaclinic.screening import service
 from ketaclinic.screening.api import threshold
 from ketaclinic.screening.contraindications import CONTRAINDICATIONS, Severity
 from ketaclinic.screening.core import NO_INDICATION
-from ketaclinic.screening.indications import INDICATIONS, match
 from ketaclinic.screening.schemas import ScreeningIn
 from ketaclinic.web.forms import error_messages, lines, parse
 from ketaclinic.web.params import RecordId

@@ -11,6 +11,7 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Actor
 from ketaclinic.audit import service as audit
 from ketaclinic.errors import InvalidInput
+from ketaclinic.indications import BY_ID
 from ketaclinic.outcomes import service as outcomes
 from ketaclinic.outcomes.schemas import Context, MeasurementIn
 from ketaclinic.patients.models import Patient
@@ -21,7 +22,6 @@ from ketaclinic.screening.core import (
     assess,
     require_complete,
 )
-from ketaclinic.screening.indications import BY_ID
 from ketaclinic.screening.models import Screening
 from ketaclinic.screening.schemas import FindingOut, MatchOut, ScreeningIn, ScreeningOut
 

@@ -6,11 +6,14 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import Response
+
+from ketaclinic import clock
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _SEARCH_PATH = [str(_PACKAGE / "web" / "templates")] + sorted(
@@ -50,6 +53,16 @@ def _local_time(request: Request, value: datetime | None, fmt: str = "%Y-%m-%d %
     return value.astimezone(request.app.state.settings.timezone).strftime(fmt)
 
 
+def zone_now(zone: ZoneInfo) -> str:
+    """The zone's abbreviation and UTC offset now ("CST, UTC-06:00") for the footer; nothing
+    for UTC itself."""
+    now = clock.now().astimezone(zone)
+    if now.tzname() == zone.key:
+        return ""
+    offset = now.strftime("%z")
+    return f"{now.tzname()}, UTC{offset[:3]}:{offset[3:]}"
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> Response:
@@ -60,6 +73,7 @@ def render(
         "actor": getattr(request.state, "actor", None),
         "local": lambda value, fmt="%Y-%m-%d %H:%M": _local_time(request, value, fmt),
         "clinic_timezone": request.app.state.settings.clinic_timezone,
+        "clinic_zone_now": zone_now(request.app.state.settings.timezone),
     }
     values.update(context or {})
     return templates.TemplateResponse(request, name, values, status_code=status_code)

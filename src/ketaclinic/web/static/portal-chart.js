@@ -15,18 +15,14 @@
     return {type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
             line: {color: "#7b8a94", width: 1, dash: "dot"}};
   });
-  // A few points close together would zoom in to the hour; show at least a week around them.
-  var stamps = data.series.nrs.times.concat(data.series.phq9.times, data.sessions)
-    .map(function (t) { return new Date(t.replace(" ", "T")).getTime(); });
-  var day = 24 * 3600 * 1000;
-  var low = Math.min.apply(null, stamps), high = Math.max.apply(null, stamps);
-  if (high - low < 7 * day) { low -= 3 * day; high += 3 * day; }
+  // Axes from the server (web/chart_axes.py): a few points close together get at least a week of
+  // whole days around them, never an hour-by-hour axis; scores have whole-number ticks.
   Plotly.newPlot("portal-chart", traces, {
     margin: {t: 10, r: 40, b: 40, l: 40},
-    xaxis: {type: "date", range: [new Date(low), new Date(high)], tickformat: "%d %b"},
-    yaxis: {title: {text: "pain"}, range: [0, 10.5], fixedrange: true},
-    yaxis2: {title: {text: "PHQ-9"}, range: [0, 28], overlaying: "y", side: "right",
-             fixedrange: true},
+    xaxis: data.axes.x,
+    yaxis: Object.assign({title: {text: "pain"}, fixedrange: true}, data.axes.pain),
+    yaxis2: Object.assign({title: {text: "PHQ-9"}, overlaying: "y", side: "right",
+                           fixedrange: true, showgrid: false}, data.axes.phq9),
     shapes: shapes, showlegend: true, legend: {orientation: "h", y: -0.2}
   }, {responsive: true, displaylogo: false, displayModeBar: false});
 })();

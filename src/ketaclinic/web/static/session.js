@@ -44,7 +44,8 @@
   });
   if (!traces.length) { holder.hidden = true; return; }
   var layout = {margin: {t: 10, r: 10, b: 40, l: 55}, legend: {orientation: "h"}, shapes: shapes,
-                xaxis: {type: "date", tickformat: "%H:%M"}};
+                // At least half an hour, ticks 5 min apart or more (web/chart_axes.py).
+                xaxis: data.xaxis || {type: "date", tickformat: "%H:%M"}};
   if (pk) {
     layout.yaxis = {title: {text: "ng/mL"}, domain: [0.45, 1]};
     layout.yaxis2 = {title: {text: "vitals"}, domain: [0, 0.38], anchor: "x"};

@@ -30,9 +30,11 @@
   }
   Plotly.newPlot("trajectory-chart", traces, {
     margin: {t: 10, r: 10, b: 40, l: 55}, height: 460,
-    xaxis: {type: "date", anchor: "y2"},
-    yaxis: {title: {text: "pain (0–10)"}, range: [0, 10.5], domain: [0.55, 1]},
-    yaxis2: {title: {text: "PHQ-9 / GAD-7"}, range: [0, 27.5], domain: [0, 0.45], anchor: "x"},
+    // Axes from the server (web/chart_axes.py): whole days, at least a week; whole-number scores.
+    xaxis: Object.assign({type: "date", anchor: "y2"}, data.axes.x),
+    yaxis: Object.assign({title: {text: "pain (0–10)"}, domain: [0.55, 1]}, data.axes.pain),
+    yaxis2: Object.assign({title: {text: "PHQ-9 / GAD-7"}, domain: [0, 0.45], anchor: "x"},
+                          data.axes.mood),
     shapes: shapes, legend: {orientation: "h"}
   }, {responsive: true, displaylogo: false});
 })();
