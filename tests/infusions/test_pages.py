@@ -214,11 +214,11 @@ def test_every_form_posts_its_action_and_comes_back_to_the_page(ward: Ward) -> N
     assert "Discharged." in ward.nurse.page(sid)
 
 
-def test_cancel_no_show_and_abort_post_from_the_page(ward: Ward) -> None:
+def test_cancel_no_show_and_abort_post_from_the_page_once_confirmed(ward: Ward) -> None:
     cancelled, no_show, aborted = (ward.team.schedule() for _ in range(3))
-    ward.nurse.do(cancelled, "cancel", reason="patient has flu")
-    ward.nurse.do(no_show, "no-show")
-    ward.nurse.do(aborted, "abort", reason="chair out of service")
+    ward.nurse.do(cancelled, "cancel", reason="patient has flu", confirm="yes")
+    ward.nurse.do(no_show, "no-show", confirm="yes")
+    ward.nurse.do(aborted, "abort", reason="chair out of service", confirm="yes")
     states = [ward.state(s)["state"] for s in (cancelled, no_show, aborted)]
     assert states == ["cancelled", "no_show", "aborted"]
 

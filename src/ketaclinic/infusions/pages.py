@@ -28,8 +28,8 @@ from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_c
 from ketaclinic.config import Settings
 from ketaclinic.dosing.core import SoftLimitNeedsOverride
 from ketaclinic.errors import Conflict, KetaclinicError, NotFound
+from ketaclinic.infusions import page_confirm, service
 from ketaclinic.infusions import page_forms as forms
-from ketaclinic.infusions import service
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.page_context import board_context, session_context
 from ketaclinic.infusions.schemas import (
@@ -44,6 +44,7 @@ from ketaclinic.infusions.schemas import (
     SideEffectsIn,
     VitalsIn,
 )
+from ketaclinic.patients.models import Patient
 from ketaclinic.screening.core import BpThreshold
 from ketaclinic.web.forms import validation_messages
 from ketaclinic.web.params import RecordId
@@ -102,6 +103,8 @@ def _page(
         row = _found(session, actor, session_id)
         context = session_context(session, actor, settings, row)
     context["failed"] = failed or {"form": None, "errors": {}, "values": {}}
+    if context["failed"].get("form") == "moves":
+        context["failed"].setdefault("anchor", "top")
     return render(request, "infusions/session.html", context, status_code=status_code)
 
 
@@ -230,6 +233,13 @@ def _act(
     except ValidationError as error:
         failed["errors"] = forms.fields_of(validation_messages(error), fields)
         return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
+    if action.path in IRREVERSIBLE and not page_confirm.confirmed(form):
+        if "reason" in fields and not str(getattr(data, "reason", "")).strip():
+            failed["errors"] = {"reason": f"say why ({action.path} needs a reason)"}
+            return _page(
+                request, session, actor, settings, session_id, failed=failed, status_code=422
+            )
+        return _confirm(request, session, actor, settings, session_id, action, data, failed)
     try:
         with session.begin():
             row = _found(session, actor, session_id, lock=True)
@@ -263,6 +273,43 @@ def _act(
         )
     flash(request, action.done, "success")
     return RedirectResponse(f"/sessions/{session_id}#top", status_code=303)
+
+
+#: Moves that end a session for good: the page asks a second time before it sends them.
+IRREVERSIBLE = frozenset({"no-show", "cancel", "abort"})
+
+
+def _confirm(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    action: Action,
+    data: BaseModel,
+    failed: dict[str, Any],
+) -> Response:
+    """Nothing written: the page again, with a panel naming what the move will do."""
+    with session.begin():
+        row = _found(session, actor, session_id)
+        if getattr(data, "version", None) not in (None, row.version_id):
+            stale = {"form": action.form, "values": {}, "errors": {}, "stale": STALE}
+            stale_page = True
+        else:
+            stale, stale_page = {}, False
+            patient = session.get(Patient, row.patient_id)
+            assert patient is not None  # foreign key
+            failed["confirm"] = page_confirm.confirmation(
+                action.path,
+                patient=f"{patient.given_name} {patient.family_name}",
+                chair=row.chair,
+                scheduled_at=row.scheduled_at,
+                zone=settings.timezone,
+                reason=str(getattr(data, "reason", "") or ""),
+            )
+    if stale_page:
+        return _page(request, session, actor, settings, session_id, failed=stale, status_code=409)
+    return _page(request, session, actor, settings, session_id, failed=failed)
 
 
 def _route(action: Action) -> None:

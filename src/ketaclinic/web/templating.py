@@ -12,6 +12,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import Response
 
+from ketaclinic.web import labels
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 _SEARCH_PATH = [str(_PACKAGE / "web" / "templates")] + sorted(
     str(p) for p in _PACKAGE.glob("*/templates") if p.parent.name != "web"
@@ -23,6 +25,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["label"] = labels.label
+_env.filters["labelled"] = labels.labelled
+_env.filters["sentence"] = labels.sentence
 templates = Jinja2Templates(env=_env)
 
 
@@ -50,6 +55,32 @@ def _local_time(request: Request, value: datetime | None, fmt: str = "%Y-%m-%d %
     return value.astimezone(request.app.state.settings.timezone).strftime(fmt)
 
 
+def refusal_of(context: dict[str, Any]) -> dict[str, str] | None:
+    """The banner at the top of a refused page: what was refused and where the message is.
+
+    A page may set ``refusal`` itself; otherwise the first message of its ``errors`` (the shared
+    form convention) or of the session page's ``failed`` form is shown.
+    """
+    given = context.get("refusal")
+    if isinstance(given, dict):
+        return given
+    errors = context.get("errors")
+    failed = context.get("failed")
+    where = "#e-all"
+    if not (isinstance(errors, dict) and errors) and isinstance(failed, dict):
+        errors = failed.get("errors") or (
+            {"__all__": failed["stale"]} if failed.get("stale") else None
+        )
+        where = f"#{failed.get('anchor') or str(failed.get('form') or 'top').replace('_', '-')}"
+    if not isinstance(errors, dict) or not errors:
+        return None
+    field, text = next(iter(errors.items()))
+    prefix = "" if field == "__all__" else f"{labels.label(field)}: "
+    more = len(errors) - 1
+    tail = f" (and {more} more below)" if more > 0 else ""
+    return {"message": f"{prefix}{text}{tail}", "href": where}
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> Response:
@@ -62,4 +93,6 @@ def render(
         "clinic_timezone": request.app.state.settings.clinic_timezone,
     }
     values.update(context or {})
+    if status_code >= 400 and "refusal" not in (context or {}):
+        values["refusal"] = refusal_of(values)
     return templates.TemplateResponse(request, name, values, status_code=status_code)
