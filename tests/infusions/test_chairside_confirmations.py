@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from ketaclinic.infusions.discharge import ALDRETE_NAMES
 from tests.conftest import Person
 from tests.infusions.test_api import CHECK_IN, Team, at
 from tests.infusions.test_pages import Ward, csrf_from
@@ -142,3 +143,43 @@ def test_csrf_is_still_needed_for_the_second_step(ward: Ward) -> None:
     )
     assert forged.status_code in (400, 403)
     assert ward.state(sid)["state"] == "scheduled"
+
+
+def test_a_discharge_form_lists_every_unmet_criterion_at_once_in_clock_time(ward: Ward) -> None:
+    team = ward.team
+    with at(-30):
+        sid = team.schedule()
+        team.ready(sid)
+    with at(0):
+        team.act(sid, "start", team.nurse)
+    with at(40):
+        team.act(sid, "stop", team.nurse)
+    with at(70):
+        before = ward.state(sid)
+        refused = ward.nurse.post(
+            sid,
+            "discharge",
+            **{f"aldrete_{n}": "2" for n in ALDRETE_NAMES if n != "activity"},
+            pain_nrs="",
+            mood_instrument="gad7",
+            **{f"gad7_{n}": "0" for n in range(1, 8)},
+        )
+    assert refused.status_code == 422
+    listed = re.search(r'id="e-discharge-all">(.*?)</div>', refused.text, re.S)
+    assert listed
+    items = re.findall(r"<li>([^<]+)</li>", listed.group(1))
+    # Stopped at T0 + 40 min = 09:40 UTC (the test clinic's zone): discharge from 10:40.
+    assert items == [
+        "observation not complete: discharge allowed from 10:40 "
+        "(60 min after the infusion ended at 09:40)",
+        "modified Aldrete score not complete: Activity not scored",
+        "post-infusion pain score (NRS) not recorded",
+        "no responsible adult escort confirmed",
+        "no-driving advice (24 h) not given",
+    ]
+    assert "Not discharged: 5 criteria unmet." in refused.text  # the banner at the top
+    assert re.search(r'id="e-discharge-aldrete_activity">choose a score<', refused.text)
+    assert "T09:40" not in refused.text.split('id="top"')[0]  # no ISO time in the banner
+    after = ward.state(sid)
+    assert after["state"] == "observing"
+    assert len(after["events"]) == len(before["events"])

@@ -23,15 +23,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
 from ketaclinic.config import Settings
 from ketaclinic.dosing.core import SoftLimitNeedsOverride
 from ketaclinic.errors import Conflict, KetaclinicError, NotFound
-from ketaclinic.infusions import page_confirm, service
+from ketaclinic.infusions import page_confirm, page_discharge, service
 from ketaclinic.infusions import page_forms as forms
+from ketaclinic.infusions.assessments import check_in_value
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.page_context import board_context, session_context
+from ketaclinic.infusions.readings import infusion_end
+from ketaclinic.infusions.recording import protocol_of
 from ketaclinic.infusions.schemas import (
     ActionIn,
     AdjunctIn,
@@ -197,7 +201,10 @@ ACTIONS = (
     Action("bolus", "bolus", RUN, forms.bolus, BolusIn, _with_data(service.give_bolus),
            "Bolus recorded."),
     Action("discharge", "discharge", RUN, forms.discharge, DischargeIn,
-           _with_data(service.discharge), "Discharged."),
+           lambda s, a, r, d, settings: service.discharge(
+               s, actor=a, row=r, data=d, zone=settings.timezone
+           ),
+           "Discharged."),
 )  # fmt: skip
 
 
@@ -228,6 +235,10 @@ def _act(
 ) -> Response:
     fields = tuple(action.model.model_fields)
     failed: dict[str, Any] = {"form": action.form, "values": forms.values_of(form), "errors": {}}
+    if action.path == "discharge" and _unmet_discharge(
+        session, actor, settings, session_id, form, failed
+    ):
+        return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
     try:
         data = action.model.model_validate(action.payload(form))
     except ValidationError as error:
@@ -273,6 +284,37 @@ def _act(
         )
     flash(request, action.done, "success")
     return RedirectResponse(f"/sessions/{session_id}#top", status_code=303)
+
+
+def _unmet_discharge(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    form: FormData,
+    failed: dict[str, Any],
+) -> bool:
+    """Whether the discharge form leaves any criterion unmet; if so ``failed`` lists them all."""
+    with session.begin():
+        row = _found(session, actor, session_id)
+        end = infusion_end(row)
+        if end is None:  # not observing: the service names the state and the allowed moves
+            return False
+        found = page_discharge.checklist(
+            form,
+            now=clock.now(),
+            infusion_end=end,
+            observation_min=protocol_of(session, row).observation_min,
+            escort_at_check_in=check_in_value(row, "escort_name"),
+            zone=settings.timezone,
+        )
+    if not found.problems:
+        return False
+    failed["errors"] = found.errors
+    failed["checklist"] = found.problems
+    count = len(found.problems)
+    failed["refusal"] = f"Not discharged: {count} criteri{'on' if count == 1 else 'a'} unmet."
+    return True
 
 
 #: Moves that end a session for good: the page asks a second time before it sends them.

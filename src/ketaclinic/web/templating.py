@@ -67,6 +67,9 @@ def refusal_of(context: dict[str, Any]) -> dict[str, str] | None:
     errors = context.get("errors")
     failed = context.get("failed")
     where = "#e-all"
+    if isinstance(failed, dict) and isinstance(failed.get("refusal"), str):
+        anchor = failed.get("anchor") or str(failed.get("form") or "top").replace("_", "-")
+        return {"message": failed["refusal"], "href": f"#{anchor}"}
     if not (isinstance(errors, dict) and errors) and isinstance(failed, dict):
         errors = failed.get("errors") or (
             {"__all__": failed["stale"]} if failed.get("stale") else None
