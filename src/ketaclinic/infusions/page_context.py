@@ -23,6 +23,7 @@ from ketaclinic.infusions.page_forms import MOOD_INSTRUMENTS, VITALS
 from ketaclinic.instruments.definitions import INSTRUMENTS
 from ketaclinic.monitoring.adjuncts import ADJUNCTS
 from ketaclinic.monitoring.side_effects import MOAA_S_LEVELS, SIDE_EFFECTS, Severity
+from ketaclinic.patients.banner import safety_banner
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
@@ -114,6 +115,12 @@ def session_context(
         **_shared(settings),
         "row": row,
         "patient": patient,
+        "banner": safety_banner(
+            patient,
+            today=clock.today(settings.timezone),
+            zone=settings.timezone,
+            plan=row.order_plan,
+        ),
         "protocol": protocol,
         "given": given,
         "names": names,

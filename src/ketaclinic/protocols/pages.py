@@ -18,6 +18,7 @@ from ketaclinic.audit import service as audit
 from ketaclinic.dosing.core import SoftLimitNeedsOverride
 from ketaclinic.errors import KetaclinicError, NotFound
 from ketaclinic.patients import service as patients
+from ketaclinic.patients.banner import safety_banner
 from ketaclinic.patients.core import age_in_years
 from ketaclinic.patients.models import Patient
 from ketaclinic.pk.grid import UniformGrid
@@ -97,6 +98,7 @@ def dose_plan_page(
     with session.begin():
         patient = _patient(session, actor, patient_id)
         context["patient"] = patient
+        context["banner"] = safety_banner(patient, today=today, zone=settings.timezone)
         context["protocols"] = service.list_current(session, clinic_id=actor.clinic_id)
         status = 200
         if values.get("protocol_id"):

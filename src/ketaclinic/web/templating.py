@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,17 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def number(value: Decimal | float | int | str | None) -> str:
+    """A recorded number as stored, without trailing zeros ("72.50" → "72.5"); never rounded."""
+    if value is None:
+        return "—"
+    text = format(Decimal(str(value)).normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+_env.filters["number"] = number
 _env.filters["label"] = labels.label
 _env.filters["labelled"] = labels.labelled
 _env.filters["sentence"] = labels.sentence
