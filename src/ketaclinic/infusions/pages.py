@@ -29,7 +29,7 @@ from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_c
 from ketaclinic.config import Settings
 from ketaclinic.dosing.core import SoftLimitNeedsOverride
 from ketaclinic.errors import Conflict, KetaclinicError, NotFound
-from ketaclinic.infusions import page_confirm, page_discharge, service
+from ketaclinic.infusions import page_confirm, page_discharge, page_order, service
 from ketaclinic.infusions import page_forms as forms
 from ketaclinic.infusions.assessments import check_in_value
 from ketaclinic.infusions.models import InfusionSession
@@ -235,6 +235,8 @@ def _act(
 ) -> Response:
     fields = tuple(action.model.model_fields)
     failed: dict[str, Any] = {"form": action.form, "values": forms.values_of(form), "errors": {}}
+    if action.path == "order":
+        run = page_order.runner(form)
     if action.path == "discharge" and _unmet_discharge(
         session, actor, settings, session_id, form, failed
     ):
@@ -265,6 +267,8 @@ def _act(
             )
         failed["errors"] = {"__all__": error.msg}
         return _page(request, session, actor, settings, session_id, failed=failed, status_code=409)
+    except page_order.Previewed as shown:
+        return _preview(request, session, actor, settings, session_id, failed, shown)
     except SoftLimitNeedsOverride as error:
         failed["errors"] = {f"override_{f.limit}": f.message for f in error.findings}
         failed["needs_reason"] = [f.limit for f in error.findings]
@@ -284,6 +288,28 @@ def _act(
         )
     flash(request, action.done, "success")
     return RedirectResponse(f"/sessions/{session_id}#top", status_code=303)
+
+
+def _preview(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    failed: dict[str, Any],
+    shown: page_order.Previewed,
+) -> Response:
+    """The computed order beside its inputs, not signed; with what changed when a signature
+    found the order different from the preview it was signed from (nothing written)."""
+    failed["preview"] = shown.plan
+    failed["shown"] = page_order.shown_values(shown.plan)
+    if not shown.changed:
+        return _page(request, session, actor, settings, session_id, failed=failed)
+    failed["errors"] = {
+        "__all__": "Not signed: the order computes differently from the preview you signed "
+        f"({'; '.join(shown.changed)}). Check the new preview and sign again."
+    }
+    return _page(request, session, actor, settings, session_id, failed=failed, status_code=409)
 
 
 def _unmet_discharge(
