@@ -185,6 +185,15 @@ CONTRAINDICATIONS: Mapping[str, str] = MappingProxyType(
 )
 OTHER: Mapping[str, str] = MappingProxyType(
     {
+        "moderate": "moderate",
+        "weak": "weak",
+        "baseline": "baseline",
+        "pre": "before",
+        "post": "after",
+        "portal": "patient portal",
+        "stabilisation": "stabilisation series",
+        "maintenance": "maintenance",
+        "ended": "ended",
         "eligible": "eligible",
         "eligible_with_precautions": "eligible with precautions",
         "ineligible": "ineligible",
