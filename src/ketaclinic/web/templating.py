@@ -77,6 +77,11 @@ def refusal_of(context: dict[str, Any]) -> dict[str, str] | None:
     if isinstance(given, dict):
         return given
     errors = context.get("errors")
+    if not (isinstance(errors, dict) and errors):  # a page with several forms: end_errors, …
+        errors = next(
+            (v for k, v in context.items() if k.endswith("_errors") and isinstance(v, dict) and v),
+            None,
+        )
     failed = context.get("failed")
     where = "#e-all"
     if isinstance(failed, dict) and isinstance(failed.get("refusal"), str):
