@@ -124,6 +124,10 @@ def test_a_validator_message_is_shown_in_the_clinics_words(ward: Ward) -> None:
     assert refused.status_code == 422
     message = re.search(r'id="e-vitals-systolic_mmhg">([^<]+)<', refused.text)
     assert message and message.group(1) == "enter a whole number"
+    # The box is marked invalid (its own attribute, so refusal.js can focus it).
+    assert re.search(
+        r'\saria-invalid="true" aria-describedby="e-vitals-systolic_mmhg"', refused.text
+    )
     assert "Input should be" not in refused.text
     # The API keeps its field paths and pydantic's own words.
     api = ward.team.client.post(
