@@ -136,6 +136,29 @@ def test_a_dose_plan_saved_on_the_patient_prefills_the_order_form(
     assert "dose_plan.save" in actions and "dose_plan.read" in actions
 
 
+def test_a_weight_taken_since_the_saved_plan_is_not_replaced_by_the_plans_weight(
+    ward: Ward,
+) -> None:
+    # On the real clock: the patient's first weight was recorded when the fixture registered them.
+    pid = ward.team.patient_id
+    inputs = {"protocol_id": str(_migraine_id(ward)), "dose": "0.2"}
+    page = ward.physician.client.get(f"/patients/{pid}/dose-plan", params=inputs)
+    saved = ward.physician.client.post(
+        f"/patients/{pid}/dose-plan",
+        data={**inputs, "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    heavier = ward.team.client.patch(
+        f"/api/v1/patients/{pid}", json={"weight_kg": "80"}, headers=ward.team.nurse
+    )
+    assert heavier.status_code == 200
+    html = ward.physician.page(_checked_in(ward))
+    assert re.search(r'id="f-order-weight_kg" name="weight_kg" value=""', html)
+    assert re.search(r'id="f-order-dose" name="dose" value="0.2"', html)
+    assert "weight left to the latest recorded (80 kg), newer than the 72.5 kg of the plan" in html
+
+
 def test_a_nurse_may_calculate_but_not_save_a_dose_plan(ward: Ward) -> None:
     pid = ward.team.patient_id
     inputs = {"protocol_id": str(_migraine_id(ward))}

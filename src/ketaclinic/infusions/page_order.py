@@ -24,6 +24,7 @@ from ketaclinic.infusions import service
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.page_views import user_names
 from ketaclinic.infusions.schemas import OrderIn
+from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import saved_plans
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.schemas import DosePlanOut
@@ -131,4 +132,19 @@ def prefill(session: Session, actor: Actor, row: InfusionSession, zone: tzinfo) 
     }
     by = user_names(session, [saved.saved_by_user_id]).get(saved.saved_by_user_id, "?")
     day = saved.saved_at.astimezone(zone)
-    return Prefill(values, f"from the dose plan of {day.day} {day:%B %Y} by {by}")
+    source = f"from the dose plan of {day.day} {day:%B %Y} by {by}"
+    patient = session.get(Patient, row.patient_id)
+    latest = patient.current_weight if patient is not None else None
+    if (
+        latest is not None
+        and latest.measured_at > saved.saved_at
+        and latest.weight_kg != saved.weight_kg
+    ):
+        # A weight taken since the plan (today's, at check-in) wins: the box is left empty,
+        # which means "the last recorded", and the note says why.
+        values.pop("weight_kg")
+        source += (
+            f"; weight left to the latest recorded ({format(latest.weight_kg.normalize(), 'f')}"
+            f" kg), newer than the {format(saved.weight_kg.normalize(), 'f')} kg of the plan"
+        )
+    return Prefill(values, source)
