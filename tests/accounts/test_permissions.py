@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/protocols/{protocol_id}"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     ("POST", "/api/v1/dose-calculations"): CLINICIANS,
     ("GET", "/patients/{patient_id}/dose-plan"): CLINICIANS,
+    ("POST", "/patients/{patient_id}/dose-plan"): frozenset({Role.PHYSICIAN}),
     ("GET", "/protocols"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     ("GET", "/protocols/{protocol_id}"): frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     ("GET", "/protocols/{protocol_id}/edit"): frozenset({Role.ADMIN}),

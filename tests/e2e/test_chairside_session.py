@@ -115,7 +115,12 @@ def test_a_nurse_and_a_physician_run_a_session_from_check_in_to_discharge(
 
         _log_in(page, live_server, people["physician"])
         page.goto(url)
-        page.click("button:has-text('Sign order')")
+        page.click("button:has-text('Preview the order')")
+        page.wait_for_selector("#order-preview")
+        # 0.1 mg/kg/h × 72.5 kg = 7.25 mg/h, set down to 7.2 mL/h at 1 mg/mL: seen before signing.
+        assert "7.2 mL/h" in page.inner_text("#order-preview")
+        assert "Order signed." not in page.content()
+        page.click("button:has-text('Sign this order')")
         page.wait_for_selector("text=Order signed.")
         assert "not verified yet" in page.inner_text("#verification")
 

@@ -51,8 +51,8 @@ def test_a_protocol_may_ask_for_more_observation_never_less() -> None:
 def test_at_59_min_59_s_it_is_too_early_and_the_message_gives_the_time() -> None:
     found = problems(now=END + timedelta(minutes=59, seconds=59))
     assert found == [
-        "observation not complete: earliest discharge at 2025-03-04T11:00:00+00:00 "
-        "(60 min after the infusion ended at 2025-03-04T10:00:00+00:00)"
+        "observation not complete: discharge allowed from 11:00 "
+        "(60 min after the infusion ended at 10:00)"
     ]
 
 
@@ -62,7 +62,7 @@ def test_at_60_min_exactly_a_ready_patient_may_go() -> None:
 
 def test_a_protocol_asking_120_min_holds_the_patient_until_then() -> None:
     found = problems(now=END + timedelta(minutes=119, seconds=59), observation_min=120)
-    assert len(found) == 1 and "earliest discharge at 2025-03-04T12:00:00+00:00" in found[0]
+    assert len(found) == 1 and "discharge allowed from 12:00" in found[0]
     assert problems(now=END + timedelta(minutes=120), observation_min=120) == []
 
 
@@ -162,3 +162,14 @@ def test_naive_datetimes_are_refused() -> None:
         earliest_discharge_at(datetime(2025, 3, 4, 10, 0))
     with pytest.raises(InvalidInput, match="now must be a timezone-aware"):
         problems(now=datetime(2025, 3, 4, 11, 0))
+
+
+def test_the_observation_message_gives_the_clinics_clock_time_in_its_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    # 4 March 2025 is winter time in Zurich, UTC+1: the end at 10:00 UTC is 11:00 on the wall.
+    found = problems(now=END + timedelta(minutes=30), zone=ZoneInfo("Europe/Zurich"))
+    assert found == [
+        "observation not complete: discharge allowed from 12:00 "
+        "(60 min after the infusion ended at 11:00)"
+    ]

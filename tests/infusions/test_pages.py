@@ -49,10 +49,28 @@ class Browser:
         data = {"csrf_token": csrf_from(html), "version": _version(html), **fields}
         return self.client.post(f"/sessions/{sid}/{action}", data=data, follow_redirects=False)
 
+    def sign_order(self, sid: int, **inputs: str) -> httpx.Response:
+        """As a physician signs on the page: preview the order, then sign what it showed."""
+        preview = self.post(sid, "order", **inputs)
+        assert preview.status_code == 200, preview.text
+        return self.client.post(
+            f"/sessions/{sid}/order", data=sign_form(preview.text), follow_redirects=False
+        )
+
     def do(self, sid: int, action: str, **fields: str) -> None:
-        response = self.post(sid, action, **fields)
+        if action == "order":
+            response = self.sign_order(sid, **fields)
+        else:
+            response = self.post(sid, action, **fields)
         assert response.status_code == 303, response.text
         assert response.headers["location"] == f"/sessions/{sid}#top"
+
+
+def sign_form(html: str) -> dict[str, str]:
+    """The hidden fields of the preview's "Sign this order" form."""
+    form = re.search(r'<form[^>]*id="sign-form".*?</form>', html, re.S)
+    assert form, "no preview to sign"
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form.group(0)))
 
 
 def _version(html: str) -> str:
@@ -214,11 +232,11 @@ def test_every_form_posts_its_action_and_comes_back_to_the_page(ward: Ward) -> N
     assert "Discharged." in ward.nurse.page(sid)
 
 
-def test_cancel_no_show_and_abort_post_from_the_page(ward: Ward) -> None:
+def test_cancel_no_show_and_abort_post_from_the_page_once_confirmed(ward: Ward) -> None:
     cancelled, no_show, aborted = (ward.team.schedule() for _ in range(3))
-    ward.nurse.do(cancelled, "cancel", reason="patient has flu")
-    ward.nurse.do(no_show, "no-show")
-    ward.nurse.do(aborted, "abort", reason="chair out of service")
+    ward.nurse.do(cancelled, "cancel", reason="patient has flu", confirm="yes")
+    ward.nurse.do(no_show, "no-show", confirm="yes")
+    ward.nurse.do(aborted, "abort", reason="chair out of service", confirm="yes")
     states = [ward.state(s)["state"] for s in (cancelled, no_show, aborted)]
     assert states == ["cancelled", "no_show", "aborted"]
 

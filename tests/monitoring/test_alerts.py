@@ -82,7 +82,7 @@ def test_an_alert_names_its_rule_value_threshold_unit_severity_action_and_source
     assert "BP >180/100" in alert.source
     assert "Sanacora" in alert.source
     assert "UNCONFIRMED" in alert.source
-    assert alert.message == "systolic_mmhg 181 mmHg > 180 mmHg: urgent, suggested action pause"
+    assert alert.message == "systolic BP 181 mmHg > 180 mmHg: urgent, suggested action pause"
 
 
 def test_one_reading_can_raise_several_alerts_in_rule_order() -> None:

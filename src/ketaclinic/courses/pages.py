@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Permission, may
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
 from ketaclinic.config import Settings
@@ -18,6 +19,7 @@ from ketaclinic.courses.schemas import CourseCreate, CourseEndIn
 from ketaclinic.errors import InvalidInput, KetaclinicError, NotFound
 from ketaclinic.outcomes import service as outcomes
 from ketaclinic.outcomes import trajectory
+from ketaclinic.patients.banner import safety_banner
 from ketaclinic.portal.core import DEFAULT_SCHEDULE
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.suggestion import suggest
@@ -54,6 +56,9 @@ def _context(session: Session, actor: Actor, settings: Settings, patient_id: int
     offered = protocols.list_current(session, clinic_id=actor.clinic_id) if may_manage else []
     return {
         "patient": patient,
+        "banner": safety_banner(
+            patient, today=clock.today(settings.timezone), zone=settings.timezone
+        ),
         "courses": [service.to_out(session, row, zone=settings.timezone) for row in rows],
         "responses": responses,
         "may_manage": may_manage,

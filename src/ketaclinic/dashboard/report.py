@@ -13,6 +13,7 @@ from ketaclinic.dashboard.core import (
     WeekCounts,
     Window,
 )
+from ketaclinic.web.labels import label
 
 CSV_HEADER = ("table", "key", "metric", "value")
 
@@ -65,7 +66,7 @@ def csv_rows(board: Dashboard) -> list[tuple[str, str, str, str]]:
     for r in board.responders:
         add(
             "responders",
-            f"{r.indication_id} | {r.protocol_key}",
+            f"{label(r.indication_id)} | {r.protocol_key}",
             {
                 "patients": r.patients,
                 "pain_evaluable": r.pain_evaluable,

@@ -281,7 +281,11 @@ def give_bolus(
 
 @router.post("/{session_id}/discharge", response_model=SessionOut)
 def discharge(
-    session_id: RecordId, data: DischargeIn, actor: Runner, session: SessionDep
+    session_id: RecordId,
+    data: DischargeIn,
+    actor: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> SessionOut:
     """Discharge, signed by the sender. Refused (422) with every unmet criterion listed: the
     observation time with the earliest discharge time, Aldrete below 9, no escort, no advice."""
@@ -290,7 +294,7 @@ def discharge(
         actor,
         session_id,
         data.version,
-        lambda s, r: service.discharge(s, actor=actor, row=r, data=data),
+        lambda s, r: service.discharge(s, actor=actor, row=r, data=data, zone=settings.timezone),
     )
 
 

@@ -7,6 +7,7 @@ transaction as the move, so a refused move leaves no questionnaire behind.
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -128,7 +129,12 @@ def record_clearance(
 
 
 def discharge(
-    session: Session, *, actor: Actor, row: InfusionSession, data: DischargeIn
+    session: Session,
+    *,
+    actor: Actor,
+    row: InfusionSession,
+    data: DischargeIn,
+    zone: tzinfo = UTC,
 ) -> InfusionSession:
     """Discharge, signed by the sender: refused with every unmet criterion at once, the earliest
     discharge time among them. The post-session pain and mood are stored in the same
@@ -137,7 +143,7 @@ def discharge(
     if State(row.state) is not State.OBSERVING or end is None:
         allowed = ", ".join(allowed_moves(row.state)) or "none (final state)"
         raise Conflict(f"cannot discharge from {row.state}; allowed: {allowed}", loc=("move",))
-    escort = data.escort_name or _check_in_value(row, "escort_name")
+    escort = data.escort_name or check_in_value(row, "escort_name")
     if data.escort_confirmed and not escort:
         raise InvalidInput("name the escort taking the patient home", loc=("body", "escort_name"))
     aldrete = data.aldrete.model_dump()
@@ -150,6 +156,7 @@ def discharge(
         post_mood_done=True,  # the mood questionnaire is a required field of the request
         escort_confirmed=data.escort_confirmed,
         no_driving_advice_given=data.no_driving_advice_given,
+        zone=zone,
     )
     patient = patient_of(session, actor, row)
     measured = _questionnaires(session, actor, patient, row, Context.POST, data.pain_nrs, data.mood)
@@ -218,7 +225,7 @@ def _questionnaires(
     return recorded
 
 
-def _check_in_value(row: InfusionSession, name: str) -> str | None:
+def check_in_value(row: InfusionSession, name: str) -> str | None:
     values = [e.data.get(name) for e in row.events if e.kind == "check_in"]
     value = values[-1] if values else None
     return value if isinstance(value, str) else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, localcontext
 from types import MappingProxyType
 
@@ -160,6 +160,11 @@ def earliest_discharge_at(
     return end + timedelta(minutes=observation_minutes(protocol_observation_min))
 
 
+def clock_time(at: datetime, zone: tzinfo) -> str:
+    """ "15:36": an instant as the clinic's wall clock shows it (no date, no seconds)."""
+    return at.astimezone(zone).strftime("%H:%M")
+
+
 def discharge_problems(
     *,
     now: datetime,
@@ -170,8 +175,10 @@ def discharge_problems(
     post_mood_done: bool,
     escort_confirmed: bool,
     no_driving_advice_given: bool,
+    zone: tzinfo = UTC,
 ) -> list[str]:
     """Every unmet discharge criterion; empty means the patient may go (a signer still signs).
+    Times are the clinic's clock times in ``zone`` ("11:00"), as the nurse reads the wall clock.
 
     Malformed input (a naive datetime, an Aldrete item of 3, a pain score of 11) is an
     ``InvalidInput``, not a problem on the list: it is a data error, not a patient not yet ready.
@@ -181,9 +188,9 @@ def discharge_problems(
     problems: list[str] = []
     if current < earliest:
         problems.append(
-            f"observation not complete: earliest discharge at {earliest.isoformat()} "
+            f"observation not complete: discharge allowed from {clock_time(earliest, zone)} "
             f"({observation_minutes(observation_min)} min after the infusion ended at "
-            f"{infusion_end.isoformat()})"
+            f"{clock_time(infusion_end, zone)})"
         )
     if aldrete_items is None:
         problems.append("modified Aldrete score not recorded")

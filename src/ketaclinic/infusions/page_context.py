@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.config import Settings
+from ketaclinic.dosing.protocol import DOSE_UNITS
+from ketaclinic.infusions import page_order, service
 from ketaclinic.infusions import page_views as views
-from ketaclinic.infusions import service
 from ketaclinic.infusions.core import TERMINAL, State, allowed_moves
 from ketaclinic.infusions.discharge import ALDRETE_ITEMS
 from ketaclinic.infusions.models import InfusionSession
@@ -23,6 +24,7 @@ from ketaclinic.infusions.page_forms import MOOD_INSTRUMENTS, VITALS
 from ketaclinic.instruments.definitions import INSTRUMENTS
 from ketaclinic.monitoring.adjuncts import ADJUNCTS
 from ketaclinic.monitoring.side_effects import MOAA_S_LEVELS, SIDE_EFFECTS, Severity
+from ketaclinic.patients.banner import safety_banner
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
@@ -114,6 +116,12 @@ def session_context(
         **_shared(settings),
         "row": row,
         "patient": patient,
+        "banner": safety_banner(
+            patient,
+            today=clock.today(settings.timezone),
+            zone=settings.timezone,
+            plan=row.order_plan,
+        ),
         "protocol": protocol,
         "given": given,
         "names": names,
@@ -125,6 +133,12 @@ def session_context(
         "lines": views.timeline_lines(session, row),
         "chart": chart,
         "offer": offers(actor, row, has_bolus=protocols.definition(protocol).bolus is not None),
+        "protocol_dose_unit": DOSE_UNITS[protocols.definition(protocol).dose_mode],
+        "order_prefill": (
+            page_order.prefill(session, actor, row, settings.timezone)
+            if actor.role is Role.PHYSICIAN and State(row.state) in _ORDERABLE
+            else None
+        ),
         "moves": allowed_moves(row.state),
         "vital_fields": VITAL_FIELDS,
         "side_effects": SIDE_EFFECTS,

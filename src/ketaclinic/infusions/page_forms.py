@@ -118,6 +118,7 @@ def order(form: FormData) -> dict[str, Any]:
         "weight_kg": _or_none(form, "weight_kg"),
         "dose": _or_none(form, "dose"),
         "duration_min": _or_none(form, "duration_min"),
+        "weight_basis": text(form, "weight_basis") or "actual",
         "override_reasons": reasons,
     }
 

@@ -31,6 +31,7 @@ from ketaclinic.pk.pages import chart_data
 from ketaclinic.pk.simulate import simulate
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.web.chart_axes import clock_axis
+from ketaclinic.web.labels import label, labelled
 
 PK_MODEL = "domino"  # the adult model the dose plan page draws with
 #: The curve after the stop is drawn for the clinic's minimum observation (DESIGN §3).
@@ -119,7 +120,7 @@ def _describe(event: SessionEvent) -> tuple[str, str, bool]:
         return "Rate changed", values, False
     if kind == "side_effects":
         items = data.get("assessments", [])
-        text = ", ".join(f"{a.get('effect', '?')} {a.get('grade', '?')}" for a in items)
+        text = ", ".join(f"{label(a.get('effect', '?'))} {a.get('grade', '?')}" for a in items)
         return "Side effects", text.replace("sedation ", "MOAA/S "), False
     if kind == "adjunct":
         given = f"{data.get('drug', '')} {number(data.get('dose'), 3)} {data.get('unit', '')}"
@@ -127,7 +128,7 @@ def _describe(event: SessionEvent) -> tuple[str, str, bool]:
     if kind == "bolus":
         return "Bolus", f"{number(data.get('dose_mg'), 3)} mg — {reason}".strip(" —"), False
     if kind == "check_in":
-        blocks = ", ".join(str(b).replace("_", " ") for b in data.get("blocks", []))
+        blocks = labelled(list(data.get("blocks", [])))
         return "Checked in", (f"blocks start: {blocks}" if blocks else ""), bool(blocks)
     what = _MOVE_WORDS.get(kind, kind.replace("_", " ").capitalize())
     return what, reason, kind == "abort"

@@ -23,15 +23,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
 from ketaclinic.config import Settings
 from ketaclinic.dosing.core import SoftLimitNeedsOverride
 from ketaclinic.errors import Conflict, KetaclinicError, NotFound
+from ketaclinic.infusions import page_confirm, page_discharge, page_order, service
 from ketaclinic.infusions import page_forms as forms
-from ketaclinic.infusions import service
+from ketaclinic.infusions.assessments import check_in_value
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.page_context import board_context, session_context
+from ketaclinic.infusions.readings import infusion_end
+from ketaclinic.infusions.recording import protocol_of
 from ketaclinic.infusions.schemas import (
     ActionIn,
     AdjunctIn,
@@ -44,6 +48,7 @@ from ketaclinic.infusions.schemas import (
     SideEffectsIn,
     VitalsIn,
 )
+from ketaclinic.patients.models import Patient
 from ketaclinic.screening.core import BpThreshold
 from ketaclinic.web.forms import validation_messages
 from ketaclinic.web.params import RecordId
@@ -102,6 +107,8 @@ def _page(
         row = _found(session, actor, session_id)
         context = session_context(session, actor, settings, row)
     context["failed"] = failed or {"form": None, "errors": {}, "values": {}}
+    if context["failed"].get("form") == "moves":
+        context["failed"].setdefault("anchor", "top")
     return render(request, "infusions/session.html", context, status_code=status_code)
 
 
@@ -194,7 +201,10 @@ ACTIONS = (
     Action("bolus", "bolus", RUN, forms.bolus, BolusIn, _with_data(service.give_bolus),
            "Bolus recorded."),
     Action("discharge", "discharge", RUN, forms.discharge, DischargeIn,
-           _with_data(service.discharge), "Discharged."),
+           lambda s, a, r, d, settings: service.discharge(
+               s, actor=a, row=r, data=d, zone=settings.timezone
+           ),
+           "Discharged."),
 )  # fmt: skip
 
 
@@ -225,11 +235,24 @@ def _act(
 ) -> Response:
     fields = tuple(action.model.model_fields)
     failed: dict[str, Any] = {"form": action.form, "values": forms.values_of(form), "errors": {}}
+    if action.path == "order":
+        run = page_order.runner(form)
+    if action.path == "discharge" and _unmet_discharge(
+        session, actor, settings, session_id, form, failed
+    ):
+        return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
     try:
         data = action.model.model_validate(action.payload(form))
     except ValidationError as error:
         failed["errors"] = forms.fields_of(validation_messages(error), fields)
         return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
+    if action.path in IRREVERSIBLE and not page_confirm.confirmed(form):
+        if "reason" in fields and not str(getattr(data, "reason", "")).strip():
+            failed["errors"] = {"reason": f"say why ({action.path} needs a reason)"}
+            return _page(
+                request, session, actor, settings, session_id, failed=failed, status_code=422
+            )
+        return _confirm(request, session, actor, settings, session_id, action, data, failed)
     try:
         with session.begin():
             row = _found(session, actor, session_id, lock=True)
@@ -244,6 +267,8 @@ def _act(
             )
         failed["errors"] = {"__all__": error.msg}
         return _page(request, session, actor, settings, session_id, failed=failed, status_code=409)
+    except page_order.Previewed as shown:
+        return _preview(request, session, actor, settings, session_id, failed, shown)
     except SoftLimitNeedsOverride as error:
         failed["errors"] = {f"override_{f.limit}": f.message for f in error.findings}
         failed["needs_reason"] = [f.limit for f in error.findings]
@@ -263,6 +288,96 @@ def _act(
         )
     flash(request, action.done, "success")
     return RedirectResponse(f"/sessions/{session_id}#top", status_code=303)
+
+
+def _preview(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    failed: dict[str, Any],
+    shown: page_order.Previewed,
+) -> Response:
+    """The computed order beside its inputs, not signed; with what changed when a signature
+    found the order different from the preview it was signed from (nothing written)."""
+    failed["preview"] = shown.plan
+    failed["shown"] = page_order.shown_values(shown.plan)
+    if not shown.changed:
+        return _page(request, session, actor, settings, session_id, failed=failed)
+    failed["errors"] = {
+        "__all__": "Not signed: the order computes differently from the preview you signed "
+        f"({'; '.join(shown.changed)}). Check the new preview and sign again."
+    }
+    return _page(request, session, actor, settings, session_id, failed=failed, status_code=409)
+
+
+def _unmet_discharge(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    form: FormData,
+    failed: dict[str, Any],
+) -> bool:
+    """Whether the discharge form leaves any criterion unmet; if so ``failed`` lists them all."""
+    with session.begin():
+        row = _found(session, actor, session_id)
+        end = infusion_end(row)
+        if end is None:  # not observing: the service names the state and the allowed moves
+            return False
+        found = page_discharge.checklist(
+            form,
+            now=clock.now(),
+            infusion_end=end,
+            observation_min=protocol_of(session, row).observation_min,
+            escort_at_check_in=check_in_value(row, "escort_name"),
+            zone=settings.timezone,
+        )
+    if not found.problems:
+        return False
+    failed["errors"] = found.errors
+    failed["checklist"] = found.problems
+    count = len(found.problems)
+    failed["refusal"] = f"Not discharged: {count} criteri{'on' if count == 1 else 'a'} unmet."
+    return True
+
+
+#: Moves that end a session for good: the page asks a second time before it sends them.
+IRREVERSIBLE = frozenset({"no-show", "cancel", "abort"})
+
+
+def _confirm(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    action: Action,
+    data: BaseModel,
+    failed: dict[str, Any],
+) -> Response:
+    """Nothing written: the page again, with a panel naming what the move will do."""
+    with session.begin():
+        row = _found(session, actor, session_id)
+        if getattr(data, "version", None) not in (None, row.version_id):
+            stale = {"form": action.form, "values": {}, "errors": {}, "stale": STALE}
+            stale_page = True
+        else:
+            stale, stale_page = {}, False
+            patient = session.get(Patient, row.patient_id)
+            assert patient is not None  # foreign key
+            failed["confirm"] = page_confirm.confirmation(
+                action.path,
+                patient=f"{patient.given_name} {patient.family_name}",
+                chair=row.chair,
+                scheduled_at=row.scheduled_at,
+                zone=settings.timezone,
+                reason=str(getattr(data, "reason", "") or ""),
+            )
+    if stale_page:
+        return _page(request, session, actor, settings, session_id, failed=stale, status_code=409)
+    return _page(request, session, actor, settings, session_id, failed=failed)
 
 
 def _route(action: Action) -> None:

@@ -27,10 +27,12 @@ from ketaclinic.errors import KetaclinicError
 from ketaclinic.infusions import service
 from ketaclinic.infusions.core import PAST_GRACE
 from ketaclinic.infusions.schemas import ScheduleIn
+from ketaclinic.patients.banner import safety_banner
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.suggestion import suggest
 from ketaclinic.web.forms import FieldErrors, error_messages, parse
+from ketaclinic.web.labels import label as label_of
 from ketaclinic.web.params import MAX_ID, RecordId
 from ketaclinic.web.templating import flash, render
 
@@ -157,7 +159,8 @@ def _context(session: Session, actor: Actor, settings: Settings, patient_id: int
             CourseChoice(
                 id=course.id,
                 protocol_id=course.protocol_id,
-                label=f"Course #{course.id}: {label}, {course.phase}, {course.series_progress}",
+                label=f"Course #{course.id}: {label}, {label_of(course.phase)}, "
+                f"{course.series_progress}",
                 next_session=course.next_session.text,
             )
         )
@@ -167,6 +170,9 @@ def _context(session: Session, actor: Actor, settings: Settings, patient_id: int
     return {
         "patient": patient,
         "suggestion": suggest(session, patient, current),
+        "banner": safety_banner(
+            patient, today=clock.today(settings.timezone), zone=settings.timezone
+        ),
         "choices": Choices(offered, course_choices),
         "earliest": (clock.now() - PAST_GRACE).astimezone(settings.timezone).strftime(LOCAL_FORMAT),
     }

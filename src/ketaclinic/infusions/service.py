@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,7 +60,7 @@ from ketaclinic.infusions.schemas import OrderIn, ScheduleIn
 from ketaclinic.patients import service as patients
 from ketaclinic.protocols import dose
 from ketaclinic.protocols import service as protocols
-from ketaclinic.protocols.schemas import DoseCalculationIn
+from ketaclinic.protocols.schemas import DoseCalculationIn, DosePlanOut
 
 __all__ = [
     "acknowledge_alert",
@@ -163,11 +164,11 @@ def _protocol_id(session: Session, clinic_id: int, protocol_id: int) -> int:
 # --- the order -----------------------------------------------------------------------------------
 
 
-def sign_order(
+def plan_order(
     session: Session, *, actor: Actor, row: InfusionSession, data: OrderIn
-) -> InfusionSession:
-    """The physician's order: the dose plan against the session's protocol version. A hard limit
-    is refused; a soft one needs a reason (both as ``protocols.dose.plan`` decides)."""
+) -> DosePlanOut:
+    """The order as it would be signed, computed without writing: the page's preview and the
+    signature compute it the same way. Height and sex come from the record unless given."""
     if actor.role is not Role.PHYSICIAN:
         raise Forbidden("only a physician signs an infusion order")
     if State(row.state) not in _ORDERABLE:
@@ -175,24 +176,42 @@ def sign_order(
             f"the order cannot be signed in state {row.state}; only before the infusion starts",
             loc=("state",),
         )
+    patient = patient_of(session, actor, row)
     weight_kg = data.weight_kg
     if weight_kg is None:
-        current = patient_of(session, actor, row).current_weight
+        current = patient.current_weight
         if current is None:
             raise InvalidInput("no weight on record: give weight_kg", loc=("body", "weight_kg"))
         weight_kg = current.weight_kg
     calc = DoseCalculationIn(
         protocol_id=row.protocol_version_id,
         weight_kg=weight_kg,
-        height_cm=data.height_cm,
-        sex=data.sex,
+        height_cm=data.height_cm if data.height_cm is not None else patient.height_cm,
+        sex=data.sex or _SEXES.get(patient.sex),
         weight_basis=data.weight_basis,
         dose=data.dose,
         duration_min=data.duration_min,
         override_reasons=data.override_reasons,
         pump_resolution_ml_per_h=data.pump_resolution_ml_per_h,
     )
-    plan = dose.plan(protocol_row(session, row), calc)
+    return dose.plan(protocol_row(session, row), calc)
+
+
+Sex = Literal["female", "male", "other", "unknown"]
+_SEXES: dict[str, Sex] = {
+    "female": "female",
+    "male": "male",
+    "other": "other",
+    "unknown": "unknown",
+}
+
+
+def sign_order(
+    session: Session, *, actor: Actor, row: InfusionSession, data: OrderIn
+) -> InfusionSession:
+    """The physician's order: the dose plan against the session's protocol version. A hard limit
+    is refused; a soft one needs a reason (both as ``protocols.dose.plan`` decides)."""
+    plan = plan_order(session, actor=actor, row=row, data=data)
     row.order_signed_by_user_id = user_of(actor)
     row.order_signed_at = clock.now()
     row.order_plan = plan.model_dump(mode="json")

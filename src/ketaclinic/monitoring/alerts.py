@@ -17,6 +17,7 @@ from enum import StrEnum
 from ketaclinic.errors import InvalidInput
 from ketaclinic.monitoring.side_effects import MOAA_S_LEVELS, Severity
 from ketaclinic.vitals.core import PLAUSIBLE
+from ketaclinic.web.labels import label
 
 
 class Watch(StrEnum):
@@ -94,7 +95,7 @@ class Alert:
     @property
     def message(self) -> str:
         return (
-            f"{self.watches} {self.value} {self.unit} {self.comparison} {self.threshold} "
+            f"{label(self.watches)} {self.value} {self.unit} {self.comparison} {self.threshold} "
             f"{self.unit}: {self.severity}, suggested action {self.action}"
         )
 

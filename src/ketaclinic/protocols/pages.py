@@ -5,19 +5,25 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
+from ketaclinic.accounts.models import User
 from ketaclinic.audit import service as audit
+from ketaclinic.config import Settings
 from ketaclinic.dosing.core import SoftLimitNeedsOverride
 from ketaclinic.errors import KetaclinicError, NotFound
 from ketaclinic.patients import service as patients
+from ketaclinic.patients.banner import safety_banner
 from ketaclinic.patients.core import age_in_years
 from ketaclinic.patients.models import Patient
 from ketaclinic.pk.grid import UniformGrid
@@ -25,16 +31,17 @@ from ketaclinic.pk.models import Patient as PkPatient
 from ketaclinic.pk.pages import chart_data
 from ketaclinic.pk.schedule import Bolus, Infusion, Schedule
 from ketaclinic.pk.simulate import simulate
-from ketaclinic.protocols import dose, service
+from ketaclinic.protocols import dose, saved_plans, service
 from ketaclinic.protocols.schemas import DoseCalculationIn, DosePlanOut
 from ketaclinic.protocols.suggestion import suggest
 from ketaclinic.web.forms import validation_messages
 from ketaclinic.web.params import RecordId
-from ketaclinic.web.templating import render
+from ketaclinic.web.templating import flash, render
 
 router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
 
 Planner = Annotated[Actor, Depends(require(Permission.DOSE_PLAN))]
+Prescriber = Annotated[Actor, Depends(require(Permission.ORDER_SIGN))]
 PK_MODEL = "domino"  # the adult 3-compartment model; see the Pharmacokinetics section
 FIELDS = ("protocol_id", "dose", "duration_min", "weight_basis", "bolus_mg_per_kg")
 
@@ -92,18 +99,75 @@ def dose_plan_page(
     settings: SettingsDep,
 ) -> Response:
     values = {k: str(v) for k, v in request.query_params.items()}
+    context, status = _plan_page(session, actor, settings, patient_id, values)
+    return render(request, "protocols/dose_plan.html", context, status_code=status)
+
+
+def _plan_page(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    patient_id: int,
+    values: dict[str, str],
+    *,
+    save: bool = False,
+) -> tuple[dict[str, Any], int]:
+    """The page's context and status, in one transaction; with ``save`` a plan that computes
+    is kept on the patient in the same transaction."""
     today: date = clock.today(settings.timezone)
     assert actor.clinic_id is not None
     context: dict[str, Any] = {"values": values, "errors": {}, "plan": None, "needs_reason": []}
     with session.begin():
         patient = _patient(session, actor, patient_id)
         context["patient"] = patient
+        context["banner"] = safety_banner(patient, today=today, zone=settings.timezone)
         context["protocols"] = service.list_current(session, clinic_id=actor.clinic_id)
         context["suggestion"] = suggest(session, patient, context["protocols"])
         status = 200
         if values.get("protocol_id"):
             status = _calculate(session, actor, patient, values, today, context)
-    return render(request, "protocols/dose_plan.html", context, status_code=status)
+        elif save:
+            context["errors"] = {"protocol_id": "choose a protocol"}
+            status = 422
+        if save and status == 200:
+            data = DoseCalculationIn.model_validate(_request_body(patient, values))
+            saved_plans.save(session, actor=actor, patient=patient, data=data, plan=context["plan"])
+        saved = saved_plans.latest_for(session, actor=actor, patient_id=patient.id)
+        context["saved"] = saved
+        context["saved_by"] = _name(session, saved.saved_by_user_id) if saved else None
+    return context, status
+
+
+def _name(session: Session, user_id: int) -> str:
+    user = session.get(User, user_id)
+    return (user.display_name or user.username) if user else f"user {user_id}"
+
+
+@router.post("/patients/{patient_id}/dose-plan")
+async def save_dose_plan(
+    request: Request,
+    patient_id: RecordId,
+    actor: Prescriber,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Keep the plan on the patient (audited): the order form of their session starts from it.
+    The plan is computed again from the posted inputs; one that does not compute is not saved."""
+    form = await request.form()
+    values = {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    context, status = await run_in_threadpool(
+        _plan_page, session, actor, settings, patient_id, values, save=True
+    )
+    if status != 200:
+        return render(request, "protocols/dose_plan.html", context, status_code=status)
+    flash(
+        request,
+        "Dose plan saved on the patient's record: the order form of their next session "
+        "starts from it.",
+        "success",
+    )
+    query = urlencode({k: v for k, v in values.items() if v})
+    return RedirectResponse(f"/patients/{patient_id}/dose-plan?{query}", status_code=303)
 
 
 def _calculate(

@@ -20,6 +20,7 @@ from ketaclinic.outcomes.core import score_text as score
 from ketaclinic.reports import charts
 from ketaclinic.reports.content import PatientReport
 from ketaclinic.reports.outcome_lines import MOOD_INSTRUMENT, PAIN_INSTRUMENT, ResponseLine
+from ketaclinic.web.labels import label
 
 TITLE = "Patient progress report"
 DISCLAIMER = (
@@ -195,7 +196,7 @@ def _courses(pdf: _Document, report: PatientReport) -> None:
         [
             c.protocol,
             _day(c.started),
-            c.phase,
+            label(c.phase),
             c.series_progress,
             f"{_day(c.ended)}: {c.end_reason or ''}" if c.ended else "open",
         ]
@@ -213,7 +214,7 @@ def _sessions(pdf: _Document, report: PatientReport) -> None:
     rows = [
         [
             _when(s.at),
-            s.state.replace("_", " "),
+            label(s.state),
             s.chair,
             s.protocol,
             s.planned or "no order",
@@ -243,7 +244,7 @@ def _outcomes(pdf: _Document, report: PatientReport) -> None:
         if points:
             charts.line_chart(pdf, charts.Chart(title, points, marks, top, ticks), font=FONT)
     rows = [
-        [_when(o.at), o.label, o.context.replace("_", " "), score(o.value), o.band or ""]
+        [_when(o.at), o.label, label(o.context), score(o.value), label(o.band or "")]
         for o in report.outcomes
     ]
     pdf.grid(("Measured", "Instrument", "Context", "Score", "Band"), rows, (3, 2, 2, 1.5, 3))

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ketaclinic.errors import KetaclinicError
+from ketaclinic.web.labels import message
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 FieldErrors = dict[str, str]
@@ -37,12 +38,12 @@ def blank_to_none(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validation_messages(error: ValidationError) -> FieldErrors:
-    """The first message for each field, keyed by the top-level field name."""
+    """The first message for each field, keyed by the top-level field name, in the clinic's words
+    ("choose yes or no", not "Input should be a valid boolean")."""
     messages: FieldErrors = {}
     for item in error.errors():
         field = str(item["loc"][0]) if item["loc"] else "__all__"
-        msg = str(item["msg"]).removeprefix("Value error, ")
-        messages.setdefault(field, msg)
+        messages.setdefault(field, message(str(item["msg"])))
     return messages
 
 
