@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ketaclinic import indications
+
 #: Form and request fields, limits and their units, as a person reads them.
 FIELDS: Mapping[str, str] = MappingProxyType(
     {
@@ -108,29 +110,15 @@ DOSE_MODES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: Conditions, by the ids screening and protocols use (both spellings while two lists exist).
+
+def _in_a_sentence(name: str) -> str:
+    """A name as it reads mid-sentence: "Chronic pain" → "chronic pain"; "CRPS" stays."""
+    return name if name[1:2].isupper() else name[:1].lower() + name[1:]
+
+
+#: Conditions, from the one vocabulary of indications (``ketaclinic.indications``, pure).
 INDICATIONS: Mapping[str, str] = MappingProxyType(
-    {
-        "crps": "CRPS",
-        "spinal_cord_injury_pain": "spinal cord injury pain",
-        "fibromyalgia": "fibromyalgia",
-        "migraine": "migraine",
-        "headache": "headache",
-        "neuropathic_pain": "neuropathic pain",
-        "cancer_pain": "cancer pain",
-        "back_pain": "back pain",
-        "low_back_pain": "low back pain",
-        "neck_pain": "neck pain",
-        "arthritis": "arthritis",
-        "pain_after_injury": "pain after injury",
-        "post_operative_pain": "post-operative pain",
-        "depression": "depression",
-        "bipolar_depression": "bipolar depression",
-        "chronic_pain": "chronic pain",
-        "phantom_limb_pain": "phantom limb pain",
-        "postherpetic_neuralgia": "postherpetic neuralgia",
-        "ischemic_pain": "ischaemic pain",
-    }
+    {indication.id: _in_a_sentence(indication.label) for indication in indications.INDICATIONS}
 )
 
 #: A session's states and moves (``infusions.core``), and what blocks a start.
