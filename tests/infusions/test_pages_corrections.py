@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from ketaclinic.monitoring.core import PLAUSIBILITY_BANDS
 from tests.conftest import Person
 from tests.infusions.test_api import T0, Team, at
 from tests.infusions.test_pages import VITALS_FORM, Ward
@@ -98,6 +99,9 @@ def test_implausible_vitals_come_back_with_the_values_kept_and_a_confirmation_bo
     text = html.unescape(refused.text)
     assert "Yes, I re-checked: systolic BP 260 mmHg is right" in text
     assert 'name="confirm_implausible"' in text
+    band = PLAUSIBILITY_BANDS["systolic_mmhg"]
+    assert f"outside the plausibility band {band.low}–{band.high} mmHg (clinic policy)" in text
+    assert "tick the box below" in text
     assert 'id="f-vitals-systolic_mmhg" name="systolic_mmhg" value="260"' in text
     assert 'name="heart_rate_per_min" value="72"' in text
     assert not [

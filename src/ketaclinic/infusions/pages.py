@@ -258,7 +258,7 @@ def _act(
         failed["needs_reason"] = [f.limit for f in error.findings]
         return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
     except ImplausibleValues as error:
-        failed["errors"] = {forms.field_of(("body", f.field), fields): f.message
+        failed["errors"] = {forms.field_of(("body", f.field), fields): f.page_message
                             for f in error.findings}  # fmt: skip
         failed["confirm"] = [f.confirmation for f in error.findings]
         return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)

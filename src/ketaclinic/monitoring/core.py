@@ -132,6 +132,15 @@ class Implausible:
         )
 
     @property
+    def page_message(self) -> str:
+        """The same refusal in the page's words: the box to tick sits below the form."""
+        return (
+            f"{self.band.label} {self.value} {self.band.unit} is outside the plausibility band "
+            f"{self.band.low}–{self.band.high} {self.band.unit} (clinic policy): re-check it, "
+            "then tick the box below to store it"
+        )
+
+    @property
     def confirmation(self) -> str:
         return f"Yes, I re-checked: {self.band.label} {self.value} {self.band.unit} is right"
 
