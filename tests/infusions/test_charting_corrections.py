@@ -5,8 +5,9 @@ late entries carry the time they were observed (issue 11, item 5)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
 import pytest
@@ -15,8 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ketaclinic.audit.models import AuditEvent
+from ketaclinic.dashboard import queries
+from ketaclinic.dashboard.core import Window
 from ketaclinic.db import transaction
+from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.monitoring.core import PLAUSIBILITY_BANDS
+from ketaclinic.reports.content import _adverse_events
 from tests.conftest import Person
 from tests.infusions.test_api import CALM_VITALS, T0, Team, at
 
@@ -235,3 +240,38 @@ def test_it_refuses_a_late_entry_too_far_back_in_the_future_or_before_the_check_
     assert refused.status_code == 422
     assert "more than 60 min ago" in refused.json()["detail"][0]["msg"]
     assert not [e for e in _read(team, sid)["events"] if e["kind"] == "side_effects"]
+
+
+def _safety_and_adverse(
+    factory: sessionmaker[Session], sid: int
+) -> tuple[set[tuple[int, int]], list[str]]:
+    """The dashboard's (infused, with alert, with adverse event) for the session's day, and the
+    report's adverse-event kinds for the session."""
+    with transaction(factory) as session:
+        row = session.get(InfusionSession, sid)
+        assert row is not None
+        window = Window(T0.date(), T0.date(), row.clinic_id)
+        lines = queries.safety(session, window, UTC, {})
+        adverse = _adverse_events([row], ZoneInfo("UTC"))
+        return (
+            # The session's protocol's line and the all-protocols line alike.
+            {(line.with_alert, line.with_adverse_event) for line in lines if line.infused},
+            [a.kind for a in adverse],
+        )
+
+
+def test_the_dashboard_and_the_report_leave_out_entries_in_error_and_their_alerts(
+    team: Team, factory: sessionmaker[Session]
+) -> None:
+    sid = _running(team)
+    with at(10):
+        vitals = team.act(sid, "vitals", team.nurse, **HIGH_BP)
+        severe = [{"effect": "nausea_vomiting", "grade": "severe"}]
+        effects = team.act(sid, "side-effects", team.nurse, assessments=severe)
+    # Before: one session with an alert and an adverse event; two alerts (the high BP, the
+    # severe side effect) and the side effect itself in the report.
+    assert _safety_and_adverse(factory, sid) == ({(1, 1)}, ["alert", "alert", "side effect"])
+    with at(12):
+        assert _mark(team, sid, _last(vitals, "vitals")["id"], team.nurse).status_code == 200
+        assert _mark(team, sid, _last(effects, "side_effects")["id"], team.nurse).status_code == 200
+    assert _safety_and_adverse(factory, sid) == ({(0, 0)}, [])
