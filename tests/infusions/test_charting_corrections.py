@@ -23,7 +23,7 @@ from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.monitoring.core import PLAUSIBILITY_BANDS
 from ketaclinic.reports.content import _adverse_events
 from tests.conftest import Person
-from tests.infusions.test_api import CALM_VITALS, T0, Team, at
+from tests.infusions.test_api import CALM_VITALS, CHECK_IN, T0, Team, at
 
 HIGH_BP = {**CALM_VITALS, "systolic_mmhg": 190}  # above the ">180" rule, inside its band
 
@@ -275,3 +275,20 @@ def test_the_dashboard_and_the_report_leave_out_entries_in_error_and_their_alert
         assert _mark(team, sid, _last(vitals, "vitals")["id"], team.nurse).status_code == 200
         assert _mark(team, sid, _last(effects, "side_effects")["id"], team.nurse).status_code == 200
     assert _safety_and_adverse(factory, sid) == ({(0, 0)}, [])
+
+
+def test_check_in_vitals_beyond_a_band_also_need_a_confirmation(team: Team) -> None:
+    with at(-30):
+        sid = team.schedule()
+        band = PLAUSIBILITY_BANDS["spo2_percent"]
+        low = {**CHECK_IN, "spo2_percent": band.low - 1}
+        url = f"/api/v1/sessions/{sid}/check-in"
+        refused = team.client.post(url, json=low, headers=team.nurse)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "spo2_percent"]
+        assert _read(team, sid)["state"] == "scheduled"
+        confirmed = team.client.post(
+            url, json={**low, "confirm_implausible": True}, headers=team.nurse
+        )
+    assert confirmed.status_code == 200, confirmed.text
+    assert _last(confirmed.json(), "vitals")["data"]["spo2_percent"] == band.low - 1

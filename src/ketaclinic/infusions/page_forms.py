@@ -97,6 +97,7 @@ def check_in(form: FormData) -> dict[str, Any]:
         "contraindications_changed": yes_no(form, "contraindications_changed"),
         "contraindication_note": _or_none(form, "contraindication_note"),
         "escort_name": _or_none(form, "escort_name"),
+        "confirm_implausible": form.get("confirm_implausible") == "on",
     }
 
 

@@ -185,6 +185,10 @@ class CheckInIn(ActionIn):
     escort_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
         None
     )
+    confirm_implausible: bool = Field(
+        default=False,
+        description="The nurse re-checked a vital beyond its plausibility band and confirms it",
+    )
 
 
 class ReasonIn(ActionIn):
