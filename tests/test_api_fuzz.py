@@ -133,6 +133,8 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
             "drug": "ondansetron", "dose": 4, "unit": "mg", "route": "IV", "reason": "nausea"}),
          dict),
         (Call("POST", f"{S}/alerts/{{alert_id}}/acknowledge", role="nurse"), dict),
+        (Call("POST", f"{S}/entries/{{event_id}}/entered-in-error", role="nurse",
+              body={"reason": "charted on the wrong patient"}), dict),
         (Call("POST", f"{S}/clearance", body=reason), dict),
         (Call("POST", f"{S}/order", body={}), dict),
         (Call("POST", f"{S}/verify", role="second_nurse", body={}), dict),
@@ -173,6 +175,8 @@ def _made(
             ids["session_id"] = clinic.target("acknowledge" if action == "alerts" else action)
             if action == "alerts":
                 ids["alert_id"] = clinic.alert_id
+            if action == "entries":
+                ids["event_id"] = clinic.event_id
         return replace(call, path_params=ids)
 
     return complete
@@ -213,6 +217,7 @@ def _ids(clinic: SeededClinic) -> dict[str, list[int]]:
         "course_id": [clinic.courses["bystander"]],
         "protocol_id": sorted(clinic.protocols.values()),
         "alert_id": [clinic.alert_id],
+        "event_id": [clinic.event_id],
     }
 
 

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     screening_diastolic_limit_mmhg: int = Field(
         default=90, ge=50, le=140, description="Baseline diastolic BP above this is flagged."
     )
+    late_entry_max_min: int = Field(
+        default=60,
+        ge=0,
+        le=720,
+        description="How far back (minutes) a late bedside entry may be observed; clinic policy.",
+    )
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
     @field_validator("clinic_timezone")

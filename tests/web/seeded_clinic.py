@@ -69,6 +69,7 @@ class SeededClinic:
     courses: dict[str, int] = field(default_factory=dict)
     bystanders: dict[State, int] = field(default_factory=dict)
     alert_id: int = 0
+    event_id: int = 0  # a vitals row the nurse charted, to be marked entered in error
     _serial: Iterator[int] = field(default_factory=lambda: iter(range(1, 10_000)))
 
     def post(self, url: str, headers: dict[str, str], **body: Any) -> Any:
@@ -165,6 +166,11 @@ class SeededClinic:
             alarm = {**VITALS, "systolic_mmhg": 195}
             self.alert_id = self.act(session_id, "vitals", self.nurse, **alarm)["alerts"][0]["id"]
             return session_id
+        if action == "entries":
+            session_id = self.in_state(State.INFUSING)
+            charted = self.act(session_id, "vitals", self.nurse, **VITALS)["events"]
+            self.event_id = [e for e in charted if e["kind"] == "vitals"][-1]["id"]
+            return session_id
         state = {"resume": State.PAUSED, "discharge": State.OBSERVING}.get(action, State.INFUSING)
         return self.in_state(state)
 
@@ -187,5 +193,6 @@ def seed(client: TestClient, make_person: Callable[..., Person]) -> SeededClinic
         for state in State:
             clinic.bystanders[state] = clinic.in_state(state)
         clinic.target("acknowledge")  # an alert for generated requests
+        clinic.target("entries")  # and a charted entry
     assert clinic.login.password == PASSWORD
     return clinic

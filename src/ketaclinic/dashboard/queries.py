@@ -55,7 +55,10 @@ def _infused() -> ColumnElement[bool]:
 
 
 def _alerted() -> ColumnElement[bool]:
-    return exists().where(SessionAlert.session_id == InfusionSession.id)
+    # A withdrawn alert came from a reading entered in error: it never happened.
+    return exists().where(
+        SessionAlert.session_id == InfusionSession.id, SessionAlert.withdrawn_at.is_(None)
+    )
 
 
 def _count_if(condition: ColumnElement[Any]) -> ColumnElement[int]:
@@ -145,7 +148,11 @@ def safety(
         .select_from(SessionEvent)
         .join(InfusionSession, InfusionSession.id == SessionEvent.session_id)
         .join(ProtocolVersion, ProtocolVersion.id == InfusionSession.protocol_version_id)
-        .where(infused_in_window, SessionEvent.kind == "side_effects")
+        .where(
+            infused_in_window,
+            SessionEvent.kind == "side_effects",
+            SessionEvent.entered_in_error_at.is_(None),
+        )
     )
     return core.safety_table(
         {key: (int(infused), int(alerted)) for key, infused, alerted in counted},

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require
 from ketaclinic.errors import NotFound
-from ketaclinic.infusions import service
+from ketaclinic.infusions import charting, service
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.schemas import (
     ActionIn,
@@ -19,6 +19,7 @@ from ketaclinic.infusions.schemas import (
     BolusIn,
     CheckInIn,
     DischargeIn,
+    EnteredInErrorIn,
     OrderIn,
     RateIn,
     ReasonIn,
@@ -95,22 +96,34 @@ def check_in(
 
 @router.post("/{session_id}/vitals", response_model=SessionOut)
 def record_vitals(
-    session_id: RecordId, data: VitalsIn, actor: Runner, session: SessionDep
+    session_id: RecordId,
+    data: VitalsIn,
+    actor: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> SessionOut:
     """Chart vitals; each alert rule met raises an alert that must be acknowledged by name.
-    Never a conflict with what others charted meanwhile: ``version`` is not checked."""
+    A value beyond its plausibility band (clinic policy, e.g. systolic > 250) answers 422 naming
+    it unless ``confirm_implausible`` is true. ``observed_at`` makes it a late entry. Never a
+    conflict with what others charted meanwhile: ``version`` is not checked."""
     return _act(
         session,
         actor,
         session_id,
         None,  # an observation never conflicts
-        lambda s, r: service.record_vitals(s, actor=actor, row=r, data=data),
+        lambda s, r: service.record_vitals(
+            s, actor=actor, row=r, data=data, policy=charting.policy_of(settings)
+        ),
     )
 
 
 @router.post("/{session_id}/side-effects", response_model=SessionOut)
 def record_side_effects(
-    session_id: RecordId, data: SideEffectsIn, actor: Runner, session: SessionDep
+    session_id: RecordId,
+    data: SideEffectsIn,
+    actor: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> SessionOut:
     """Chart side effects (dissociation, sedation as MOAA/S, nausea…); severe ones raise alerts.
     ``version`` is not checked."""
@@ -119,13 +132,19 @@ def record_side_effects(
         actor,
         session_id,
         None,  # an observation never conflicts
-        lambda s, r: service.record_side_effects(s, actor=actor, row=r, data=data),
+        lambda s, r: service.record_side_effects(
+            s, actor=actor, row=r, data=data, policy=charting.policy_of(settings)
+        ),
     )
 
 
 @router.post("/{session_id}/adjunct-medications", response_model=SessionOut)
 def record_adjunct(
-    session_id: RecordId, data: AdjunctIn, actor: Runner, session: SessionDep
+    session_id: RecordId,
+    data: AdjunctIn,
+    actor: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> SessionOut:
     """An adjunct given (drug, dose, route, reason), refused above its per-dose or session limit
     (judged after every dose charted before it). ``version`` is not checked."""
@@ -134,7 +153,9 @@ def record_adjunct(
         actor,
         session_id,
         None,  # an observation never conflicts
-        lambda s, r: service.record_adjunct(s, actor=actor, row=r, data=data),
+        lambda s, r: service.record_adjunct(
+            s, actor=actor, row=r, data=data, policy=charting.policy_of(settings)
+        ),
     )
 
 
@@ -148,6 +169,34 @@ def acknowledge_alert(
         session_id,
         None,
         lambda s, r: service.acknowledge_alert(s, actor=actor, row=r, alert_id=alert_id),
+    )
+
+
+@router.post(
+    "/{session_id}/entries/{event_id}/entered-in-error",
+    response_model=SessionOut,
+    responses={403: {"description": "Neither the entry's author nor a physician"}},
+)
+def mark_entered_in_error(
+    session_id: RecordId,
+    event_id: RecordId,
+    data: EnteredInErrorIn,
+    actor: Runner,
+    session: SessionDep,
+) -> SessionOut:
+    """Mark a charted vitals row, side-effect assessment or adjunct entered in error, with a
+    reason: by its author or a physician (403 for anyone else), once (409 the second time).
+    Nothing is deleted; the alerts it raised are withdrawn and everything derived from the
+    record (vitals due, adjunct totals, charts, reports) leaves it out. ``version`` is not
+    checked: a correction is an observation."""
+    return _act(
+        session,
+        actor,
+        session_id,
+        None,
+        lambda s, r: charting.mark_entered_in_error(
+            s, actor=actor, row=r, event_id=event_id, reason=data.reason
+        ),
     )
 
 

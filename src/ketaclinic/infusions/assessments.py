@@ -21,6 +21,8 @@ from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.readings import infusion_end, open_blocks
 from ketaclinic.infusions.recording import event, move, patient_of, protocol_of, touch, user_of
 from ketaclinic.infusions.schemas import CheckInIn, DischargeIn, MoodIn
+from ketaclinic.monitoring.core import PLAUSIBILITY_BANDS as BANDS
+from ketaclinic.monitoring.core import check_plausible
 from ketaclinic.outcomes import service as outcomes
 from ketaclinic.outcomes.models import Measurement
 from ketaclinic.outcomes.schemas import Context, MeasurementIn
@@ -50,6 +52,7 @@ def check_in(
     escort, and whether anything in the screening changed. A high blood pressure, a possible
     pregnancy or a new contraindication is recorded as a block on the start that only a
     physician's clearance lifts; the software flags, the physician decides."""
+    check_plausible(data.model_dump(include=set(BANDS)), confirmed=data.confirm_implausible)
     patient = patient_of(session, actor, row)
     blocks = _check_in_blocks(patient, data, threshold)
     if data.weight_kg is not None:

@@ -11,17 +11,22 @@ holds the session row's lock, so a per-session limit sees every dose charted bef
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ketaclinic import clock
-from ketaclinic.accounts.core import Actor
+from ketaclinic.accounts.core import Actor, Role
+from ketaclinic.audit import service as audit
+from ketaclinic.config import Settings
 from ketaclinic.dosing.protocol import BOLUS_LIMIT_NAME, TOTAL_LIMIT_NAME, Limit
 from ketaclinic.errors import Conflict, DoseOutOfRange, InvalidInput, NotFound
 from ketaclinic.infusions.core import State
-from ketaclinic.infusions.models import InfusionSession, SessionAlert
-from ketaclinic.infusions.readings import delivered
+from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
+from ketaclinic.infusions.readings import delivered, infusion_end
 from ketaclinic.infusions.recording import (
     append,
     event,
@@ -30,34 +35,77 @@ from ketaclinic.infusions.recording import (
     touch,
     user_of,
 )
-from ketaclinic.infusions.schemas import AdjunctIn, BolusIn, SideEffectsIn, VitalsIn
+from ketaclinic.infusions.schemas import (
+    AdjunctIn,
+    BolusIn,
+    ObservationIn,
+    SideEffectsIn,
+    VitalsIn,
+)
 from ketaclinic.monitoring.adjuncts import check_adjunct
 from ketaclinic.monitoring.alerts import Alert
-from ketaclinic.monitoring.core import alerts_for
+from ketaclinic.monitoring.core import (
+    alerts_for,
+    check_correction,
+    check_plausible,
+    late_entry_problem,
+)
 from ketaclinic.monitoring.side_effects import validate_assessment
 
 #: A bolus is a push given while the pump is set up: running or paused, never before the start.
 _BOLUS_STATES = frozenset({State.INFUSING, State.PAUSED})
 
 
+@dataclass(frozen=True)
+class ChartingPolicy:
+    """The clinic's settings a bedside entry is judged by: how far back a late entry may go
+    (clinic policy, ``KETACLINIC_LATE_ENTRY_MAX_MIN``) and the clock its messages speak."""
+
+    late_entry_max_min: int = 60
+    zone: tzinfo = UTC
+
+
+DEFAULT_POLICY = ChartingPolicy()
+
+
+def policy_of(settings: Settings) -> ChartingPolicy:
+    return ChartingPolicy(settings.late_entry_max_min, settings.timezone)
+
+
 def record_vitals(
-    session: Session, *, actor: Actor, row: InfusionSession, data: VitalsIn
+    session: Session,
+    *,
+    actor: Actor,
+    row: InfusionSession,
+    data: VitalsIn,
+    policy: ChartingPolicy = DEFAULT_POLICY,
 ) -> InfusionSession:
-    """Chart a bedside check and raise an alert for every rule it meets (monitoring rules)."""
+    """Chart a bedside check and raise an alert for every rule it meets (monitoring rules).
+    A value beyond its plausibility band is stored only when the nurse confirms it."""
     require_charting(row)
-    reading = data.model_dump(exclude={"version"})
-    context = "observation" if row.state == State.OBSERVING else "during"
-    event(row, actor, "vitals", data={**reading, "context": context})
-    _raise_alerts(row, alerts_for(reading))
+    observed_at = _observed_at(row, data, policy)
+    reading = data.model_dump(exclude={"version", "observed_at", "confirm_implausible"})
+    check_plausible(reading, confirmed=data.confirm_implausible)
+    stored = {**reading, "context": _context(row, observed_at)}
+    if data.confirm_implausible:
+        stored["confirmed_implausible"] = True
+    charted = _chart(row, actor, "vitals", observed_at, data=stored)
+    _raise_alerts(row, alerts_for(reading), charted)
     append(session, actor, row, "session.vitals")
     return row
 
 
 def record_side_effects(
-    session: Session, *, actor: Actor, row: InfusionSession, data: SideEffectsIn
+    session: Session,
+    *,
+    actor: Actor,
+    row: InfusionSession,
+    data: SideEffectsIn,
+    policy: ChartingPolicy = DEFAULT_POLICY,
 ) -> InfusionSession:
     """Chart side-effect assessments; deep sedation or a severe effect raises an alert."""
     require_charting(row)
+    observed_at = _observed_at(row, data, policy)
     assessments = []
     for index, item in enumerate(data.assessments):
         try:
@@ -66,36 +114,90 @@ def record_side_effects(
             loc = ("body", "assessments", index, *error.loc)
             raise InvalidInput(error.msg, loc=loc) from None
     recorded = [item.model_dump() for item in data.assessments]
-    event(row, actor, "side_effects", data={"assessments": recorded})
-    _raise_alerts(row, alerts_for({}, assessments))
+    charted = _chart(row, actor, "side_effects", observed_at, data={"assessments": recorded})
+    _raise_alerts(row, alerts_for({}, assessments), charted)
     append(session, actor, row, "session.side_effects")
     return row
 
 
 def record_adjunct(
-    session: Session, *, actor: Actor, row: InfusionSession, data: AdjunctIn
+    session: Session,
+    *,
+    actor: Actor,
+    row: InfusionSession,
+    data: AdjunctIn,
+    policy: ChartingPolicy = DEFAULT_POLICY,
 ) -> InfusionSession:
     """Give an adjunct medication within its per-dose and per-session limits (never clamped).
-    The session's earlier doses are read under the caller's row lock, so two doses given at the
-    same moment are judged one after the other, never both against the same total."""
+    The session's earlier doses (less any entered in error) are read under the caller's row
+    lock, so two doses given at the same moment are judged one after the other, never both
+    against the same total."""
     require_charting(row)
-    given = sum(
-        (
-            Decimal(e.data["dose"])
-            for e in row.events
-            if e.kind == "adjunct" and e.data.get("drug") == data.drug
-        ),
-        Decimal(0),
-    )
+    observed_at = _observed_at(row, data, policy)
+    given = adjunct_given(row, data.drug)
     try:
         check_adjunct(data.drug, data.dose, data.unit, data.route, given)
     except InvalidInput as error:
         error.loc = ("body", *error.loc)
         raise
     given_now = {"drug": data.drug, "dose": str(data.dose), "unit": data.unit, "route": data.route}
-    event(row, actor, "adjunct", reason=data.reason, data=given_now)
+    _chart(row, actor, "adjunct", observed_at, reason=data.reason, data=given_now)
     append(session, actor, row, "session.adjunct")
     return row
+
+
+def adjunct_given(row: InfusionSession, drug: str) -> Decimal:
+    """How much of ``drug`` this session's charted doses add up to, skipping those entered in
+    error (they were never given)."""
+    return sum(
+        (
+            Decimal(e.data["dose"])
+            for e in row.events
+            if e.kind == "adjunct" and not e.in_error and e.data.get("drug") == drug
+        ),
+        Decimal(0),
+    )
+
+
+def _observed_at(row: InfusionSession, data: ObservationIn, policy: ChartingPolicy) -> datetime:
+    """When the entry was observed: now, or the late entry's time if it is allowed."""
+    now = clock.now()
+    if data.observed_at is None:
+        return now
+    check_ins = [e.at for e in row.events if e.kind == "check_in"]
+    problem = late_entry_problem(
+        data.observed_at,
+        now=now,
+        checked_in_at=min(check_ins) if check_ins else None,
+        max_late_min=policy.late_entry_max_min,
+        zone=policy.zone,
+    )
+    if problem:
+        raise InvalidInput(problem, loc=("body", "observed_at"))
+    return data.observed_at
+
+
+def _context(row: InfusionSession, observed_at: datetime) -> str:
+    """During the infusion or in the observation after it, by when the reading was observed."""
+    end = infusion_end(row)
+    if row.state == State.OBSERVING and end is not None and observed_at >= end:
+        return "observation"
+    return "during"
+
+
+def _chart(
+    row: InfusionSession,
+    actor: Actor,
+    kind: str,
+    observed_at: datetime,
+    *,
+    reason: str | None = None,
+    data: dict[str, Any],
+) -> SessionEvent:
+    """An observation at the time it was observed; ``recorded_at`` keeps when it was typed."""
+    charted = event(row, actor, kind, reason=reason, data=data)
+    charted.at = observed_at
+    return charted
 
 
 def give_bolus(
@@ -158,7 +260,9 @@ def _check_limit(name: str, amount: Decimal, limit: Limit, override: str | None,
         )
 
 
-def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...]) -> None:
+def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...], reading: SessionEvent) -> None:
+    """Each alert names the reading that raised it (so a correction can withdraw it) and when
+    that reading was observed, which a late entry puts before the time it is raised."""
     now = clock.now()
     for alert in alerts:
         row.alerts.append(
@@ -169,6 +273,8 @@ def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...]) -> None:
                 suggested_action=alert.action.value,
                 source=alert.source,
                 raised_at=now,
+                observed_at=reading.at,
+                event=reading,
             )
         )
 
@@ -184,7 +290,49 @@ def acknowledge_alert(
         raise NotFound(f"no alert {alert_id} on this session", loc=("path", "alert_id"))
     if alert.acknowledged_at is not None:
         raise Conflict("this alert was already acknowledged", loc=("path", "alert_id"))
+    if alert.withdrawn_at is not None:
+        raise Conflict(
+            "this alert was withdrawn: the reading that raised it was marked entered in error",
+            loc=("path", "alert_id"),
+        )
     alert.acknowledged_by_user_id = user_of(actor)
     alert.acknowledged_at = clock.now()
     append(session, actor, row, "session.alert_acknowledge")
+    return row
+
+
+def mark_entered_in_error(
+    session: Session, *, actor: Actor, row: InfusionSession, event_id: int, reason: str
+) -> InfusionSession:
+    """Mark a charted vitals row, side-effect assessment or adjunct entered in error: its author
+    or a physician, once, with a reason. Nothing is deleted: the entry keeps its values, struck
+    through on the timeline, and every reading of the record (alerts, vitals due, adjunct totals,
+    charts, reports) skips it from now on. The alerts it raised are withdrawn (kept, marked
+    ``withdrawn_at``); an acknowledged one keeps who acknowledged it. Like any observation it
+    leaves the session's version alone."""
+    entry = next((e for e in row.events if e.id == event_id), None)
+    if entry is None:
+        raise NotFound(f"no entry {event_id} on this session", loc=("path", "event_id"))
+    check_correction(
+        kind=entry.kind,
+        author_id=entry.by_user_id,
+        actor_id=user_of(actor),
+        actor_is_physician=actor.role is Role.PHYSICIAN,
+        already_marked=entry.in_error,
+    )
+    now = clock.now()
+    entry.entered_in_error_at = now
+    entry.entered_in_error_by_user_id = user_of(actor)
+    entry.entered_in_error_reason = reason
+    for alert in row.alerts:
+        if alert.event_id == entry.id and alert.withdrawn_at is None:
+            alert.withdrawn_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="session.entered_in_error",
+        patient_id=row.patient_id,
+        detail=f"session_id={row.id} event_id={entry.id} kind={entry.kind}",
+    )
     return row

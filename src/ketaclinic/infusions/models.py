@@ -56,7 +56,13 @@ class InfusionSession(Base):
 
 
 class SessionEvent(Base):
-    """One thing that happened to a session; ``kind`` is one of ``service.EVENT_KINDS``."""
+    """One thing that happened to a session; ``kind`` is one of ``service.EVENT_KINDS``.
+
+    ``at`` is when it happened: for a late entry, the time the nurse observed it, with the time it
+    was typed in kept in ``recorded_at`` (``None`` on rows older than migration 0015). A charted
+    observation is never deleted: one found wrong is marked *entered in error* (who, when, why)
+    and every reading of the record skips it from then on.
+    """
 
     __tablename__ = "session_event"
     # The dashboard looks up one kind of event (check-in, start, discharge) of many sessions.
@@ -70,10 +76,29 @@ class SessionEvent(Base):
     rate_mg_per_h: Mapped[Decimal | None] = mapped_column(Numeric(24, 12))
     reason: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    entered_in_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    entered_in_error_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    entered_in_error_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def in_error(self) -> bool:
+        return self.entered_in_error_at is not None
+
+    @property
+    def is_late_entry(self) -> bool:
+        """Typed in after the time it was observed (a late entry)."""
+        return self.recorded_at is not None and self.at < self.recorded_at
 
 
 class SessionAlert(Base):
-    """An alert raised by a rule on a bedside reading; it stays open until acknowledged by name."""
+    """An alert raised by a rule on a bedside reading; it stays open until acknowledged by name.
+
+    ``event_id`` is the reading that raised it (``None`` on rows older than migration 0015);
+    ``observed_at`` is when that reading was observed, which a late entry puts before
+    ``raised_at``. An alert whose reading is marked entered in error is withdrawn
+    (``withdrawn_at``), never deleted, and no longer counts as open.
+    """
 
     __tablename__ = "session_alert"
 
@@ -87,3 +112,13 @@ class SessionAlert(Base):
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
     acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("session_event.id"), index=True)
+    observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    event: Mapped[SessionEvent | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        """Waiting for someone to acknowledge it: neither acknowledged nor withdrawn."""
+        return self.acknowledged_at is None and self.withdrawn_at is None

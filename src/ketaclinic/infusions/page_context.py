@@ -20,6 +20,7 @@ from ketaclinic.infusions import page_views as views
 from ketaclinic.infusions.core import TERMINAL, State, allowed_moves
 from ketaclinic.infusions.discharge import ALDRETE_ITEMS
 from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.infusions.page_corrections import correction_context
 from ketaclinic.infusions.page_forms import MOOD_INSTRUMENTS, VITALS
 from ketaclinic.instruments.definitions import INSTRUMENTS
 from ketaclinic.monitoring.adjuncts import ADJUNCTS
@@ -125,8 +126,8 @@ def session_context(
         "protocol": protocol,
         "given": given,
         "names": names,
-        "open_alerts": [a for a in row.alerts if a.acknowledged_at is None],
-        "closed_alerts": [a for a in row.alerts if a.acknowledged_at is not None],
+        "open_alerts": [a for a in row.alerts if a.is_open],
+        "closed_alerts": [a for a in row.alerts if a.acknowledged_at and not a.withdrawn_at],
         "vitals_due_at": service.vitals_due_at(session, row),
         "earliest_discharge_at": service.earliest_discharge(session, row),
         "blocks": service.open_blocks(row),
@@ -144,6 +145,7 @@ def session_context(
         "side_effects": SIDE_EFFECTS,
         **OPTIONS,
         "moods": [INSTRUMENTS[i] for i in MOOD_INSTRUMENTS],
+        **correction_context(actor, row, settings),
     }
 
 

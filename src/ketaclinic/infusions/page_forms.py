@@ -49,9 +49,31 @@ def reason(form: FormData) -> dict[str, Any]:
     return {**version_only(form), "reason": text(form, "reason")}
 
 
-def vitals(form: FormData) -> dict[str, Any]:
+def observed_at(form: FormData) -> dict[str, Any]:
+    """A late entry's clock time ("15:30") on the clinic's day and UTC offset as the page was
+    drawn (hidden fields); the service checks the window, so a tampered day is refused there."""
+    clock_time = text(form, "observed_at")
+    if not clock_time:
+        return {}
+    return {"observed_at": f"{text(form, 'clinic_day')}T{clock_time}{text(form, 'clinic_offset')}"}
+
+
+def correction(form: FormData) -> dict[str, Any]:
+    """Marking an entry entered in error: the reason alone (no version: an observation)."""
+    return {"reason": text(form, "reason")}
+
+
+def vital_values(form: FormData) -> dict[str, Any]:
     # A blank box is "missing", not 0: the model says "Field required" next to it.
     return {**version_only(form), **{n: v for n in VITALS if (v := text(form, n))}}
+
+
+def vitals(form: FormData) -> dict[str, Any]:
+    return {
+        **vital_values(form),
+        **observed_at(form),
+        "confirm_implausible": form.get("confirm_implausible") == "on",
+    }
 
 
 def mood(form: FormData) -> dict[str, Any]:
@@ -67,7 +89,7 @@ def yes_no(form: FormData, name: str) -> bool | None:
 
 def check_in(form: FormData) -> dict[str, Any]:
     return {
-        **vitals(form),
+        **vital_values(form),
         "weight_kg": _or_none(form, "weight_kg"),
         "pain_nrs": _or_none(form, "pain_nrs"),
         "mood": mood(form),
@@ -75,6 +97,7 @@ def check_in(form: FormData) -> dict[str, Any]:
         "contraindications_changed": yes_no(form, "contraindications_changed"),
         "contraindication_note": _or_none(form, "contraindication_note"),
         "escort_name": _or_none(form, "escort_name"),
+        "confirm_implausible": form.get("confirm_implausible") == "on",
     }
 
 
@@ -85,7 +108,7 @@ def side_effects(form: FormData) -> dict[str, Any]:
         for e in SIDE_EFFECTS
         if (g := text(form, f"se_{e.id}"))
     ]
-    return {**version_only(form), "assessments": assessments}
+    return {**version_only(form), "assessments": assessments, **observed_at(form)}
 
 
 def adjunct(form: FormData) -> dict[str, Any]:
@@ -96,6 +119,7 @@ def adjunct(form: FormData) -> dict[str, Any]:
         "unit": "mg",
         "route": text(form, "route"),
         "reason": text(form, "reason"),
+        **observed_at(form),
     }
 
 

@@ -82,6 +82,14 @@ class Line:
     values: str = ""
     kind: str = ""
     warn: bool = False
+    # Charting corrections (issue 11): which entry, a late entry's typing time, and who marked
+    # it entered in error, when and why (or when an alert was withdrawn with its reading).
+    event_id: int | None = None
+    recorded_at: datetime | None = None
+    error_at: datetime | None = None
+    error_by: str = ""
+    error_reason: str = ""
+    observed_at: datetime | None = None
 
 
 def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
@@ -136,18 +144,35 @@ def _describe(event: SessionEvent) -> tuple[str, str, bool]:
 
 def timeline_lines(session: Session, row: InfusionSession) -> list[Line]:
     """Newest first: the nurse looks for what just happened, not how the day began."""
-    names = user_names(session, (e.by_user_id for e in row.events))
+    ids = [e.by_user_id for e in row.events] + [e.entered_in_error_by_user_id for e in row.events]
+    names = user_names(session, ids)
     lines = []
     for event in row.events:
         what, values, warn = _describe(event)
         by = names.get(event.by_user_id, f"user {event.by_user_id}")
-        lines.append(Line(event.at, what, by, values, event.kind, warn))
-    for alert in row.alerts:
         lines.append(
-            Line(alert.raised_at, "Alert", "monitoring rules", alert.message, "alert", True)
+            Line(event.at, what, by, values, event.kind, warn, **_correction(event, names))
         )
+    for alert in row.alerts:
+        late = alert.observed_at if alert.observed_at != alert.raised_at else None
+        lines.append(
+            Line(alert.raised_at, "Alert", "monitoring rules", alert.message, "alert",
+                 alert.withdrawn_at is None, error_at=alert.withdrawn_at, observed_at=late)
+        )  # fmt: skip
     lines.sort(key=lambda line: line.at, reverse=True)
     return lines
+
+
+def _correction(event: SessionEvent, names: Mapping[int, str]) -> dict[str, Any]:
+    """The timeline's correction fields of one event (issue 11)."""
+    marker = event.entered_in_error_by_user_id
+    return {
+        "event_id": event.id,
+        "recorded_at": event.recorded_at if event.is_late_entry else None,
+        "error_at": event.entered_in_error_at,
+        "error_by": "" if marker is None else names.get(marker, f"user {marker}"),
+        "error_reason": event.entered_in_error_reason or "",
+    }
 
 
 @dataclass
@@ -167,7 +192,7 @@ def _local_iso(at: datetime, zone: ZoneInfo) -> str:
 def chart(row: InfusionSession, patient: Patient, given: Delivered | None, zone: ZoneInfo) -> Chart:
     """Predicted concentrations for what was actually given, and the vitals, on one clock axis."""
     result = Chart()
-    vitals = [e for e in row.events if e.kind == "vitals"]
+    vitals = [e for e in row.events if e.kind == "vitals" and not e.in_error]
     result.data["xaxis"] = clock_axis(e.at.astimezone(zone) for e in vitals)
     result.data["vitals"] = {
         "times": [_local_iso(e.at, zone) for e in vitals],
@@ -257,7 +282,7 @@ def board_rows(session: Session, rows: Iterable[InfusionSession]) -> list[BoardR
                 infusing_min=given.infusing_min if given else None,
                 paused_min=given.paused_min if given else None,
                 vitals_due_at=service.vitals_due_at(session, row),
-                open_alerts=sum(1 for a in row.alerts if a.acknowledged_at is None),
+                open_alerts=sum(1 for a in row.alerts if a.is_open),
                 earliest_discharge_at=service.earliest_discharge(session, row),
                 blocks=tuple(service.open_blocks(row)),
                 protocol=f"{protocol.name} v{protocol.version}",

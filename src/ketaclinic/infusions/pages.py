@@ -11,7 +11,7 @@ others charted since the page was drawn.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -29,7 +29,7 @@ from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_c
 from ketaclinic.config import Settings
 from ketaclinic.dosing.core import SoftLimitNeedsOverride
 from ketaclinic.errors import Conflict, KetaclinicError, NotFound
-from ketaclinic.infusions import page_confirm, page_discharge, page_order, service
+from ketaclinic.infusions import charting, page_confirm, page_discharge, page_order, service
 from ketaclinic.infusions import page_forms as forms
 from ketaclinic.infusions.assessments import check_in_value
 from ketaclinic.infusions.models import InfusionSession
@@ -42,12 +42,14 @@ from ketaclinic.infusions.schemas import (
     BolusIn,
     CheckInIn,
     DischargeIn,
+    EnteredInErrorIn,
     OrderIn,
     RateIn,
     ReasonIn,
     SideEffectsIn,
     VitalsIn,
 )
+from ketaclinic.monitoring.core import ImplausibleValues
 from ketaclinic.patients.models import Patient
 from ketaclinic.screening.core import BpThreshold
 from ketaclinic.web.forms import validation_messages
@@ -159,6 +161,13 @@ def _with_data(call: Callable[..., object]) -> Run:
     return lambda s, a, r, d, _: call(s, actor=a, row=r, data=d)
 
 
+def _charted(call: Callable[..., object]) -> Run:
+    """A bedside entry, judged by the clinic's late-entry window."""
+    return lambda s, a, r, d, settings: call(
+        s, actor=a, row=r, data=d, policy=charting.policy_of(settings)
+    )
+
+
 RUN, SIGN, VERIFY = Permission.SESSION_RUN, Permission.ORDER_SIGN, Permission.ORDER_VERIFY
 ACTIONS = (
     Action(
@@ -192,12 +201,12 @@ ACTIONS = (
            "Session cancelled."),
     Action("no-show", "moves", RUN, forms.version_only, ActionIn, _simple(service.mark_no_show),
            "Marked as no-show."),
-    Action("vitals", "vitals", RUN, forms.vitals, VitalsIn, _with_data(service.record_vitals),
+    Action("vitals", "vitals", RUN, forms.vitals, VitalsIn, _charted(service.record_vitals),
            "Vitals recorded.", versioned=False),
     Action("side-effects", "side_effects", RUN, forms.side_effects, SideEffectsIn,
-           _with_data(service.record_side_effects), "Side effects recorded.", versioned=False),
+           _charted(service.record_side_effects), "Side effects recorded.", versioned=False),
     Action("adjunct", "adjunct", RUN, forms.adjunct, AdjunctIn,
-           _with_data(service.record_adjunct), "Adjunct medication recorded.", versioned=False),
+           _charted(service.record_adjunct), "Adjunct medication recorded.", versioned=False),
     Action("bolus", "bolus", RUN, forms.bolus, BolusIn, _with_data(service.give_bolus),
            "Bolus recorded."),
     Action("discharge", "discharge", RUN, forms.discharge, DischargeIn,
@@ -272,6 +281,11 @@ def _act(
     except SoftLimitNeedsOverride as error:
         failed["errors"] = {f"override_{f.limit}": f.message for f in error.findings}
         failed["needs_reason"] = [f.limit for f in error.findings]
+        return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
+    except ImplausibleValues as error:
+        failed["errors"] = {forms.field_of(("body", f.field), fields): f.page_message
+                            for f in error.findings}  # fmt: skip
+        failed["confirm"] = [f.confirmation for f in error.findings]
         return _page(request, session, actor, settings, session_id, failed=failed, status_code=422)
     except KetaclinicError as error:
         if isinstance(error, NotFound) and error.loc[:1] != ("body",):
@@ -420,3 +434,32 @@ async def acknowledge_alert(
         return service.acknowledge_alert(s, actor=a, row=r, alert_id=alert_id)
 
     return await _post(request, session_id, actor, session, settings, _ACKNOWLEDGE, run)
+
+
+def _per_entry(s: Session, a: Actor, r: InfusionSession, d: Any, _: Settings) -> object:
+    raise AssertionError("the route passes its own run, which knows the entry")
+
+
+_ENTERED_IN_ERROR = Action(
+    "entries", "entered_in_error", RUN, forms.correction, EnteredInErrorIn, _per_entry,
+    "Marked entered in error; its alerts are withdrawn.", versioned=False,
+)  # fmt: skip
+
+
+@router.post("/sessions/{session_id}/entries/{event_id}/entered-in-error")
+async def mark_entered_in_error(
+    request: Request,
+    session_id: RecordId,
+    event_id: RecordId,
+    actor: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The timeline's "Entered in error…" form: by the entry's author or a physician, with a
+    reason; a refusal comes back beside that entry. No version check: it is an observation."""
+
+    def run(s: Session, a: Actor, r: InfusionSession, d: Any, _: Settings) -> object:
+        return charting.mark_entered_in_error(s, actor=a, row=r, event_id=event_id, reason=d.reason)
+
+    action = replace(_ENTERED_IN_ERROR, form=f"entered_in_error_{event_id}")
+    return await _post(request, session_id, actor, session, settings, action, run)

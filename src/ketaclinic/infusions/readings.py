@@ -52,13 +52,16 @@ def earliest_discharge(session: Session, row: InfusionSession) -> datetime | Non
 
 
 def vitals_due_at(session: Session, row: InfusionSession) -> datetime | None:
-    """The last bedside check (or the start) plus the protocol's interval, while it matters."""
+    """The last bedside check (or the start) plus the protocol's interval, while it matters.
+    A check entered in error was not a check: the next one is due as if it had never been
+    charted. A late entry counts from when it was observed."""
     if State(row.state) not in _VITALS_DUE_STATES:
         return None
     checks = [
         e.at
         for e in row.events
-        if e.kind == "start" or (e.kind == "vitals" and e.data.get("context") != "pre")
+        if e.kind == "start"
+        or (e.kind == "vitals" and not e.in_error and e.data.get("context") != "pre")
     ]
     if not checks:
         return None

@@ -108,9 +108,11 @@ def event(
     data: dict[str, Any] | None = None,
 ) -> SessionEvent:
     assert kind in EVENT_KINDS
+    now = clock.now()
     added = SessionEvent(
         kind=kind,
-        at=clock.now(),
+        at=now,
+        recorded_at=now,
         by_user_id=user_of(actor),
         rate_mg_per_h=rate_mg_per_h,
         reason=reason,

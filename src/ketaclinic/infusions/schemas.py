@@ -69,6 +69,12 @@ class ObservationIn(BaseModel):
         description="Accepted for older clients and not checked: an observation is recorded "
         "whatever else was charted since",
     )
+    observed_at: ClinicInstant | None = Field(
+        default=None,
+        description="A late entry: when it was observed, with its UTC offset; at most "
+        "KETACLINIC_LATE_ENTRY_MAX_MIN (default 60) minutes back, never in the future, never "
+        "before the check-in. Omitted: now",
+    )
 
 
 def _plausible(name: str) -> AfterValidator:
@@ -89,6 +95,11 @@ class VitalsIn(ObservationIn):
     heart_rate_per_min: Annotated[int, _plausible("heart_rate_per_min")]
     spo2_percent: Annotated[int, _plausible("spo2_percent")]
     resp_rate_per_min: Annotated[int, _plausible("resp_rate_per_min")]
+    confirm_implausible: bool = Field(
+        default=False,
+        description="The nurse re-checked a value beyond its plausibility band (e.g. systolic "
+        "> 250) and confirms it; without it such a reading answers 422 naming the value",
+    )
 
 
 class SideEffectIn(BaseModel):
@@ -123,6 +134,12 @@ class AlertOut(BaseModel):
     raised_at: datetime
     acknowledged_by_user_id: int | None
     acknowledged_at: datetime | None
+    event_id: int | None = Field(description="The reading that raised it")
+    observed_at: datetime | None = Field(description="When that reading was observed")
+    withdrawn_at: datetime | None = Field(
+        description="Set when its reading was marked entered in error; a withdrawn alert is "
+        "not open"
+    )
 
 
 class MoodIn(BaseModel):
@@ -167,6 +184,10 @@ class CheckInIn(ActionIn):
     )
     escort_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
         None
+    )
+    confirm_implausible: bool = Field(
+        default=False,
+        description="The nurse re-checked a vital beyond its plausibility band and confirms it",
     )
 
 
@@ -247,6 +268,22 @@ class EventOut(BaseModel):
     rate_mg_per_h: Decimal | None
     reason: str | None
     data: dict[str, Any]
+    recorded_at: datetime | None = Field(
+        description="When it was typed in; later than ``at`` for a late entry"
+    )
+    entered_in_error_at: datetime | None = None
+    entered_in_error_by_user_id: int | None = None
+    entered_in_error_reason: str | None = None
+
+
+class EnteredInErrorIn(BaseModel):
+    """Why a charted entry is wrong; it stays on the record, struck through."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ] = Field(description="Why the entry is wrong, e.g. 'charted on the wrong patient'")
 
 
 class OrderOut(BaseModel):

@@ -264,10 +264,11 @@ def _outcome(row: Measurement, zone: ZoneInfo) -> OutcomeLine:
 
 
 def _adverse_events(rows: list[InfusionSession], zone: ZoneInfo) -> tuple[AdverseEvent, ...]:
-    """Alerts raised, notable side effects and aborted sessions, in time order."""
+    """Alerts raised, notable side effects and aborted sessions, in time order; what was
+    entered in error (and the alerts it raised, withdrawn) is left out."""
     found: list[AdverseEvent] = []
     for row in rows:
-        for alert in row.alerts:
+        for alert in (a for a in row.alerts if a.withdrawn_at is None):
             found.append(
                 AdverseEvent(
                     at=alert.raised_at.astimezone(zone),
@@ -278,7 +279,7 @@ def _adverse_events(rows: list[InfusionSession], zone: ZoneInfo) -> tuple[Advers
                 )
             )
         for event in row.events:
-            if event.kind == "side_effects":
+            if event.kind == "side_effects" and not event.in_error:
                 found.extend(_side_effects(row.id, event, zone))
             elif event.kind == "abort":
                 found.append(
