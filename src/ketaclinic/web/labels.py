@@ -44,6 +44,8 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "respiration": "respiration",
         "circulation": "circulation",
         "consciousness": "consciousness",
+        "confirm_implausible": "re-checked an implausible value",
+        "observed_at": "observed at",
         "spo2": "SpO2",
         # the order, the pump and the dose plan
         "protocol_id": "protocol",
