@@ -146,7 +146,12 @@ def _ready_at(session: Session, team: Team, row: InfusionSession, at: datetime) 
     with clock.frozen_at(at):
         _check_in(session, team, row)
         sessions.sign_order(session, actor=team.physician, row=row, data=OrderIn())
-        sessions.verify(session, actor=team.second_nurse, row=row)
+        sessions.verify(
+            session,
+            actor=team.second_nurse,
+            row=row,
+            reading=sessions.reading_as_ordered(row),
+        )
 
 
 def _infusing(session: Session, team: Team, row: InfusionSession, now: datetime) -> None:

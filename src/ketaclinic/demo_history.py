@@ -243,7 +243,9 @@ def _treat(plot: Plot, row: InfusionSession, visit: Visit, arrived: datetime) ->
     with clock.frozen_at(arrived + timedelta(minutes=10)):
         sessions.sign_order(db, actor=team.physician, row=row, data=OrderIn())
     with clock.frozen_at(arrived + timedelta(minutes=15)):
-        sessions.verify(db, actor=team.second_nurse, row=row)
+        sessions.verify(
+            db, actor=team.second_nurse, row=row, reading=sessions.reading_as_ordered(row)
+        )
     started = arrived + timedelta(minutes=20)
     with clock.frozen_at(started):
         sessions.start(db, actor=team.nurse, row=row)

@@ -21,6 +21,7 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Role
 from ketaclinic.infusions.core import State
 from tests.conftest import PASSWORD, Person, patient_body, token_for
+from tests.infusions.blind import reading_for
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 INFUSION = "migraine-lauritsen-2016"
@@ -102,6 +103,11 @@ class SeededClinic:
         return session_id
 
     def act(self, session_id: int, action: str, headers: dict[str, str], **body: Any) -> Any:
+        if action == "verify" and not body:  # the blind check of a correctly set pump
+            url = f"/api/v1/sessions/{session_id}"
+            body = reading_for(self.client.get(url, headers=headers).json())
+        if action == "stop" and not body:  # before the planned end: a reason (issue 11)
+            body = {"reason_category": "patient_request"}
         return self.post(f"/api/v1/sessions/{session_id}/{action}", headers, **body)
 
     def ready(self, key: str = INFUSION) -> int:

@@ -76,6 +76,7 @@ class GuardContext:
 
     order_signed: bool = False
     second_nurse_verified: bool = False
+    starter_is_not_verifier: bool = False
     no_bp_block: bool = False
     reason: str | None = None
     discharge_problems: Sequence[str] | None = None
@@ -91,6 +92,15 @@ def _order_signed(ctx: GuardContext) -> str | None:
 
 def _second_nurse(ctx: GuardContext) -> str | None:
     return None if ctx.second_nurse_verified else "start needs a second nurse's pump verification"
+
+
+def _independent_check(ctx: GuardContext) -> str | None:
+    if ctx.starter_is_not_verifier or not ctx.second_nurse_verified:
+        return None
+    return (
+        "the nurse who did the second check may not start the infusion (an independent double "
+        "check needs two nurses): another nurse starts it"
+    )
 
 
 def _no_bp_block(move: Move) -> Guard:
@@ -127,6 +137,7 @@ GUARDS: Mapping[Move, tuple[tuple[str, Guard], ...]] = MappingProxyType(
         Move.START: (
             ("order_signed", _order_signed),
             ("second_nurse_verified", _second_nurse),
+            ("independent_check", _independent_check),
             ("no_bp_block", _no_bp_block(Move.START)),
         ),
         Move.RESUME: (

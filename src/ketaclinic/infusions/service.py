@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.courses import service as courses
-from ketaclinic.dosing.protocol import RATE_LIMIT_NAME
-from ketaclinic.errors import Conflict, DoseOutOfRange, Forbidden, InvalidInput, NotFound
+from ketaclinic.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ketaclinic.infusions import pump
 from ketaclinic.infusions.assessments import check_in, discharge, record_clearance
 from ketaclinic.infusions.charting import (
     acknowledge_alert,
@@ -35,12 +35,15 @@ from ketaclinic.infusions.core import (
     State,
     allowed_moves,
     booking_time_problem,
+    transition,
 )
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.readings import (
+    current_setting,
     delivered,
     earliest_discharge,
     open_blocks,
+    so_far,
     to_out,
     vitals_due_at,
 )
@@ -64,6 +67,7 @@ from ketaclinic.protocols.schemas import DoseCalculationIn
 __all__ = [
     "acknowledge_alert",
     "check_in",
+    "current_setting",
     "delivered",
     "discharge",
     "earliest_discharge",
@@ -211,26 +215,67 @@ def sign_order(
     return row
 
 
-def verify(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
-    """The second check of the order and the pump setting, by a nurse who did not sign it."""
+def verify(
+    session: Session, *, actor: Actor, row: InfusionSession, reading: pump.PumpReading
+) -> InfusionSession:
+    """The blind second check, by a nurse who did not sign the order: what they read on the pump
+    is compared exactly with the order (every mismatch refused, naming the field and both
+    values) and kept on the event. That nurse may not start the infusion (``core`` guards)."""
     if row.order_signed_by_user_id is None:
         raise InvalidInput("there is no signed order to verify", loc=("order",))
     if actor.role is not Role.NURSE or actor.user_id == row.order_signed_by_user_id:
         raise Forbidden("the order must be verified by a nurse other than the signing physician")
+    pump.check_reading(reading, ordered_pump(row))
     row.verified_by_user_id = user_of(actor)
     row.verified_at = clock.now()
-    event(row, actor, "verify")
+    read = {
+        "drug": reading.drug,
+        "concentration_mg_per_ml": str(reading.concentration_mg_per_ml),
+        "rate_ml_per_h": str(reading.rate_ml_per_h),
+        "volume_to_be_infused_ml": str(reading.volume_to_be_infused_ml),
+    }
+    event(row, actor, "verify", data={"read": read})
     touch(session, actor, row, "session.verify")
     return row
+
+
+def ordered_pump(row: InfusionSession) -> pump.OrderedPump:
+    """The signed order as the pump must be set (the volume to be infused is the plan's infusion
+    volume, in the pump's 0.1 mL steps; a session's order carries no bolus, so it is also the
+    plan's total mL)."""
+    plan = row.order_plan
+    assert plan is not None and row.order_pump_rate_ml_per_h is not None
+    return pump.OrderedPump(
+        concentration_mg_per_ml=Decimal(str(plan["concentration_mg_per_ml"])),
+        rate_ml_per_h=row.order_pump_rate_ml_per_h,
+        vtbi_ml=pump.programmed_vtbi_ml(Decimal(str(plan["infusion_ml"]))),
+    )
+
+
+def reading_as_ordered(row: InfusionSession) -> pump.PumpReading:
+    """What a correctly set pump shows for this order: for the demo clinic's second nurse, who
+    reads the pump the first nurse set right."""
+    ordered = ordered_pump(row)
+    return pump.PumpReading(
+        drug=ordered.drug,
+        concentration_mg_per_ml=ordered.concentration_mg_per_ml,
+        rate_ml_per_h=ordered.rate_ml_per_h,
+        volume_to_be_infused_ml=ordered.vtbi_ml,
+    )
 
 
 # --- the pump ------------------------------------------------------------------------------------
 
 
 def start(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
-    """Start the pump at the ordered rate."""
+    """Start the pump at the ordered rate; never by the nurse who did the second check."""
     return move(
-        session, actor, row, Move.START, _context(row), rate_mg_per_h=row.order_rate_mg_per_h
+        session,
+        actor,
+        row,
+        Move.START,
+        _context(row, actor=actor),
+        rate_mg_per_h=row.order_rate_mg_per_h,
     )
 
 
@@ -239,30 +284,44 @@ def change_rate(
     *,
     actor: Actor,
     row: InfusionSession,
-    rate_mg_per_h: Decimal,
+    rate_mg_per_h: Decimal | None = None,
+    rate_ml_per_h: Decimal | None = None,
     reason: str | None,
 ) -> InfusionSession:
-    """A new pump rate, judged against the protocol version's rate limit: above the hard limit
-    is refused; above the soft limit needs a reason."""
+    """A new pump rate given in one unit (the other follows from the order's concentration),
+    judged against the protocol version's mg/h limits and against its total limit for what has
+    been given plus the new rate for the rest of the planned running time: above a hard limit is
+    refused; above a soft one needs a reason. Never clamped or rounded."""
     if State(row.state) is not State.INFUSING:
         allowed = ", ".join(allowed_moves(row.state)) or "none (final state)"
         raise Conflict(
             f"cannot change the rate from {row.state}; allowed: {allowed}", loc=("move",)
         )
-    limit = protocol_of(session, row).rate_limit_mg_per_h
-    if rate_mg_per_h > limit.hard_max:
-        raise DoseOutOfRange(
-            f"refused: {RATE_LIMIT_NAME} {rate_mg_per_h} mg/h is above the hard limit of "
-            f"{limit.hard_max} mg/h",
-            loc=("body", RATE_LIMIT_NAME),
-        )
-    if rate_mg_per_h > limit.soft_max and not (reason and reason.strip()):
-        raise DoseOutOfRange(
-            f"a reason is needed to go above the soft limit: {RATE_LIMIT_NAME} {rate_mg_per_h} "
-            f"mg/h is above {limit.soft_max} mg/h",
-            loc=("body", "reason"),
-        )
-    event(row, actor, "rate", rate_mg_per_h=rate_mg_per_h, reason=reason or None)
+    plan = row.order_plan
+    assert plan is not None  # infusing means ordered
+    new = pump.setting(
+        ml_per_h=rate_ml_per_h,
+        mg_per_h=rate_mg_per_h,
+        concentration_mg_per_ml=Decimal(str(plan["concentration_mg_per_ml"])),
+        resolution_ml_per_h=Decimal(str(plan["pump_resolution_ml_per_h"])),
+    )
+    protocol = protocol_of(session, row)
+    pump.judge_rate(
+        new.mg_per_h,
+        so_far(row),
+        rate_limit=protocol.rate_limit_mg_per_h,
+        total_limit=protocol.total_limit_mg,
+        reason=reason,
+    )
+    entered = "ml_per_h" if rate_ml_per_h is not None else "mg_per_h"
+    event(
+        row,
+        actor,
+        "rate",
+        rate_mg_per_h=new.mg_per_h,
+        reason=reason or None,
+        data={"pump_rate_ml_per_h": str(new.ml_per_h), "entered_as": entered},
+    )
     touch(session, actor, row, "session.rate")
     return row
 
@@ -276,9 +335,56 @@ def resume(session: Session, *, actor: Actor, row: InfusionSession, reason: str)
     return move(session, actor, row, Move.RESUME, _context(row, reason))
 
 
-def stop(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
-    """Stop the pump; observation starts now."""
-    return move(session, actor, row, Move.STOP, _context(row))
+def stop(
+    session: Session,
+    *,
+    actor: Actor,
+    row: InfusionSession,
+    category: str | None = None,
+    note: str | None = None,
+) -> InfusionSession:
+    """Stop the pump; observation starts now. Before the planned end with the ordered dose not
+    all given, the stop needs a reason category (and words for ``other``), kept on the event."""
+    transition(row.state, Move.STOP, _context(row))  # a stop from the wrong state: 409 first
+    early = stop_is_early(row)
+    reason = None if category is None else pump.StopReason(category)
+    problem = pump.stop_reason_problem(early, reason, note)
+    if problem is not None:
+        raise InvalidInput(problem[1], loc=("body", problem[0]))
+    given = delivered(row)
+    assert given is not None and row.order_plan is not None  # stop follows a start
+    ordered = Decimal(str(row.order_plan["total_mg"]))
+    data = pump.stop_record(early, reason, given.total_mg, ordered)
+    return move(session, actor, row, Move.STOP, _context(row, note or None), data=data)
+
+
+def stop_confirmation(row: InfusionSession, *, category: str | None, note: str | None) -> str:
+    """What stopping now will do, for the page's confirmation step; refuses (as ``stop`` would)
+    an early stop without its reason, so the nurse is not asked to confirm a refusal."""
+    transition(row.state, Move.STOP, _context(row))
+    early = stop_is_early(row)
+    problem = pump.stop_reason_problem(
+        early, None if category is None else pump.StopReason(category), note
+    )
+    if problem is not None:
+        raise InvalidInput(problem[1], loc=("body", problem[0]))
+    given = delivered(row)
+    assert given is not None and row.order_plan is not None  # stop follows a start
+    ordered = Decimal(str(row.order_plan["total_mg"]))
+    text = (
+        f"Stop the infusion now: {pump.dose_text(given.total_mg)} mg given of "
+        f"{pump.dose_text(ordered)} mg ordered; observation begins"
+    )
+    if early and category is not None:
+        text += f". Stopping early: {pump.StopReason(category).label}"
+    return text + "."
+
+
+def stop_is_early(row: InfusionSession) -> bool:
+    """Whether stopping now is before the planned end and before the ordered dose is given."""
+    if State(row.state) not in (State.INFUSING, State.PAUSED) or row.order_plan is None:
+        return False
+    return pump.is_early(so_far(row), Decimal(str(row.order_plan["total_mg"])))
 
 
 def abort(session: Session, *, actor: Actor, row: InfusionSession, reason: str) -> InfusionSession:
@@ -309,10 +415,14 @@ def require_version(row: InfusionSession, version: int | None) -> None:
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _context(row: InfusionSession, reason: str | None = None) -> GuardContext:
+def _context(
+    row: InfusionSession, reason: str | None = None, *, actor: Actor | None = None
+) -> GuardContext:
+    verifier = row.verified_by_user_id
     return GuardContext(
         order_signed=row.order_signed_by_user_id is not None,
-        second_nurse_verified=row.verified_by_user_id is not None,
+        second_nurse_verified=verifier is not None,
+        starter_is_not_verifier=actor is not None and actor.user_id != verifier,
         no_bp_block=not open_blocks(row),
         reason=reason,
     )
