@@ -132,7 +132,7 @@ def give_bolus(
     )
     setting = current_setting(row)
     rate = setting.mg_per_h if setting is not None else Decimal(0)
-    projected = exact_so_far(row).projected_mg(rate) + Fraction(data.dose_mg)
+    projected = exact_so_far(row).projected_with_bolus_mg(rate, data.dose_mg)
     _check_limit(
         TOTAL_LIMIT_NAME,
         projected,

@@ -233,6 +233,11 @@ class SoFar:
         from now on."""
         return self.given_mg + Fraction(rate_mg_per_h) * self.remaining_s / _SECONDS_PER_H
 
+    def projected_with_bolus_mg(self, rate_mg_per_h: Decimal, bolus_mg: Decimal) -> Fraction:
+        """The total by the planned end with a push of ``bolus_mg`` now and the pump going on at
+        ``rate_mg_per_h`` (its rate before a pause, when paused)."""
+        return self.projected_mg(rate_mg_per_h) + Fraction(bolus_mg)
+
 
 def so_far(given: Delivered, planned_min: int) -> SoFar:
     """The exact amounts of a derived timeline, for a decision against an order of
