@@ -150,6 +150,13 @@ class SeededClinic:
             self.act(session_id, "discharge", self.nurse, **DISCHARGE)
         return session_id
 
+    def pump_reading(self) -> dict[str, str]:
+        """What the second nurse reads off the pump for the order every target session gets
+        (the same protocol, weight and default dose), for a blind check that passes."""
+        session_id = self.target("verify")
+        url = f"/api/v1/sessions/{session_id}"
+        return reading_for(self.client.get(url, headers=self.second_nurse).json())
+
     def target(self, action: str) -> int:
         """A new session in the state ``action`` (an API path's last part) starts from."""
         if action in {"check-in", "order", "cancel", "no-show"}:
