@@ -219,6 +219,7 @@ def test_a_matching_check_on_the_page_verifies_and_that_nurse_is_not_offered_the
     assert _session(team, sid)["order"]["verified_by_user_id"] is not None
     assert f'action="/sessions/{sid}/start"' not in html
     assert "another nurse starts the infusion" in html
+    assert "blind check: Ketamine 1 mg/mL, 7.2 mL/h, to infuse 28.8 mL" in html  # the timeline
     with at(0):
         refused = verifier.post(sid, "start", html=html)
     assert refused.status_code == 422

@@ -120,7 +120,7 @@ def test_it_refuses_a_rate_above_the_hard_limit_and_needs_a_reason_above_the_sof
     sid = _started(team, "migraine-lauritsen-2016")
     hard = _rate(team, sid, 10, rate_ml_per_h="60.1")
     assert hard.status_code == 422
-    assert hard.json()["detail"][0]["loc"] == ["body", "rate_mg_per_h"]
+    assert hard.json()["detail"][0]["loc"] == ["body", "rate_ml_per_h"]  # the unit sent
     assert "60.1 mg/h is above the hard limit of 60 mg/h" in hard.json()["detail"][0]["msg"]
     soft = _rate(team, sid, 10, rate_ml_per_h="41")
     assert soft.status_code == 422

@@ -101,6 +101,13 @@ def vitals_text(data: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _blind_check_text(read: Mapping[str, Any]) -> str:
+    """What the verifier read on the pump, as they typed it."""
+    drug, concentration = read.get("drug", ""), read.get("concentration_mg_per_ml", "")
+    rate, volume = read.get("rate_ml_per_h", ""), read.get("volume_to_be_infused_ml", "")
+    return f"blind check: {drug} {concentration} mg/mL, {rate} mL/h, to infuse {volume} mL"
+
+
 def _describe(event: SessionEvent) -> tuple[str, str, bool]:
     """``(what, values, warn)`` for one stored event."""
     data, reason = event.data or {}, event.reason or ""
@@ -119,6 +126,8 @@ def _describe(event: SessionEvent) -> tuple[str, str, bool]:
         if "pump_rate_ml_per_h" in data:
             values = f"{show(Decimal(str(data['pump_rate_ml_per_h'])))} mL/h = {values}"
         return "Rate changed", values + (f" — {reason}" if reason else ""), False
+    if kind == "verify" and isinstance(data.get("read"), dict):
+        return _MOVE_WORDS["verify"], _blind_check_text(data["read"]), False
     if kind == "stop":
         early = stopped_early(data, reason)
         if early is not None:

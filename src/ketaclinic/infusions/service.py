@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.courses import service as courses
-from ketaclinic.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ketaclinic.errors import Conflict, DoseOutOfRange, Forbidden, InvalidInput, NotFound
 from ketaclinic.infusions import pump
 from ketaclinic.infusions.assessments import check_in, discharge, record_clearance
 from ketaclinic.infusions.charting import (
@@ -306,14 +306,19 @@ def change_rate(
         resolution_ml_per_h=Decimal(str(plan["pump_resolution_ml_per_h"])),
     )
     protocol = protocol_of(session, row)
-    pump.judge_rate(
-        new.mg_per_h,
-        so_far(row),
-        rate_limit=protocol.rate_limit_mg_per_h,
-        total_limit=protocol.total_limit_mg,
-        reason=reason,
-    )
     entered = "ml_per_h" if rate_ml_per_h is not None else "mg_per_h"
+    try:
+        pump.judge_rate(
+            new.mg_per_h,
+            so_far(row),
+            rate_limit=protocol.rate_limit_mg_per_h,
+            total_limit=protocol.total_limit_mg,
+            reason=reason,
+        )
+    except DoseOutOfRange as error:
+        if error.loc == ("body", "rate_mg_per_h"):
+            error.loc = ("body", f"rate_{entered}")  # the box the nurse typed in
+        raise
     event(
         row,
         actor,
