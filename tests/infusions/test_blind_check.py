@@ -140,7 +140,7 @@ def test_it_refuses_a_start_by_the_verifying_nurse(team: Team) -> None:
     assert refused.status_code == 422
     detail = refused.json()["detail"][0]
     assert detail["loc"] == ["independent_check"]
-    assert "the nurse who did the second check may not start the infusion" in detail["msg"]
+    assert "start needs a nurse other than the one who did the second check" in detail["msg"]
     assert _session(team, sid)["state"] == "checked_in"
     with at(0):
         assert team.act(sid, "start", team.nurse)["state"] == "infusing"

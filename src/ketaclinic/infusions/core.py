@@ -70,7 +70,9 @@ class GuardContext:
     """What the guards look at. The defaults are the unsafe-to-assume answers, so a caller that
     forgets a fact gets a refusal, never a pass.
 
-    ``discharge_problems`` is ``discharge.discharge_problems(...)`` as computed by the caller;
+    ``starter_is_not_verifier`` says the person starting is not the nurse who verified the order
+    (issue 11: an independent double check). ``discharge_problems`` is
+    ``discharge.discharge_problems(...)`` as computed by the caller;
     ``None`` means no discharge assessment was made.
     """
 
@@ -98,8 +100,8 @@ def _independent_check(ctx: GuardContext) -> str | None:
     if ctx.starter_is_not_verifier or not ctx.second_nurse_verified:
         return None
     return (
-        "the nurse who did the second check may not start the infusion (an independent double "
-        "check needs two nurses): another nurse starts it"
+        "start needs a nurse other than the one who did the second check: the nurse who "
+        "verified may not start the infusion (an independent double check needs two nurses)"
     )
 
 
