@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -156,7 +156,12 @@ def _ready_at(session: Session, team: Team, row: InfusionSession, at: datetime) 
     with clock.frozen_at(at):
         _check_in(session, team, row)
         sessions.sign_order(session, actor=team.physician, row=row, data=OrderIn())
-        sessions.verify(session, actor=team.second_nurse, row=row)
+        sessions.verify(
+            session,
+            actor=team.second_nurse,
+            row=row,
+            reading=sessions.reading_as_ordered(row),
+        )
 
 
 def _infusing(session: Session, team: Team, row: InfusionSession, now: datetime) -> None:
@@ -181,12 +186,17 @@ def _observing(session: Session, team: Team, row: InfusionSession, now: datetime
     with clock.frozen_at(now - timedelta(minutes=65)):
         sessions.record_vitals(session, actor=team.nurse, row=row, data=VitalsIn(**CALM))
         assert row.order_rate_mg_per_h is not None
-        lower = (row.order_rate_mg_per_h * Decimal("0.8")).quantize(Decimal("0.1"))
+        assert row.order_pump_rate_ml_per_h is not None
+        lower = (row.order_pump_rate_ml_per_h * Decimal("0.8")).quantize(
+            Decimal("0.1"), rounding=ROUND_FLOOR
+        )  # in the pump's 0.1 mL/h steps
         sessions.change_rate(
-            session, actor=team.nurse, row=row, rate_mg_per_h=lower, reason="mild dizziness"
+            session, actor=team.nurse, row=row, rate_ml_per_h=lower, reason="mild dizziness"
         )
     with clock.frozen_at(now - timedelta(minutes=35)):
-        sessions.stop(session, actor=team.nurse, row=row)
+        sessions.stop(  # 45 of the 240 min ordered: stopped early, with its reason
+            session, actor=team.nurse, row=row, category="side_effects", note="mild dizziness"
+        )
     with clock.frozen_at(now - timedelta(minutes=20)):
         sessions.record_vitals(session, actor=team.nurse, row=row, data=VitalsIn(**CALM))
 

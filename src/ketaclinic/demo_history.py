@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -243,7 +243,9 @@ def _treat(plot: Plot, row: InfusionSession, visit: Visit, arrived: datetime) ->
     with clock.frozen_at(arrived + timedelta(minutes=10)):
         sessions.sign_order(db, actor=team.physician, row=row, data=OrderIn())
     with clock.frozen_at(arrived + timedelta(minutes=15)):
-        sessions.verify(db, actor=team.second_nurse, row=row)
+        sessions.verify(
+            db, actor=team.second_nurse, row=row, reading=sessions.reading_as_ordered(row)
+        )
     started = arrived + timedelta(minutes=20)
     with clock.frozen_at(started):
         sessions.start(db, actor=team.nurse, row=row)
@@ -298,10 +300,12 @@ def _incident(plot: Plot, row: InfusionSession, event: Event, at: datetime) -> t
                 drug="ondansetron", dose=Decimal(4), route="IV", reason="nausea during infusion"
             )
             sessions.record_adjunct(db, actor=team.nurse, row=row, data=ondansetron)
-            assert row.order_rate_mg_per_h is not None
-            lower = (row.order_rate_mg_per_h * Decimal("0.8")).quantize(Decimal("0.1"))
+            assert row.order_pump_rate_ml_per_h is not None
+            lower = (row.order_pump_rate_ml_per_h * Decimal("0.8")).quantize(
+                Decimal("0.1"), rounding=ROUND_FLOOR
+            )  # in the pump's 0.1 mL/h steps
             sessions.change_rate(
-                db, actor=team.nurse, row=row, rate_mg_per_h=lower, reason="nausea"
+                db, actor=team.nurse, row=row, rate_ml_per_h=lower, reason="nausea"
             )
     elif event is Event.ALERT:
         _high_pressure(plot, row, at, resume=True)

@@ -126,8 +126,13 @@ def test_a_nurse_and_a_physician_run_a_session_from_check_in_to_discharge(
 
         _log_in(page, live_server, people["second_nurse"])
         page.goto(url)
-        page.click("button:has-text('I verified the order and the pump')")
-        page.wait_for_selector("text=Order verified.")
+        # The blind check: what the pump shows, typed without the order's values on the form
+        # (7.25 mg/h set down to 7.2 mL/h at 1 mg/mL; 7.2 × 4 h = 28.8 mL).
+        assert "7.2" not in page.inner_text("#verify")
+        _fill(page, "verify", {"drug": "ketamine", "concentration_mg_per_ml": "1",
+                               "rate_ml_per_h": "7.2", "volume_to_be_infused_ml": "28.8"})  # fmt: skip
+        page.click("button:has-text('Compare with the order')")
+        page.wait_for_selector("text=Blind check passed")
 
         _log_in(page, live_server, people["nurse"])
         page.goto(url)
@@ -156,8 +161,12 @@ def test_a_nurse_and_a_physician_run_a_session_from_check_in_to_discharge(
         _fill(page, "resume", {"reason": "rested, feels fine"})
         page.click("button:has-text('Resume infusion')")
         page.wait_for_selector("text=Resumed.")
-    with at(45):
-        page.click("button:has-text('Stop infusion')")
+    with at(45):  # before the planned 240 min: a reason, then the confirmation step
+        page.select_option("#f-stop-reason_category", "patient_request")
+        page.click("#stop button:has-text('Stop infusion')")
+        page.wait_for_selector("text=Stop the infusion now: 6.2 mg given of 28.8 mg ordered")
+        assert _state(page) == "infusing"
+        page.click("button:has-text('Confirm stop')")
         page.wait_for_selector("text=Infusion stopped; observation has begun.")
         assert _state(page) == "observing"
         page.wait_for_selector("#session-chart .main-svg")

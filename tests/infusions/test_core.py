@@ -16,6 +16,7 @@ from ketaclinic.infusions.core import (
 ALL_MET = GuardContext(
     order_signed=True,
     second_nurse_verified=True,
+    starter_is_not_verifier=True,
     no_bp_block=True,
     reason="patient asked",
     discharge_problems=(),
@@ -98,13 +99,24 @@ def test_the_table_is_checked_before_the_guards() -> None:
         ({"order_signed": False}, "start needs a signed physician order"),
         ({"second_nurse_verified": False}, "start needs a second nurse's pump verification"),
         ({"no_bp_block": False}, "start needs the blood-pressure block resolved first"),
+        (
+            {"starter_is_not_verifier": False},
+            "start needs a nurse other than the one who did the second check: the nurse who "
+            "verified may not start the infusion (an independent double check needs two nurses)",
+        ),
     ],
 )
 def test_start_refuses_each_unmet_guard_by_name(missing: dict[str, bool], message: str) -> None:
-    met = {"order_signed": True, "second_nurse_verified": True, "no_bp_block": True} | missing
+    met = {
+        "order_signed": True,
+        "second_nurse_verified": True,
+        "starter_is_not_verifier": True,
+        "no_bp_block": True,
+    } | missing
     context = GuardContext(
         order_signed=met["order_signed"],
         second_nurse_verified=met["second_nurse_verified"],
+        starter_is_not_verifier=met["starter_is_not_verifier"],
         no_bp_block=met["no_bp_block"],
     )
     with pytest.raises(InvalidInput) as caught:

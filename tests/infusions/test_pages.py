@@ -189,7 +189,7 @@ def test_every_form_posts_its_action_and_comes_back_to_the_page(ward: Ward) -> N
         assert ward.state(sid)["open_blocks"] == ["blood_pressure"]
         ward.physician.do(sid, "clearance", reason="Known white-coat hypertension, 150/90 at home")
         ward.physician.do(sid, "order", weight_kg="", dose="", duration_min="")
-        ward.second_nurse.do(sid, "verify")
+        ward.second_nurse.do(sid, "verify", **ward.team.reading(sid))
     with at(0):
         ward.nurse.do(sid, "start")
     with at(10):
@@ -209,8 +209,8 @@ def test_every_form_posts_its_action_and_comes_back_to_the_page(ward: Ward) -> N
             follow_redirects=False,
         )
         assert acknowledged.status_code == 303
-    with at(45):
-        ward.nurse.do(sid, "stop")
+    with at(45):  # before the planned end: early, so a reason and the confirmation step
+        ward.nurse.do(sid, "stop", reason_category="patient_request", confirm="yes")
     with at(45 + 61):
         discharge = {f"aldrete_{name}": "2" for name in ALDRETE_NAMES}
         ward.nurse.do(

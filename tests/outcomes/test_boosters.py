@@ -26,6 +26,7 @@ from ketaclinic.dosing.library import PROTOCOLS
 from ketaclinic.outcomes.boosters import rule_for
 from ketaclinic.outcomes.core import BoosterRule
 from tests.conftest import Person, log_in, patient_body, token_for
+from tests.infusions.blind import reading_for
 from tests.infusions.test_api import CHECK_IN, T0
 
 PROTOCOL = "chronic-pain-low-dose"  # a series of one session: maintenance right after it
@@ -104,9 +105,14 @@ class Clinic:
         act = f"/api/v1/sessions/{sid}"
         self.post(f"{act}/check-in", self.nurse, T0 - timedelta(minutes=30), **CHECK_IN)
         self.post(f"{act}/order", self.physician, T0 - timedelta(minutes=20))
-        self.post(f"{act}/verify", self.second_nurse, T0 - timedelta(minutes=10))
+        ordered = self.client.get(act, headers=self.second_nurse).json()
+        self.post(
+            f"{act}/verify", self.second_nurse, T0 - timedelta(minutes=10), **reading_for(ordered)
+        )
         self.post(f"{act}/start", self.nurse, T0)
-        stopped = self.post(f"{act}/stop", self.nurse, T0 + timedelta(minutes=60))
+        stopped = self.post(
+            f"{act}/stop", self.nurse, T0 + timedelta(minutes=60), reason_category="side_effects"
+        )
         discharge_at = datetime.fromisoformat(stopped["earliest_discharge_at"])
         self.post(f"{act}/discharge", self.nurse, discharge_at, **DISCHARGE)
         return patient_id

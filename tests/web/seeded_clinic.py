@@ -21,6 +21,7 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Role
 from ketaclinic.infusions.core import State
 from tests.conftest import PASSWORD, Person, patient_body, token_for
+from tests.infusions.blind import reading_for
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 INFUSION = "migraine-lauritsen-2016"
@@ -103,6 +104,11 @@ class SeededClinic:
         return session_id
 
     def act(self, session_id: int, action: str, headers: dict[str, str], **body: Any) -> Any:
+        if action == "verify" and not body:  # the blind check of a correctly set pump
+            url = f"/api/v1/sessions/{session_id}"
+            body = reading_for(self.client.get(url, headers=headers).json())
+        if action == "stop" and not body:  # before the planned end: a reason (issue 11)
+            body = {"reason_category": "patient_request"}
         return self.post(f"/api/v1/sessions/{session_id}/{action}", headers, **body)
 
     def ready(self, key: str = INFUSION) -> int:
@@ -144,6 +150,13 @@ class SeededClinic:
         if state is State.DISCHARGED:
             self.act(session_id, "discharge", self.nurse, **DISCHARGE)
         return session_id
+
+    def pump_reading(self) -> dict[str, str]:
+        """What the second nurse reads off the pump for the order every target session gets
+        (the same protocol, weight and default dose), for a blind check that passes."""
+        session_id = self.target("verify")
+        url = f"/api/v1/sessions/{session_id}"
+        return reading_for(self.client.get(url, headers=self.second_nurse).json())
 
     def target(self, action: str) -> int:
         """A new session in the state ``action`` (an API path's last part) starts from."""

@@ -43,6 +43,9 @@ class CourseSessionOut(BaseModel):
     date: dt.date
     counts_toward_series: bool
     reason: str | None
+    stopped_early: str | None = Field(
+        default=None, description="'stopped early: 1.3 of 20.5 mg given (reason)' when it was"
+    )
 
 
 class NextSessionOut(BaseModel):

@@ -22,6 +22,7 @@ from ketaclinic.courses.schemas import CourseCreate, CourseOut, CourseSessionOut
 from ketaclinic.errors import Conflict, InvalidInput, NotFound
 from ketaclinic.infusions.core import State
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
+from ketaclinic.infusions.pump import stopped_early
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Patient
 from ketaclinic.portal.core import schedule_from
@@ -238,6 +239,12 @@ def _final_event(row: InfusionSession) -> SessionEvent | None:
     return matching[-1] if matching else None
 
 
+def _stopped_early(row: InfusionSession) -> str | None:
+    """'stopped early: 1.3 of 20.5 mg given (reason)' for an infusion stopped before its dose."""
+    stops = [e for e in row.events if e.kind == "stop"]
+    return stopped_early(stops[-1].data or {}, stops[-1].reason) if stops else None
+
+
 def fact(row: InfusionSession, zone: ZoneInfo) -> SessionFact:
     """A stored session as ``courses.core`` sees it, with dates on the clinic's calendar."""
     final = _final_event(row)
@@ -299,6 +306,7 @@ def to_out(session: Session, row: Course, *, zone: ZoneInfo) -> CourseOut:
                 date=f.completed_date if f.completed else f.scheduled_date,
                 counts_toward_series=s.id in result.series_session_ids,
                 reason=f.reason,
+                stopped_early=_stopped_early(s),
             )
             for s, f in zip(stored, facts, strict=True)
         ],

@@ -26,6 +26,8 @@ from ketaclinic.infusions.schemas import (
     ScheduleIn,
     SessionOut,
     SideEffectsIn,
+    StopIn,
+    VerifyIn,
     VitalsIn,
 )
 from ketaclinic.screening.api import threshold
@@ -232,20 +234,25 @@ def sign_order(
 
 @router.post("/{session_id}/verify", response_model=SessionOut)
 def verify_order(
-    session_id: RecordId, data: ActionIn, actor: Verifier, session: SessionDep
+    session_id: RecordId, data: VerifyIn, actor: Verifier, session: SessionDep
 ) -> SessionOut:
-    """The second nurse's check of the order and the pump; never the signing physician."""
+    """The second nurse's blind check: what the pump and the bag show (drug, concentration,
+    rate, volume to be infused), each compared exactly with the signed order; any difference
+    answers 422 naming the field and both values, and nothing is recorded. Never the signing
+    physician; the verifying nurse may not start the infusion."""
     return _act(
         session,
         actor,
         session_id,
         data.version,
-        lambda s, r: service.verify(s, actor=actor, row=r),
+        lambda s, r: service.verify(s, actor=actor, row=r, reading=data.reading()),
     )
 
 
 @router.post("/{session_id}/start", response_model=SessionOut)
 def start(session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep) -> SessionOut:
+    """Start the pump at the ordered rate: needs a signed, verified order, and a nurse other than
+    the one who verified it."""
     return _act(
         session,
         actor,
@@ -259,13 +266,23 @@ def start(session_id: RecordId, data: ActionIn, actor: Runner, session: SessionD
 def change_rate(
     session_id: RecordId, data: RateIn, actor: Runner, session: SessionDep
 ) -> SessionOut:
+    """A new rate in exactly one of ``rate_ml_per_h`` (what the pump shows) or ``rate_mg_per_h``;
+    0 is refused (use pause), and so is a value the pump cannot be set to (never rounded). Judged
+    against the protocol's mg/h limits and its total limit for what has been given plus the new
+    rate for the rest of the planned running time (paused time does not count): above a hard
+    limit 422 naming it; above a soft one needs ``reason``."""
     return _act(
         session,
         actor,
         session_id,
         data.version,
         lambda s, r: service.change_rate(
-            s, actor=actor, row=r, rate_mg_per_h=data.rate_mg_per_h, reason=data.reason
+            s,
+            actor=actor,
+            row=r,
+            rate_ml_per_h=data.rate_ml_per_h,
+            rate_mg_per_h=data.rate_mg_per_h,
+            reason=data.reason,
         ),
     )
 
@@ -293,13 +310,18 @@ def resume(session_id: RecordId, data: ReasonIn, actor: Runner, session: Session
 
 
 @router.post("/{session_id}/stop", response_model=SessionOut)
-def stop(session_id: RecordId, data: ActionIn, actor: Runner, session: SessionDep) -> SessionOut:
+def stop(session_id: RecordId, data: StopIn, actor: Runner, session: SessionDep) -> SessionOut:
+    """Stop the pump; observation begins. Before the planned end with the ordered dose not all
+    given, ``reason_category`` is required (``other`` also needs ``reason``). No confirmation
+    step here: an API call is explicit (the page asks for one)."""
     return _act(
         session,
         actor,
         session_id,
         data.version,
-        lambda s, r: service.stop(s, actor=actor, row=r),
+        lambda s, r: service.stop(
+            s, actor=actor, row=r, category=data.reason_category, note=data.reason
+        ),
     )
 
 

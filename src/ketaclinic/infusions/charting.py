@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,7 +27,9 @@ from ketaclinic.dosing.protocol import BOLUS_LIMIT_NAME, TOTAL_LIMIT_NAME, Limit
 from ketaclinic.errors import Conflict, DoseOutOfRange, InvalidInput, NotFound
 from ketaclinic.infusions.core import State
 from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
-from ketaclinic.infusions.readings import delivered, infusion_end
+from ketaclinic.infusions.pump import show, show_fraction
+from ketaclinic.infusions.readings import current_setting, delivered, infusion_end
+from ketaclinic.infusions.readings import so_far as exact_so_far
 from ketaclinic.infusions.recording import (
     append,
     event,
@@ -204,8 +207,10 @@ def give_bolus(
     session: Session, *, actor: Actor, row: InfusionSession, data: BolusIn
 ) -> InfusionSession:
     """A bolus push, judged on the session's boluses so far plus this one against the protocol's
-    bolus limit (mg/kg × the order's dosing weight), and on everything given so far plus this one
-    against the total limit. Above a hard limit is refused; above a soft one needs a reason."""
+    bolus limit (mg/kg × the order's dosing weight), and against the total limit on everything
+    given so far plus this one plus the current rate for the rest of the planned running time (so
+    no bolus makes the planned infusion go past it). Above a hard limit is refused; above a soft
+    one needs a reason."""
     if State(row.state) not in _BOLUS_STATES:
         raise Conflict(
             f"a bolus is given while infusing or paused; the session is {row.state}",
@@ -222,17 +227,21 @@ def give_bolus(
     bolus_limit = protocol.bolus.limit_mg_per_kg
     _check_limit(
         BOLUS_LIMIT_NAME,
-        so_far.bolus_mg + data.dose_mg,
+        Fraction(so_far.bolus_mg + data.dose_mg),
         Limit(soft_max=bolus_limit.soft_max * weight_kg, hard_max=bolus_limit.hard_max * weight_kg),
         data.override_reason,
         what=f"the session's boluses ({bolus_limit.hard_max} mg/kg hard × {weight_kg} kg)",
     )
+    setting = current_setting(row)
+    rate = setting.mg_per_h if setting is not None else Decimal(0)
+    projected = exact_so_far(row).projected_with_bolus_mg(rate, data.dose_mg)
     _check_limit(
         TOTAL_LIMIT_NAME,
-        so_far.total_mg + data.dose_mg,
+        projected,
         protocol.total_limit_mg,
         data.override_reason,
-        what="everything given this session",
+        what=f"everything given this session with this bolus, and {show(rate)} mg/h for the "
+        "rest of the planned time",
     )
     event(
         row,
@@ -245,17 +254,20 @@ def give_bolus(
     return row
 
 
-def _check_limit(name: str, amount: Decimal, limit: Limit, override: str | None, what: str) -> None:
-    if amount > limit.hard_max:
+def _check_limit(
+    name: str, amount: Fraction, limit: Limit, override: str | None, what: str
+) -> None:
+    """Compared exactly (a fraction), so an amount a hair above a limit is above it."""
+    if amount > Fraction(limit.hard_max):
         raise DoseOutOfRange(
-            f"refused: {name} {amount} mg for {what} is above the hard limit of "
+            f"refused: {name} {show_fraction(amount)} mg for {what} is above the hard limit of "
             f"{limit.hard_max} mg",
             loc=("body", "dose_mg"),
         )
-    if amount > limit.soft_max and not (override and override.strip()):
+    if amount > Fraction(limit.soft_max) and not (override and override.strip()):
         raise DoseOutOfRange(
-            f"an override reason is needed: {name} {amount} mg for {what} is above the soft "
-            f"limit of {limit.soft_max} mg",
+            f"an override reason is needed: {name} {show_fraction(amount)} mg for {what} is above "
+            f"the soft limit of {limit.soft_max} mg",
             loc=("body", "override_reason"),
         )
 

@@ -70,12 +70,15 @@ class GuardContext:
     """What the guards look at. The defaults are the unsafe-to-assume answers, so a caller that
     forgets a fact gets a refusal, never a pass.
 
-    ``discharge_problems`` is ``discharge.discharge_problems(...)`` as computed by the caller;
+    ``starter_is_not_verifier`` says the person starting is not the nurse who verified the order
+    (issue 11: an independent double check). ``discharge_problems`` is
+    ``discharge.discharge_problems(...)`` as computed by the caller;
     ``None`` means no discharge assessment was made.
     """
 
     order_signed: bool = False
     second_nurse_verified: bool = False
+    starter_is_not_verifier: bool = False
     no_bp_block: bool = False
     reason: str | None = None
     discharge_problems: Sequence[str] | None = None
@@ -91,6 +94,15 @@ def _order_signed(ctx: GuardContext) -> str | None:
 
 def _second_nurse(ctx: GuardContext) -> str | None:
     return None if ctx.second_nurse_verified else "start needs a second nurse's pump verification"
+
+
+def _independent_check(ctx: GuardContext) -> str | None:
+    if ctx.starter_is_not_verifier or not ctx.second_nurse_verified:
+        return None
+    return (
+        "start needs a nurse other than the one who did the second check: the nurse who "
+        "verified may not start the infusion (an independent double check needs two nurses)"
+    )
 
 
 def _no_bp_block(move: Move) -> Guard:
@@ -127,6 +139,7 @@ GUARDS: Mapping[Move, tuple[tuple[str, Guard], ...]] = MappingProxyType(
         Move.START: (
             ("order_signed", _order_signed),
             ("second_nurse_verified", _second_nurse),
+            ("independent_check", _independent_check),
             ("no_bp_block", _no_bp_block(Move.START)),
         ),
         Move.RESUME: (

@@ -7,6 +7,7 @@ shown a button the service would refuse for a reason visible on the page already
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from ketaclinic.infusions.discharge import ALDRETE_ITEMS
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.page_corrections import correction_context
 from ketaclinic.infusions.page_forms import MOOD_INSTRUMENTS, VITALS
+from ketaclinic.infusions.pump import StopReason, show
 from ketaclinic.instruments.definitions import INSTRUMENTS
 from ketaclinic.monitoring.adjuncts import ADJUNCTS
 from ketaclinic.monitoring.side_effects import MOAA_S_LEVELS, SIDE_EFFECTS, Severity
@@ -78,6 +80,12 @@ def _duration(minutes: int) -> str:
     return f"{hours} h {rest} min" if hours else f"{rest} min"
 
 
+def exact(value: Decimal | str | int) -> str:
+    """A rate or amount exactly as recorded (a stored plan keeps decimals as text), never
+    rounded for display: what the pump is set to is shown as it is."""
+    return show(Decimal(str(value)))
+
+
 def _shared(settings: Settings) -> dict[str, Any]:
     now = clock.now()
     return {
@@ -85,6 +93,7 @@ def _shared(settings: Settings) -> dict[str, Any]:
         "rel": lambda target: relative(target, now),
         "since": lambda start: _duration(max(0, int((now - start).total_seconds() // 60))),
         "fmt": views.number,
+        "exact": exact,
         "zone": settings.timezone,
     }
 
@@ -113,6 +122,10 @@ def session_context(
         + [a.acknowledged_by_user_id for a in row.alerts],
     )
     chart = views.chart(row, patient, given, settings.timezone)
+    offer = offers(actor, row, has_bolus=protocols.definition(protocol).bolus is not None)
+    lines = views.timeline_lines(session, row)
+    if offer["verify"]:
+        lines = views.blind(lines)
     return {
         **_shared(settings),
         "row": row,
@@ -131,9 +144,14 @@ def session_context(
         "vitals_due_at": service.vitals_due_at(session, row),
         "earliest_discharge_at": service.earliest_discharge(session, row),
         "blocks": service.open_blocks(row),
-        "lines": views.timeline_lines(session, row),
+        "lines": lines,
         "chart": chart,
-        "offer": offers(actor, row, has_bolus=protocols.definition(protocol).bolus is not None),
+        "offer": offer,
+        "pump_now": service.current_setting(row),
+        "stop_early": service.stop_is_early(row),
+        "stop_reasons": [(r.value, r.label) for r in StopReason],
+        "verified_by_me": row.verified_by_user_id is not None
+        and row.verified_by_user_id == actor.user_id,
         "protocol_dose_unit": DOSE_UNITS[protocols.definition(protocol).dose_mode],
         "order_prefill": (
             page_order.prefill(session, actor, row, settings.timezone)
@@ -164,7 +182,8 @@ def offers(actor: Actor, row: InfusionSession, *, has_bolus: bool) -> dict[str, 
         and row.verified_by_user_id is None
         and row.order_signed_by_user_id != actor.user_id
         and state in _ORDERABLE,
-        "start": "start" in moves,
+        # The nurse who did the blind check may not start: the check must be independent.
+        "start": "start" in moves and row.verified_by_user_id != actor.user_id,
         "resume": "resume" in moves,
         "stop": "stop" in moves,
         "pause": "pause" in moves,

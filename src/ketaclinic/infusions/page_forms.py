@@ -124,11 +124,32 @@ def adjunct(form: FormData) -> dict[str, Any]:
 
 
 def rate(form: FormData) -> dict[str, Any]:
+    """The new rate in whichever unit the nurse filled in (both or neither is refused)."""
     return {
         **version_only(form),
+        "rate_ml_per_h": _or_none(form, "rate_ml_per_h"),
         "rate_mg_per_h": _or_none(form, "rate_mg_per_h"),
         "reason": _or_none(form, "reason"),
     }
+
+
+def verify(form: FormData) -> dict[str, Any]:
+    """What the verifier read on the pump; a blank box is missing, never a default."""
+    names = ("drug", "concentration_mg_per_ml", "rate_ml_per_h", "volume_to_be_infused_ml")
+    return {**version_only(form), **{n: v for n in names if (v := text(form, n))}}
+
+
+def stop(form: FormData) -> dict[str, Any]:
+    return {
+        **version_only(form),
+        "reason_category": _or_none(form, "reason_category"),
+        "reason": _or_none(form, "reason"),
+    }
+
+
+def confirmed(form: FormData) -> bool:
+    """The second step of an irreversible action: only its form posts ``confirm=yes``."""
+    return text(form, "confirm") == "yes"
 
 
 def order(form: FormData) -> dict[str, Any]:

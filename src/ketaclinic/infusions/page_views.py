@@ -8,7 +8,7 @@ chart's data can be read (and tested) without a request.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -21,6 +21,7 @@ from ketaclinic import clock
 from ketaclinic.accounts.models import User
 from ketaclinic.infusions import service
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
+from ketaclinic.infusions.pump import show, stopped_early
 from ketaclinic.infusions.timeline import Delivered
 from ketaclinic.patients.core import age_in_years
 from ketaclinic.patients.models import Patient
@@ -110,6 +111,13 @@ def vitals_text(data: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _blind_check_text(read: Mapping[str, Any]) -> str:
+    """What the verifier read on the pump, as they typed it."""
+    drug, concentration = read.get("drug", ""), read.get("concentration_mg_per_ml", "")
+    rate, volume = read.get("rate_ml_per_h", ""), read.get("volume_to_be_infused_ml", "")
+    return f"blind check: {drug} {concentration} mg/mL, {rate} mL/h, to infuse {volume} mL"
+
+
 def _describe(event: SessionEvent) -> tuple[str, str, bool]:
     """``(what, values, warn)`` for one stored event."""
     data, reason = event.data or {}, event.reason or ""
@@ -124,8 +132,17 @@ def _describe(event: SessionEvent) -> tuple[str, str, bool]:
     if kind == "start":
         return "Infusion started", f"{number(event.rate_mg_per_h)} mg/h", False
     if kind == "rate":
-        values = f"{number(event.rate_mg_per_h)} mg/h" + (f" — {reason}" if reason else "")
-        return "Rate changed", values, False
+        values = f"{show(event.rate_mg_per_h)} mg/h" if event.rate_mg_per_h is not None else ""
+        if "pump_rate_ml_per_h" in data:
+            values = f"{show(Decimal(str(data['pump_rate_ml_per_h'])))} mL/h = {values}"
+        return "Rate changed", values + (f" — {reason}" if reason else ""), False
+    if kind == "verify" and isinstance(data.get("read"), dict):
+        return _MOVE_WORDS["verify"], _blind_check_text(data["read"]), False
+    if kind == "stop":
+        early = stopped_early(data, reason)
+        if early is not None:
+            return "Infusion stopped early; observation begins", early, True
+        return _MOVE_WORDS["stop"], reason, False
     if kind == "side_effects":
         items = data.get("assessments", [])
         text = ", ".join(f"{label(a.get('effect', '?'))} {a.get('grade', '?')}" for a in items)
@@ -140,6 +157,16 @@ def _describe(event: SessionEvent) -> tuple[str, str, bool]:
         return "Checked in", (f"blocks start: {blocks}" if blocks else ""), bool(blocks)
     what = _MOVE_WORDS.get(kind, kind.replace("_", " ").capitalize())
     return what, reason, kind == "abort"
+
+
+#: What a blind verifier sees instead of the order's values.
+BLIND_TEXT = "values hidden until your blind check"
+
+
+def blind(lines: list[Line]) -> list[Line]:
+    """The timeline for a nurse about to do the blind check: the order's values are not shown
+    before they type what the pump reads."""
+    return [replace(line, values=BLIND_TEXT) if line.kind == "order" else line for line in lines]
 
 
 def timeline_lines(session: Session, row: InfusionSession) -> list[Line]:

@@ -47,6 +47,8 @@ from ketaclinic.infusions.schemas import (
     RateIn,
     ReasonIn,
     SideEffectsIn,
+    StopIn,
+    VerifyIn,
     VitalsIn,
 )
 from ketaclinic.monitoring.core import ImplausibleValues
@@ -126,6 +128,9 @@ def _found(
 # --- the form actions ----------------------------------------------------------------------------
 
 Run = Callable[[Session, Actor, InfusionSession, Any, Settings], object]
+#: An irreversible action's first step: checks what the action would check (raising the same
+#: refusals) and returns what will happen, for the confirmation panel; writes nothing.
+Confirm = Callable[[Session, Actor, InfusionSession, Any], str]
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,7 @@ class Action:
     run: Run
     done: str
     versioned: bool = True
+    confirm: Confirm | None = None
 
 
 def _threshold(settings: Settings) -> BpThreshold:
@@ -181,20 +187,28 @@ ACTIONS = (
            _with_reason(service.record_clearance), "Clearance recorded."),
     Action("order", "order", SIGN, forms.order, OrderIn, _with_data(service.sign_order),
            "Order signed."),
-    Action("verify", "verify", VERIFY, forms.version_only, ActionIn, _simple(service.verify),
-           "Order verified."),
+    Action("verify", "verify", VERIFY, forms.verify, VerifyIn,
+           lambda s, a, r, d, _: service.verify(s, actor=a, row=r, reading=d.reading()),
+           "Blind check passed: the pump matches the order."),
     Action("start", "moves", RUN, forms.version_only, ActionIn, _simple(service.start),
            "Infusion started."),
     Action("rate", "rate", RUN, forms.rate, RateIn,
            lambda s, a, r, d, _: service.change_rate(
-               s, actor=a, row=r, rate_mg_per_h=d.rate_mg_per_h, reason=d.reason
+               s, actor=a, row=r, rate_ml_per_h=d.rate_ml_per_h, rate_mg_per_h=d.rate_mg_per_h,
+               reason=d.reason,
            ),
            "Rate changed."),
     Action("pause", "pause", RUN, forms.reason, ReasonIn, _with_reason(service.pause), "Paused."),
     Action("resume", "resume", RUN, forms.reason, ReasonIn, _with_reason(service.resume),
            "Resumed."),
-    Action("stop", "moves", RUN, forms.version_only, ActionIn, _simple(service.stop),
-           "Infusion stopped; observation has begun."),
+    Action("stop", "stop", RUN, forms.stop, StopIn,
+           lambda s, a, r, d, _: service.stop(
+               s, actor=a, row=r, category=d.reason_category, note=d.reason
+           ),
+           "Infusion stopped; observation has begun.",
+           confirm=lambda s, a, r, d: service.stop_confirmation(
+               r, category=d.reason_category, note=d.reason
+           )),
     Action("abort", "abort", RUN, forms.reason, ReasonIn, _with_reason(service.abort),
            "Session aborted."),
     Action("cancel", "cancel", RUN, forms.reason, ReasonIn, _with_reason(service.cancel),
@@ -267,7 +281,13 @@ def _act(
             row = _found(session, actor, session_id, lock=True)
             if action.versioned:
                 service.require_version(row, getattr(data, "version", None))
-            run(session, actor, row, data, settings)
+            if action.confirm is not None and not forms.confirmed(form):
+                failed["confirm"] = action.confirm(session, actor, row, data)
+            else:
+                run(session, actor, row, data, settings)
+        if failed.get("confirm"):
+            # The confirmation convention: the first step only asks; ``confirm=yes`` acts.
+            return _page(request, session, actor, settings, session_id, failed=failed)
     except (StaleDataError, Conflict) as error:
         if isinstance(error, StaleDataError) or error.loc == ("body", "version"):
             failed = {"form": action.form, "values": {}, "errors": {}, "stale": STALE}

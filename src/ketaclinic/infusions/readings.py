@@ -7,16 +7,25 @@ cannot disagree with the timeline.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from fractions import Fraction
 
 from sqlalchemy.orm import Session
 
 from ketaclinic import clock
-from ketaclinic.infusions import discharge, timeline
+from ketaclinic.dosing.checks import DOSE_CONTEXT
+from ketaclinic.infusions import discharge, pump, timeline
 from ketaclinic.infusions.core import State, allowed_moves
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
 from ketaclinic.infusions.recording import protocol_of
-from ketaclinic.infusions.schemas import AlertOut, DeliveredOut, EventOut, OrderOut, SessionOut
+from ketaclinic.infusions.schemas import (
+    AlertOut,
+    DeliveredOut,
+    EventOut,
+    OrderOut,
+    PumpNowOut,
+    SessionOut,
+)
 
 #: States in which bedside vitals are due on the protocol's schedule.
 _VITALS_DUE_STATES = frozenset({State.INFUSING, State.PAUSED, State.OBSERVING})
@@ -93,6 +102,41 @@ def delivered(row: InfusionSession) -> timeline.Delivered | None:
     return timeline.derive(events, concentration, as_of=clock.now() if running else None)
 
 
+def so_far(row: InfusionSession) -> pump.SoFar:
+    """What a dose decision now looks at: the exact amount given (read up to now) and the running
+    time so far and ordered (nothing given before the start)."""
+    assert row.order_plan is not None  # decisions about doses follow a signed order
+    planned_min = int(row.order_plan["duration_min"])
+    given = delivered(row)
+    if given is None:
+        return pump.SoFar(
+            given_mg=Fraction(0), infused_s=Fraction(0), planned_s=Fraction(planned_min * 60)
+        )
+    return pump.so_far(given, planned_min)
+
+
+def current_setting(row: InfusionSession) -> pump.PumpSetting | None:
+    """The rate the pump is set to now (kept through a pause), in both units, or ``None`` before
+    the start and after the stop. mL/h is the rate over the order's concentration: exact for every
+    rate recorded since rates are checked against the pump's steps."""
+    if State(row.state) not in (State.INFUSING, State.PAUSED) or row.order_plan is None:
+        return None
+    rates = [e.rate_mg_per_h for e in _in_order(row) if e.kind in ("start", "rate")]
+    rate = next((r for r in reversed(rates) if r is not None), None)
+    if rate is None:
+        return None
+    concentration = Decimal(str(row.order_plan["concentration_mg_per_ml"]))
+    with localcontext(DOSE_CONTEXT):
+        return pump.PumpSetting(ml_per_h=(rate / concentration).normalize(), mg_per_h=rate)
+
+
+def stopped_early(row: InfusionSession) -> str | None:
+    """'stopped early: 1.3 of 20.5 mg given (side effects)' when the infusion was stopped
+    before the ordered dose was given, else ``None``."""
+    stops = [e for e in _in_order(row) if e.kind == "stop"]
+    return pump.stopped_early(stops[-1].data or {}, stops[-1].reason) if stops else None
+
+
 def to_out(session: Session, row: InfusionSession) -> SessionOut:
     given = delivered(row)
     return SessionOut(
@@ -109,6 +153,10 @@ def to_out(session: Session, row: InfusionSession) -> SessionOut:
         order=_order_out(row),
         open_blocks=open_blocks(row),
         vitals_due_at=vitals_due_at(session, row),
+        pump_now=None
+        if (now := current_setting(row)) is None
+        else PumpNowOut(rate_ml_per_h=now.ml_per_h, rate_mg_per_h=now.mg_per_h),
+        stopped_early=stopped_early(row),
         earliest_discharge_at=earliest_discharge(session, row),
         alerts=[AlertOut.model_validate(a, from_attributes=True) for a in row.alerts],
         events=[EventOut.model_validate(e, from_attributes=True) for e in row.events],

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from ketaclinic.infusions.pump import PumpReading
 from ketaclinic.patients.schemas import HeightCm, WeightKg
 from ketaclinic.protocols.schemas import Dose, DurationMin, LimitName, PumpResolution
 from ketaclinic.vitals.core import problem as vital_problem
@@ -29,8 +30,6 @@ ADJUNCT_DOSE_MIN_MG = Decimal("0.01")
 #: Clinic policy: 0.1 mg is 0.05–0.1 mL at the library's dilutions (1–2 mg/mL), which a 1 mL
 #: syringe (0.01 mL marks) measures; less is a typing slip, not a push.
 BOLUS_MIN_MG = Decimal("0.1")
-#: Clinic policy: 0.1 mL/h, the usual pump step, at 1 mg/mL, the weakest dilution in the library.
-RATE_MIN_MG_PER_H = Decimal("0.1")
 #: A 1200 mL/h pump at 1 mg/mL (``pk.TciLimits``); every protocol's hard limit is far below.
 RATE_MAX_MG_PER_H = Decimal(1200)
 
@@ -195,14 +194,59 @@ class ReasonIn(ActionIn):
     reason: Reason = Field(description="Why; required for pause and abort")
 
 
+#: A rate's mL/h as a pump shows it: up to a 1200 mL/h pump (``pk.TciLimits``), 3 decimals at most
+#: (the finest pump step in use is 0.01 mL/h); whole steps of the order's pump are checked after.
+RateMlPerH = Annotated[Decimal, Exact("mL/h", Decimal(0), Decimal(1200), places=3)]
+RateMgPerH = Annotated[Decimal, Exact("mg/h", Decimal(0), RATE_MAX_MG_PER_H, places=6)]
+
+
 class RateIn(ActionIn):
-    rate_mg_per_h: Annotated[
-        Decimal,
-        Exact(
-            "mg/h", RATE_MIN_MG_PER_H, RATE_MAX_MG_PER_H, places=6, minimum_source="clinic policy"
-        ),
-    ] = Field(description="The new pump rate, mg/h; more than 6 decimals is refused, never rounded")
-    reason: Reason | None = Field(default=None, description="Required above the soft limit")
+    """A new pump rate in exactly one unit; the other follows through the order's concentration.
+    0 is refused (use pause); a value the pump cannot be set to is refused, never rounded."""
+
+    rate_ml_per_h: RateMlPerH | None = Field(
+        default=None, description="The new pump rate as the pump shows it, mL/h"
+    )
+    rate_mg_per_h: RateMgPerH | None = Field(
+        default=None,
+        description="The new rate in mg/h; it must come to a whole number of the pump's steps",
+    )
+    reason: Reason | None = Field(default=None, description="Required above a soft limit")
+
+
+class VerifyIn(ActionIn):
+    """The second nurse's blind check: what the pump and the bag show, typed without seeing the
+    order. Each value is compared exactly with the signed order."""
+
+    drug: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    concentration_mg_per_ml: Annotated[
+        Decimal, Exact("mg/mL", Decimal("0.001"), Decimal(1000), places=3)
+    ] = Field(description="The concentration on the bag's label")
+    rate_ml_per_h: RateMlPerH = Field(description="The rate the pump is set to")
+    volume_to_be_infused_ml: Annotated[
+        Decimal, Exact("mL", Decimal("0.1"), Decimal(10000), places=2)
+    ] = Field(description="The volume to be infused (VTBI) the pump is set to")
+
+    def reading(self) -> PumpReading:
+        return PumpReading(
+            drug=self.drug,
+            concentration_mg_per_ml=self.concentration_mg_per_ml,
+            rate_ml_per_h=self.rate_ml_per_h,
+            volume_to_be_infused_ml=self.volume_to_be_infused_ml,
+        )
+
+
+StopCategory = Literal["side_effects", "patient_request", "equipment", "other"]
+
+
+class StopIn(ActionIn):
+    """Stop the pump. Before the planned end with the ordered dose not all given, a reason
+    category is required (and text for ``other``); at or after it none is needed."""
+
+    reason_category: StopCategory | None = Field(
+        default=None, description="Why the infusion stops before the ordered dose is given"
+    )
+    reason: Reason | None = Field(default=None, description="Optional words; needed for other")
 
 
 class OrderIn(ActionIn):
@@ -306,6 +350,13 @@ class DeliveredOut(BaseModel):
     paused_min: Decimal
 
 
+class PumpNowOut(BaseModel):
+    """The rate the pump is set to now (kept through a pause), in both units, exactly."""
+
+    rate_ml_per_h: Decimal
+    rate_mg_per_h: Decimal
+
+
 class SessionOut(BaseModel):
     id: int
     version: int
@@ -324,3 +375,9 @@ class SessionOut(BaseModel):
     open_blocks: list[str] = []
     vitals_due_at: datetime | None = None
     earliest_discharge_at: datetime | None = None
+    pump_now: PumpNowOut | None = Field(
+        default=None, description="The current pump rate beside the order's; None when not running"
+    )
+    stopped_early: str | None = Field(
+        default=None, description="'stopped early: 1.3 of 20.5 mg given (reason)' when it was"
+    )

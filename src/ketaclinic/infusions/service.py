@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.courses import service as courses
-from ketaclinic.dosing.protocol import RATE_LIMIT_NAME
 from ketaclinic.errors import Conflict, DoseOutOfRange, Forbidden, InvalidInput, NotFound
+from ketaclinic.infusions import pump
 from ketaclinic.infusions.assessments import check_in, discharge, record_clearance
 from ketaclinic.infusions.charting import (
     acknowledge_alert,
@@ -36,12 +36,22 @@ from ketaclinic.infusions.core import (
     State,
     allowed_moves,
     booking_time_problem,
+    transition,
 )
 from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.infusions.pump_checks import (
+    ordered_pump,
+    reading_as_ordered,
+    stop_confirmation,
+    stop_is_early,
+    verify,
+)
 from ketaclinic.infusions.readings import (
+    current_setting,
     delivered,
     earliest_discharge,
     open_blocks,
+    so_far,
     to_out,
     vitals_due_at,
 )
@@ -65,16 +75,22 @@ from ketaclinic.protocols.schemas import DoseCalculationIn, DosePlanOut
 __all__ = [
     "acknowledge_alert",
     "check_in",
+    "current_setting",
     "delivered",
     "discharge",
     "earliest_discharge",
     "give_bolus",
     "open_blocks",
+    "ordered_pump",
+    "reading_as_ordered",
     "record_adjunct",
     "record_clearance",
     "record_side_effects",
     "record_vitals",
+    "stop_confirmation",
+    "stop_is_early",
     "to_out",
+    "verify",
     "vitals_due_at",
 ]
 
@@ -230,26 +246,18 @@ def sign_order(
     return row
 
 
-def verify(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
-    """The second check of the order and the pump setting, by a nurse who did not sign it."""
-    if row.order_signed_by_user_id is None:
-        raise InvalidInput("there is no signed order to verify", loc=("order",))
-    if actor.role is not Role.NURSE or actor.user_id == row.order_signed_by_user_id:
-        raise Forbidden("the order must be verified by a nurse other than the signing physician")
-    row.verified_by_user_id = user_of(actor)
-    row.verified_at = clock.now()
-    event(row, actor, "verify")
-    touch(session, actor, row, "session.verify")
-    return row
-
-
 # --- the pump ------------------------------------------------------------------------------------
 
 
 def start(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
-    """Start the pump at the ordered rate."""
+    """Start the pump at the ordered rate; never by the nurse who did the second check."""
     return move(
-        session, actor, row, Move.START, _context(row), rate_mg_per_h=row.order_rate_mg_per_h
+        session,
+        actor,
+        row,
+        Move.START,
+        _context(row, actor=actor),
+        rate_mg_per_h=row.order_rate_mg_per_h,
     )
 
 
@@ -258,30 +266,49 @@ def change_rate(
     *,
     actor: Actor,
     row: InfusionSession,
-    rate_mg_per_h: Decimal,
+    rate_mg_per_h: Decimal | None = None,
+    rate_ml_per_h: Decimal | None = None,
     reason: str | None,
 ) -> InfusionSession:
-    """A new pump rate, judged against the protocol version's rate limit: above the hard limit
-    is refused; above the soft limit needs a reason."""
+    """A new pump rate given in one unit (the other follows from the order's concentration),
+    judged against the protocol version's mg/h limits and against its total limit for what has
+    been given plus the new rate for the rest of the planned running time: above a hard limit is
+    refused; above a soft one needs a reason. Never clamped or rounded."""
     if State(row.state) is not State.INFUSING:
         allowed = ", ".join(allowed_moves(row.state)) or "none (final state)"
         raise Conflict(
             f"cannot change the rate from {row.state}; allowed: {allowed}", loc=("move",)
         )
-    limit = protocol_of(session, row).rate_limit_mg_per_h
-    if rate_mg_per_h > limit.hard_max:
-        raise DoseOutOfRange(
-            f"refused: {RATE_LIMIT_NAME} {rate_mg_per_h} mg/h is above the hard limit of "
-            f"{limit.hard_max} mg/h",
-            loc=("body", RATE_LIMIT_NAME),
+    plan = row.order_plan
+    assert plan is not None  # infusing means ordered
+    new = pump.setting(
+        ml_per_h=rate_ml_per_h,
+        mg_per_h=rate_mg_per_h,
+        concentration_mg_per_ml=Decimal(str(plan["concentration_mg_per_ml"])),
+        resolution_ml_per_h=Decimal(str(plan["pump_resolution_ml_per_h"])),
+    )
+    protocol = protocol_of(session, row)
+    entered = "ml_per_h" if rate_ml_per_h is not None else "mg_per_h"
+    try:
+        pump.judge_rate(
+            new.mg_per_h,
+            so_far(row),
+            rate_limit=protocol.rate_limit_mg_per_h,
+            total_limit=protocol.total_limit_mg,
+            reason=reason,
         )
-    if rate_mg_per_h > limit.soft_max and not (reason and reason.strip()):
-        raise DoseOutOfRange(
-            f"a reason is needed to go above the soft limit: {RATE_LIMIT_NAME} {rate_mg_per_h} "
-            f"mg/h is above {limit.soft_max} mg/h",
-            loc=("body", "reason"),
-        )
-    event(row, actor, "rate", rate_mg_per_h=rate_mg_per_h, reason=reason or None)
+    except DoseOutOfRange as error:
+        if error.loc == ("body", "rate_mg_per_h"):
+            error.loc = ("body", f"rate_{entered}")  # the box the nurse typed in
+        raise
+    event(
+        row,
+        actor,
+        "rate",
+        rate_mg_per_h=new.mg_per_h,
+        reason=reason or None,
+        data={"pump_rate_ml_per_h": str(new.ml_per_h), "entered_as": entered},
+    )
     touch(session, actor, row, "session.rate")
     return row
 
@@ -295,9 +322,27 @@ def resume(session: Session, *, actor: Actor, row: InfusionSession, reason: str)
     return move(session, actor, row, Move.RESUME, _context(row, reason))
 
 
-def stop(session: Session, *, actor: Actor, row: InfusionSession) -> InfusionSession:
-    """Stop the pump; observation starts now."""
-    return move(session, actor, row, Move.STOP, _context(row))
+def stop(
+    session: Session,
+    *,
+    actor: Actor,
+    row: InfusionSession,
+    category: str | None = None,
+    note: str | None = None,
+) -> InfusionSession:
+    """Stop the pump; observation starts now. Before the planned end with the ordered dose not
+    all given, the stop needs a reason category (and words for ``other``), kept on the event."""
+    transition(row.state, Move.STOP, _context(row))  # a stop from the wrong state: 409 first
+    early = stop_is_early(row)
+    reason = None if category is None else pump.StopReason(category)
+    problem = pump.stop_reason_problem(early, reason, note)
+    if problem is not None:
+        raise InvalidInput(problem[1], loc=("body", problem[0]))
+    given = delivered(row)
+    assert given is not None and row.order_plan is not None  # stop follows a start
+    ordered = Decimal(str(row.order_plan["total_mg"]))
+    data = pump.stop_record(early, reason, given.total_mg, ordered)
+    return move(session, actor, row, Move.STOP, _context(row, note or None), data=data)
 
 
 def abort(session: Session, *, actor: Actor, row: InfusionSession, reason: str) -> InfusionSession:
@@ -328,10 +373,14 @@ def require_version(row: InfusionSession, version: int | None) -> None:
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _context(row: InfusionSession, reason: str | None = None) -> GuardContext:
+def _context(
+    row: InfusionSession, reason: str | None = None, *, actor: Actor | None = None
+) -> GuardContext:
+    verifier = row.verified_by_user_id
     return GuardContext(
         order_signed=row.order_signed_by_user_id is not None,
-        second_nurse_verified=row.verified_by_user_id is not None,
+        second_nurse_verified=verifier is not None,
+        starter_is_not_verifier=actor is not None and actor.user_id != verifier,
         no_bp_block=not open_blocks(row),
         reason=reason,
     )

@@ -23,7 +23,7 @@ from ketaclinic.audit import service as audit
 from ketaclinic.courses import service as courses
 from ketaclinic.courses.models import Course
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
-from ketaclinic.infusions.readings import delivered
+from ketaclinic.infusions.readings import delivered, stopped_early
 from ketaclinic.instruments.definitions import INSTRUMENTS
 from ketaclinic.monitoring.side_effects import BY_ID, MOAA_S_LEVELS, Scale
 from ketaclinic.outcomes.models import Measurement
@@ -227,8 +227,10 @@ def _plain(value: object) -> str:
 
 
 def _final_reason(row: InfusionSession) -> str | None:
+    """Why an aborted, cancelled or no-show session ended, or "stopped early: 1.3 of 20.5 mg
+    given (reason)" for an infusion stopped before its dose."""
     if row.state not in ("aborted", "cancelled", "no_show"):
-        return None
+        return stopped_early(row)
     reasons = [e.reason for e in row.events if e.reason and e.data.get("to") == row.state]
     return reasons[-1] if reasons else None
 
