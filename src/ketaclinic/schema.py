@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "ketaclinic.protocols.models",
     "ketaclinic.courses.models",
     "ketaclinic.infusions.models",
+    "ketaclinic.inventory.models",
 )
 
 
