@@ -36,6 +36,7 @@ from ketaclinic.errors import Busy, Conflict, KetaclinicError
 from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
+from ketaclinic.inventory import api as inventory_api
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import goal_pages as outcomes_goal_pages
 from ketaclinic.outcomes import pages as outcomes_pages
@@ -129,6 +130,7 @@ def _add_routes(app: FastAPI) -> None:
         protocols_api.router,
         infusions_api.router,
         courses_api.router,
+        inventory_api.router,
         outcomes_pages.router,
         outcomes_goal_pages.router,
         accounts_pages.router,

@@ -115,7 +115,7 @@ def check_dea_number(number: str, *, registrant_name: str | None = None) -> str:
     """A DEA registration number in canonical form (upper case), or a refusal saying why.
 
     The second character is the initial of the registrant's last name or business name (or 9 for
-    some business registrants); when a name is given, it must match.
+    some business registrants); when a name is given, it must be one of its initials.
     """
     canonical = number.strip().upper()
     if not _DEA_PATTERN.match(canonical):
@@ -129,20 +129,23 @@ def check_dea_number(number: str, *, registrant_name: str | None = None) -> str:
             f"DEA number {canonical} fails the check digit: the last digit should be {expected}",
             loc=("dea_number",),
         )
-    initial = _initial(registrant_name)
-    if initial and canonical[1] not in (initial, "9"):
+    initials = _initials(registrant_name)
+    if initials and canonical[1] not in (*initials, "9"):
         raise InvalidInput(
-            f"DEA number {canonical}: the second letter should be {initial}, the initial of "
-            f"{registrant_name!r}",
+            f"DEA number {canonical}: the second letter should be "
+            f"{' or '.join(initials)}, an initial of {registrant_name!r}",
             loc=("dea_number",),
         )
     return canonical
 
 
-def _initial(name: str | None) -> str | None:
-    """The first letter of a name's last word, upper case (``Dr Ann Lee`` → ``L``)."""
+def _initials(name: str | None) -> tuple[str, ...]:
+    """The initials a registrant's DEA number may carry: a business name's first word or a
+    person's last name (``Dr Ann Lee`` → ``D`` or ``L``; a title's letter does no harm)."""
     words = [w for w in re.split(r"[^A-Za-z]+", name or "") if w]
-    return words[-1][0].upper() if words else None
+    if not words:
+        return ()
+    return tuple(dict.fromkeys((words[0][0].upper(), words[-1][0].upper())))
 
 
 # --- National Drug Codes --------------------------------------------------------------------

@@ -8,7 +8,7 @@ two nurses drawing the last vial at the same moment are judged one after the oth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -68,12 +68,20 @@ def _audit(
     audit.record(session, actor=actor, action=action, patient_id=patient_id, detail=detail)
 
 
+def _in_body(check: Callable[..., str], *args: str, **kwargs: str) -> str:
+    """Run a core check whose refusal names a field of the request body."""
+    try:
+        return check(*args, **kwargs)
+    except InvalidInput as error:
+        raise InvalidInput(error.msg, loc=("body", *error.loc)) from None
+
+
 # --- Registration, products, locations ------------------------------------------------------
 
 
 def register(session: Session, *, actor: Actor, data: RegistrationIn) -> DeaRegistration:
     """Record the clinic's DEA registration (a renewal is a new record; the old one is kept)."""
-    number = core.check_dea_number(data.dea_number, registrant_name=data.registrant_name)
+    number = _in_body(core.check_dea_number, data.dea_number, registrant_name=data.registrant_name)
     row = DeaRegistration(
         clinic_id=_clinic(actor),
         registrant_name=data.registrant_name,
@@ -108,8 +116,8 @@ def registration(session: Session, *, clinic_id: int) -> DeaRegistration | None:
     )
 
 
-def addproduct_of(session: Session, *, actor: Actor, data: ProductIn) -> DrugProduct:
-    ndc = core.normalise_ndc(data.ndc)
+def add_product(session: Session, *, actor: Actor, data: ProductIn) -> DrugProduct:
+    ndc = _in_body(core.normalise_ndc, data.ndc)
     clinic_id = _clinic(actor)
     if session.scalar(
         select(DrugProduct.id).where(DrugProduct.clinic_id == clinic_id, DrugProduct.ndc == ndc)
@@ -207,7 +215,10 @@ def witness_user(session: Session, *, actor: Actor, witness: Witness, movement: 
 def enter_receipt(session: Session, *, actor: Actor, data: ReceiptIn) -> StockReceipt:
     """Record an invoice's delivery. It adds nothing to stock until a second person confirms it."""
     clinic_id = _clinic(actor)
-    supplier_dea = core.check_dea_number(data.supplier_dea_number)
+    try:
+        supplier_dea = core.check_dea_number(data.supplier_dea_number)
+    except InvalidInput as error:
+        raise InvalidInput(error.msg, loc=("body", "supplier_dea_number")) from None
     require_in_clinic(
         session, StorageLocation, data.location_id, clinic_id, ("body", "location_id")
     )
@@ -261,10 +272,21 @@ def _lot_for(
     return lot
 
 
-def get_receipt(session: Session, *, actor: Actor, receipt_id: int) -> StockReceipt:
-    return require_in_clinic(
-        session, StockReceipt, receipt_id, _clinic(actor), ("path", "receipt_id")
+def get_receipt(
+    session: Session, *, actor: Actor, receipt_id: int, lock: bool = False
+) -> StockReceipt:
+    """The clinic's receipt (locked for a confirmation or a reversal), else 404."""
+    row = session.get(StockReceipt, receipt_id, with_for_update=True if lock else None)
+    if row is None or row.clinic_id != _clinic(actor):
+        raise NotFound(f"no receipt {receipt_id} in your clinic", loc=("path", "receipt_id"))
+    return row
+
+
+def receipt_reversed(session: Session, receipt_id: int) -> bool:
+    query = select(LedgerEntry.id).where(
+        LedgerEntry.receipt_id == receipt_id, LedgerEntry.kind == Movement.RECEIPT_REVERSAL.value
     )
+    return session.scalar(query.limit(1)) is not None
 
 
 def receipt_lines(session: Session, receipt_id: int) -> Sequence[ReceiptLine]:
@@ -315,11 +337,7 @@ def reverse_receipt(
     containers are all still where they arrived."""
     if receipt.confirmed_by_user_id is None:
         raise Conflict(f"receipt {receipt.id} is not confirmed: nothing entered stock yet")
-    if session.scalar(
-        select(LedgerEntry.id).where(
-            LedgerEntry.receipt_id == receipt.id, LedgerEntry.kind == Movement.RECEIPT_REVERSAL
-        )
-    ):
+    if receipt_reversed(session, receipt.id):
         raise Conflict(f"receipt {receipt.id} was reversed already")
     witness_id = witness_user(
         session, actor=actor, witness=witness, movement=Movement.RECEIPT_REVERSAL
@@ -552,5 +570,26 @@ def balances(session: Session, *, clinic_id: int, include_empty: bool = False) -
     ]
     rows.sort(
         key=lambda r: (r.product.substance, r.lot.expiry_date, r.lot.lot_number, r.location.name)
+    )
+    return rows
+
+
+def entries(
+    session: Session,
+    *,
+    actor: Actor,
+    lot_id: int | None = None,
+    session_id: int | None = None,
+    limit: int = 200,
+) -> Sequence[LedgerEntry]:
+    """The clinic's ledger, newest first, optionally of one lot or one session."""
+    query = select(LedgerEntry).where(LedgerEntry.clinic_id == _clinic(actor))
+    if lot_id is not None:
+        query = query.where(LedgerEntry.lot_id == lot_id)
+    if session_id is not None:
+        query = query.where(LedgerEntry.session_id == session_id)
+    rows = session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit)).all()
+    audit.record(
+        session, actor=actor, action="inventory.ledger.read", detail=f"entries={len(rows)}"
     )
     return rows
