@@ -80,16 +80,17 @@ def _registration_out(row: DeaRegistration, settings: Settings) -> RegistrationO
     )
 
 
-@router.get("/registration", response_model=RegistrationOut)
-def read_registration(actor: Reader, session: SessionDep, settings: SettingsDep) -> RegistrationOut:
+@router.get("/registrations", response_model=list[RegistrationOut])
+def list_registrations(
+    actor: Reader, session: SessionDep, settings: SettingsDep
+) -> list[RegistrationOut]:
+    """The clinic's DEA registrations, the one in force (expiring last) first."""
     with session.begin():
-        row = service.registration(session, clinic_id=_clinic(actor))
-        if row is None:
-            raise NotFound("no DEA registration recorded for this clinic")
-        return _registration_out(row, settings)
+        rows = service.registrations(session, clinic_id=_clinic(actor))
+        return [_registration_out(row, settings) for row in rows]
 
 
-@router.post("/registration", response_model=RegistrationOut, status_code=201)
+@router.post("/registrations", response_model=RegistrationOut, status_code=201)
 def record_registration(
     data: RegistrationIn, actor: Registrant, session: SessionDep, settings: SettingsDep
 ) -> RegistrationOut:

@@ -106,14 +106,13 @@ def register(session: Session, *, actor: Actor, data: RegistrationIn) -> DeaRegi
     return row
 
 
-def registration(session: Session, *, clinic_id: int) -> DeaRegistration | None:
-    """The clinic's registration in force: the one that expires last."""
-    return session.scalar(
+def registrations(session: Session, *, clinic_id: int) -> Sequence[DeaRegistration]:
+    """The clinic's registrations, the one in force (expiring last) first."""
+    return session.scalars(
         select(DeaRegistration)
         .where(DeaRegistration.clinic_id == clinic_id)
         .order_by(DeaRegistration.expires_date.desc(), DeaRegistration.id.desc())
-        .limit(1)
-    )
+    ).all()
 
 
 def add_product(session: Session, *, actor: Actor, data: ProductIn) -> DrugProduct:
