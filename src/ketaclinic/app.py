@@ -37,6 +37,7 @@ from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
 from ketaclinic.inventory import api as inventory_api
+from ketaclinic.inventory import pages as inventory_pages
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import goal_pages as outcomes_goal_pages
 from ketaclinic.outcomes import pages as outcomes_pages
@@ -146,6 +147,7 @@ def _add_routes(app: FastAPI) -> None:
         portal_pages.router,
         reports_pages.router,
         dashboard_pages.router,
+        inventory_pages.router,
         api_docs.router,
     ):
         app.include_router(router)

@@ -165,6 +165,12 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/inventory/sessions/{session_id}/waste"): CLINICIANS,
     ("GET", "/api/v1/inventory/sessions/{session_id}/chain"): INVENTORY_READERS,
     ("GET", "/api/v1/inventory/unrecorded-waste"): INVENTORY_READERS,
+    ("GET", "/inventory"): INVENTORY_READERS,
+    ("GET", "/inventory/receipts/new"): CLINICIANS,
+    ("POST", "/inventory/receipts/new"): CLINICIANS,
+    ("POST", "/inventory/receipts/{receipt_id}/confirm"): CLINICIANS,
+    ("GET", "/inventory/transfers/new"): CLINICIANS,
+    ("POST", "/inventory/transfers/new"): CLINICIANS,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so
