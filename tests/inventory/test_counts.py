@@ -234,3 +234,16 @@ def test_the_registrant_side_may_resolve(
         headers=headers,
     )
     assert response.status_code == 200, response.text
+
+
+def test_only_the_newest_count_of_a_lot_may_move_stock(stock: Stock) -> None:
+    first = _count(stock, [_line(stock, sealed=1)])
+    second = _count(stock, [_line(stock, sealed=1)])  # the same 500 mg still missing
+    loss = {"resolution": "loss", "reason": "vial missing"}
+    refused = _resolve(stock, first["lines"][0]["discrepancy_id"], loss, status=409)
+    assert f"count {second['id']} counted this lot there later" in refused["detail"][0]["msg"]
+    _resolve(
+        stock, first["lines"][0]["discrepancy_id"], {"resolution": "found", "reason": "later count"}
+    )
+    _resolve(stock, second["lines"][0]["discrepancy_id"], loss)
+    assert stock.balance()[("K-001", "Safe A")] == 500  # corrected once, not twice

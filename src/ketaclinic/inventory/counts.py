@@ -289,6 +289,26 @@ def resolve(
     return entry
 
 
+def _check_newest(session: Session, line: StockCountLine) -> None:
+    """Only the newest count of a lot at a location may move stock: a later count saw the same
+    ledger, so entries for both would correct one difference twice."""
+    later = session.scalar(
+        select(StockCountLine.count_id)
+        .where(
+            StockCountLine.lot_id == line.lot_id,
+            StockCountLine.location_id == line.location_id,
+            StockCountLine.id > line.id,
+        )
+        .order_by(StockCountLine.id.desc())
+        .limit(1)
+    )
+    if later is not None:
+        raise Conflict(
+            f"count {later} counted this lot there later: resolve that count's difference, and "
+            "this one as found (superseded by the later count)"
+        )
+
+
 def _resolving_entry(
     session: Session,
     actor: Actor,
@@ -299,6 +319,7 @@ def _resolving_entry(
     """The ADJUST (signed with the difference) or LOSS entry, never taking stock below zero."""
     line = session.get(StockCountLine, discrepancy.count_line_id)
     assert line is not None
+    _check_newest(session, line)
     movement = (
         Movement.ADJUST if data.resolution is Resolution.DOCUMENTATION_ERROR else Movement.LOSS
     )
