@@ -114,18 +114,28 @@ def test_a_destruction_refuses_one_witness_twice_the_actor_or_an_unlicensed_one(
     headers = token_for(stock.client, nurse)
     self_witness = {"username": nurse.username, "password": PASSWORD}
     cases = [
-        ([stock.witness], "needs 2 witnesses"),
-        ([stock.witness, stock.witness], "two different people"),
-        ([stock.witness, self_witness], "not the one who disposes"),
-        ([stock.witness, _witness(make_person, Role.STAFF)], "licensed person"),
+        ([stock.witness], "needs 2 witnesses", ["body", "witnesses"]),
+        ([stock.witness, stock.witness], "two different people", ["body", "witnesses"]),
+        ([stock.witness, self_witness], "not the one who disposes", ["body", "witnesses"]),
+        (
+            [stock.witness, _witness(make_person, Role.STAFF)],
+            "licensed person",
+            ["body", "witnesses", 1],
+        ),
+        (
+            [stock.witness, {**stock.witness, "password": "wrong password"}],
+            "username or password is wrong",
+            ["body", "witnesses", 1],
+        ),
     ]
-    for witnesses, message in cases:
+    for witnesses, message, loc in cases:
         with at(0):
             response = stock.client.post(
                 API + "/disposals", json={**base, "witnesses": witnesses}, headers=headers
             )
         assert response.status_code == 422, response.text
         assert message in response.json()["detail"][0]["msg"]
+        assert response.json()["detail"][0]["loc"] == loc
     assert stock.balance()[("OLD-1", "Safe A")] == 500
 
 

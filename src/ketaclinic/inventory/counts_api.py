@@ -296,7 +296,9 @@ def dispose(
 ) -> DisposalOut:
     """To a reverse distributor (its DEA number checked) or destroyed on site with two
     witnesses (DEA Form 41); one DISPOSE ledger entry per lot and location."""
-    witnesses = [check_witness(session, settings, w) for w in data.witnesses]
+    witnesses = disposal.check_witnesses(
+        lambda w: check_witness(session, settings, w), data.witnesses
+    )
     with session.begin():
         row = disposal.dispose(session, actor=actor, data=data, witnesses=witnesses)
         return disposal_out(session, row)

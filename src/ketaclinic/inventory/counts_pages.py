@@ -415,6 +415,7 @@ _FORM_KEYS = {
     "distributor.name": "distributor_name",
     "distributor.dea_number": "distributor_dea_number",
     "distributor": "distributor_name",
+    "witness": "witness_username",
 }
 
 
@@ -437,7 +438,9 @@ async def dispose(
     status = 422
     if data is not None:
         try:
-            witnesses = [check_witness(session, settings, w) for w in data.witnesses]
+            witnesses = disposal.check_witnesses(
+                lambda w: check_witness(session, settings, w), data.witnesses
+            )
             with session.begin():
                 disposal_id = disposal.dispose(
                     session, actor=actor, data=data, witnesses=witnesses

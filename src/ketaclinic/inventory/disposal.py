@@ -5,7 +5,7 @@ is one DISPOSE ledger entry; the disposal record points to them. One transaction
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from ketaclinic.inventory.count_models import Disposal, DisposalLine
 from ketaclinic.inventory.counts_core import DisposalMethod
 from ketaclinic.inventory.counts_schemas import DisposalIn, DisposalLineIn
 from ketaclinic.inventory.models import DrugProduct, LedgerEntry, StockLot, StorageLocation
+from ketaclinic.inventory.schemas import WitnessIn
 
 
 def _clinic(actor: Actor) -> int:
@@ -61,10 +62,7 @@ def dispose(
         )
     except InvalidInput as error:
         raise InvalidInput(error.msg, loc=("body", *error.loc)) from None
-    witness_ids = [
-        service.witness_user(session, actor=actor, witness=w, movement=Movement.DISPOSE)
-        for w in witnesses
-    ]
+    witness_ids = [_witness_id(session, actor, w, index) for index, w in enumerate(witnesses)]
     record = Disposal(
         clinic_id=clinic_id,
         method=data.method.value,
@@ -107,6 +105,29 @@ def dispose(
         detail=f"disposal_id={record.id} method={record.method} lines={len(data.lines)}",
     )
     return record
+
+
+def _witness_id(session: Session, actor: Actor, witness: service.Witness, index: int) -> int:
+    """A licensed second person of the clinic; a refusal names which witness it is about."""
+    try:
+        return service.witness_user(
+            session, actor=actor, witness=witness, movement=Movement.DISPOSE
+        )
+    except InvalidInput as error:
+        raise InvalidInput(error.msg, loc=("body", "witnesses", index)) from None
+
+
+def check_witnesses(
+    check: Callable[[WitnessIn], service.Witness], witnesses: Sequence[WitnessIn]
+) -> list[service.Witness]:
+    """Each witness's password, checked before the transaction; a refusal names which one."""
+    signed = []
+    for index, witness in enumerate(witnesses):
+        try:
+            signed.append(check(witness))
+        except InvalidInput as error:
+            raise InvalidInput(error.msg, loc=("body", "witnesses", index)) from None
+    return signed
 
 
 def _dispose_line(
