@@ -68,6 +68,10 @@ def test_a_short_count_opens_a_discrepancy_of_counted_minus_expected(stock: Stoc
     ).json()
     assert [d["id"] for d in found] == [line["discrepancy_id"]]
     assert found[0]["resolution"] is None
+    read = stock.client.get(f"{API}/counts/{count['id']}", headers=stock.team.nurse).json()
+    assert read == count
+    one = stock.client.get(f"{API}/discrepancies/{found[0]['id']}", headers=stock.team.nurse)
+    assert one.json() == found[0]
 
 
 def test_a_count_is_refused_when_it_leaves_out_a_lot_on_hand_at_a_counted_location(

@@ -59,6 +59,8 @@ def test_a_hand_over_to_a_reverse_distributor_disposes_of_the_whole_lot(stock: S
     assert "RR1234563" in entry["manner"]
     with at(0):
         assert stock.client.get(API + "/awaiting-disposal", headers=stock.team.nurse).json() == []
+    read = stock.client.get(f"{API}/disposals/{record['id']}", headers=stock.team.nurse).json()
+    assert read == record
     no_form = stock.client.get(f"{API}/disposals/{record['id']}/form-41", headers=stock.team.nurse)
     assert no_form.status_code == 409
 
