@@ -37,6 +37,8 @@ from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
 from ketaclinic.inventory import api as inventory_api
+from ketaclinic.inventory import counts_api as inventory_counts_api
+from ketaclinic.inventory import counts_pages as inventory_counts_pages
 from ketaclinic.inventory import pages as inventory_pages
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import goal_pages as outcomes_goal_pages
@@ -132,6 +134,7 @@ def _add_routes(app: FastAPI) -> None:
         infusions_api.router,
         courses_api.router,
         inventory_api.router,
+        inventory_counts_api.router,
         outcomes_pages.router,
         outcomes_goal_pages.router,
         accounts_pages.router,
@@ -148,6 +151,7 @@ def _add_routes(app: FastAPI) -> None:
         reports_pages.router,
         dashboard_pages.router,
         inventory_pages.router,
+        inventory_counts_pages.router,
         api_docs.router,
     ):
         app.include_router(router)

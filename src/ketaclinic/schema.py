@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "ketaclinic.courses.models",
     "ketaclinic.infusions.models",
     "ketaclinic.inventory.models",
+    "ketaclinic.inventory.count_models",
 )
 
 

@@ -51,7 +51,8 @@ def test_the_database_refuses_to_truncate_the_ledger_on_postgresql(
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
-        connection.execute(text("TRUNCATE ledger_entry"))
+        # CASCADE: other tables (discrepancies, disposals) point to entries; it is refused all the same
+        connection.execute(text("TRUNCATE ledger_entry CASCADE"))
 
 
 def test_two_nurses_drawing_the_last_vial_at_once_exactly_one_succeeds(

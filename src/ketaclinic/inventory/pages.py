@@ -20,7 +20,7 @@ from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_c
 from ketaclinic.accounts.models import User
 from ketaclinic.config import Settings
 from ketaclinic.errors import KetaclinicError
-from ketaclinic.inventory import chain, core, service
+from ketaclinic.inventory import chain, core, counts_pages, service
 from ketaclinic.inventory.models import StockReceipt
 from ketaclinic.inventory.schemas import ReceiptIn, TransferIn
 from ketaclinic.inventory.witnesses import check_witness
@@ -92,6 +92,7 @@ def overview(
 ) -> Response:
     with session.begin():
         context = _overview(session, actor, settings)
+        context |= counts_pages.overview_extras(session, actor, context["today"])
     return render(request, "inventory/overview.html", context)
 
 
