@@ -38,6 +38,7 @@ from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
 from ketaclinic.inventory import api as inventory_api
 from ketaclinic.inventory import pages as inventory_pages
+from ketaclinic.inventory import report_pages as inventory_report_pages
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import goal_pages as outcomes_goal_pages
 from ketaclinic.outcomes import pages as outcomes_pages
@@ -148,6 +149,7 @@ def _add_routes(app: FastAPI) -> None:
         reports_pages.router,
         dashboard_pages.router,
         inventory_pages.router,
+        inventory_report_pages.router,
         api_docs.router,
     ):
         app.include_router(router)
