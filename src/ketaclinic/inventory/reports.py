@@ -173,6 +173,9 @@ class Catalogue:
         user = self.people.get(user_id)
         return f"{user.display_name} ({user.username})" if user else f"user {user_id}"
 
+    def people_text(self, user_ids: Sequence[int]) -> str:
+        return "; ".join(self.person(u) for u in user_ids)
+
     def product_text(self, product: DrugProduct) -> str:
         return (
             f"{product.substance} {exact(product.concentration_mg_per_ml)} mg/mL, "
@@ -224,13 +227,14 @@ def administrations(session: Session, *, clinic_id: int, period: Period) -> Repo
     """Every administration in the period with its patient, who gave it, and the wastage of the
     same lot for the same session with its witness. Dated by the start of the infusion."""
     cat = catalogue(session, clinic_id)
+    # Plain rows, not ORM objects: a year's record is thousands of rows.
     given_query = _in_period(
-        select(LedgerEntry).where(
+        select(*_ENTRY_COLUMNS).where(
             LedgerEntry.clinic_id == clinic_id, LedgerEntry.kind == Movement.ADMINISTER.value
         ),
         period,
     )
-    given = session.scalars(given_query.order_by(LedgerEntry.at, LedgerEntry.id)).all()
+    given = session.execute(given_query.order_by(LedgerEntry.at, LedgerEntry.id)).all()
     session_ids = _in_period(
         select(LedgerEntry.session_id).where(
             LedgerEntry.clinic_id == clinic_id, LedgerEntry.kind == Movement.ADMINISTER.value
@@ -239,23 +243,26 @@ def administrations(session: Session, *, clinic_id: int, period: Period) -> Repo
     )
     wastes = {
         (w.session_id, w.lot_id): w
-        for w in session.scalars(
-            select(LedgerEntry).where(
+        for w in session.execute(
+            select(*_ENTRY_COLUMNS).where(
                 LedgerEntry.kind == Movement.WASTE.value, LedgerEntry.session_id.in_(session_ids)
             )
         )
     }
+    patient_ids = _in_period(
+        select(LedgerEntry.patient_id).where(
+            LedgerEntry.clinic_id == clinic_id, LedgerEntry.kind == Movement.ADMINISTER.value
+        ),
+        period,
+    )
     patients = {
-        p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(
-            _in_period(
-                select(LedgerEntry.patient_id).where(
-                    LedgerEntry.clinic_id == clinic_id,
-                    LedgerEntry.kind == Movement.ADMINISTER.value,
-                ),
-                period,
+        p.id: p
+        for p in session.execute(
+            select(Patient.id, Patient.family_name, Patient.given_name, Patient.mrn).where(
+                Patient.id.in_(patient_ids)
             )
-        )))
-    }  # fmt: skip
+        )
+    }
     givers, started = _givers(session, session_ids)
     rows: list[tuple[Cell, ...]] = []
     for entry in given:
@@ -275,7 +282,7 @@ def administrations(session: Session, *, clinic_id: int, period: Period) -> Repo
                 cat.lots[entry.lot_id].lot_number,
                 entry.quantity_mg,
                 entry.volume_ml,
-                "; ".join(cat.person(u) for u in substance_givers) or cat.person(entry.by_user_id),
+                cat.people_text(substance_givers) or cat.person(entry.by_user_id),
                 waste.quantity_mg if waste else Decimal(0),
                 waste.volume_ml if waste else Decimal(0),
                 cat.person(waste.witness_user_id) if waste else "",
@@ -328,6 +335,20 @@ def administrations(session: Session, *, clinic_id: int, period: Period) -> Repo
     )
 
 
+_ENTRY_COLUMNS = (
+    LedgerEntry.at,
+    LedgerEntry.by_user_id,
+    LedgerEntry.witness_user_id,
+    LedgerEntry.product_id,
+    LedgerEntry.lot_id,
+    LedgerEntry.session_id,
+    LedgerEntry.patient_id,
+    LedgerEntry.quantity_mg,
+    LedgerEntry.volume_ml,
+    LedgerEntry.manner,
+)
+
+
 def _giver_key(substance: str) -> str:
     return "ketamine" if substance == "ketamine" else f"adjunct:{substance}"
 
@@ -337,21 +358,29 @@ def _givers(
 ) -> tuple[dict[tuple[int, str], list[int]], dict[int, datetime]]:
     """Who gave each substance in each session (from its events, in order) and when each
     infusion started: one query for the whole report."""
-    kinds = (*KETAMINE_EVENTS, "adjunct")
-    events = session.execute(
-        select(SessionEvent.session_id, SessionEvent.kind, SessionEvent.by_user_id,
-               SessionEvent.at, SessionEvent.data)
-        .where(SessionEvent.session_id.in_(session_ids), SessionEvent.kind.in_(kinds))
-        .order_by(SessionEvent.at, SessionEvent.id)
-    ).all()  # fmt: skip
+    columns = (SessionEvent.session_id, SessionEvent.kind, SessionEvent.by_user_id, SessionEvent.at)
+    order = (SessionEvent.at, SessionEvent.id)
+    ketamine = session.execute(
+        select(*columns)
+        .where(SessionEvent.session_id.in_(session_ids), SessionEvent.kind.in_(KETAMINE_EVENTS))
+        .order_by(*order)
+    ).all()
+    adjuncts = session.execute(
+        select(*columns, SessionEvent.data)
+        .where(SessionEvent.session_id.in_(session_ids), SessionEvent.kind == "adjunct")
+        .order_by(*order)
+    ).all()
     givers: dict[tuple[int, str], list[int]] = defaultdict(list)
     started: dict[int, datetime] = {}
-    for sid, kind, user_id, at, data in events:
-        key = (sid, "ketamine" if kind != "adjunct" else f"adjunct:{(data or {}).get('drug')}")
-        if user_id not in givers[key]:
-            givers[key].append(user_id)
+    for sid, kind, user_id, at in ketamine:
+        if user_id not in givers[(sid, "ketamine")]:
+            givers[(sid, "ketamine")].append(user_id)
         if kind == "start":
             started.setdefault(sid, at)
+    for sid, _, user_id, _, data in adjuncts:
+        key = (sid, f"adjunct:{(data or {}).get('drug')}")
+        if user_id not in givers[key]:
+            givers[key].append(user_id)
     return givers, started
 
 
