@@ -388,3 +388,26 @@ def test_the_command_refuses_a_file_that_is_neither_pdf_nor_csv(
     done = runner.invoke(cli_app, [*args, "--out", str(tmp_path / "r.xlsx")], env=cli_env(settings))
     assert done.exit_code == 2
     assert "must end in .pdf or .csv" in done.output
+
+
+def test_every_report_answers_as_a_page_a_csv_and_a_pdf_and_the_overview_links_them(
+    app: FastAPI, stock: Stock, make_person: Callable[..., Person]
+) -> None:
+    browser = _browser(app, make_person(Role.ADMIN))
+    assert 'href="/inventory/reports"' in browser.get("/inventory").text
+    index = browser.get("/inventory/reports")
+    assert f'href="/inventory/reports/lots/{stock.lot_id}"' in index.text
+    paths = [
+        f"/inventory/reports/{name}?from={FIRST}&to={LAST}"
+        for name in ("administrations", "biennial", "receipts", "reconciliation")
+    ]
+    paths += [f"/inventory/reports/biennial?to={LAST}&taken=opening"]
+    paths += [f"/inventory/reports/lots/{stock.lot_id}?to={LAST}"]
+    for path in paths:
+        page = browser.get(path)
+        assert page.status_code == 200, (path, page.text)
+        assert "format=pdf" in page.text and "format=csv" in page.text
+        assert browser.get(f"{path}&format=csv").headers["content-type"].startswith("text/csv")
+        pdf = browser.get(f"{path}&format=pdf")
+        assert PdfReader(io.BytesIO(pdf.content)).pages, path
+    assert browser.get("/inventory/reports/biennial?taken=noon").status_code == 422
