@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from ketaclinic.accounts.core import Actor, Role
+from ketaclinic.accounts.models import Clinic
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.cli import app as cli_app
 from ketaclinic.config import Settings
@@ -172,8 +173,6 @@ def test_the_inventory_at_opening_of_business_excludes_that_days_movements(
 
 
 def _clinic(factory: sessionmaker[Session]) -> int:
-    from ketaclinic.accounts.models import Clinic
-
     with factory() as session:
         clinic_id = session.scalar(select(Clinic.id).where(Clinic.code == "NORTH"))
     assert clinic_id is not None
