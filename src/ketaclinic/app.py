@@ -40,6 +40,7 @@ from ketaclinic.inventory import api as inventory_api
 from ketaclinic.inventory import counts_api as inventory_counts_api
 from ketaclinic.inventory import counts_pages as inventory_counts_pages
 from ketaclinic.inventory import pages as inventory_pages
+from ketaclinic.inventory import report_pages as inventory_report_pages
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import goal_pages as outcomes_goal_pages
 from ketaclinic.outcomes import pages as outcomes_pages
@@ -152,6 +153,7 @@ def _add_routes(app: FastAPI) -> None:
         dashboard_pages.router,
         inventory_pages.router,
         inventory_counts_pages.router,
+        inventory_report_pages.router,
         api_docs.router,
     ):
         app.include_router(router)

@@ -193,6 +193,12 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/inventory/disposals/new"): CLINICIANS,
     ("POST", "/inventory/disposals/new"): CLINICIANS,
     ("GET", "/inventory/disposals/{disposal_id}"): INVENTORY_READERS,
+    ("GET", "/inventory/reports"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/administrations"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/biennial"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/receipts"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/reconciliation"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/lots/{lot_id}"): INVENTORY_READERS,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so
