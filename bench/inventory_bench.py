@@ -2,7 +2,7 @@
 the 95th percentile. Run:
 
     PYTHONPATH=src .venv/bin/python bench/inventory_bench.py [--entries 100000] [--repeats 50]
-        [--pdf] [--proposed-index]
+        [--pdf]
 
 Builds a fresh SQLite file and, with ``KETACLINIC_TEST_POSTGRES_URL`` set, a fresh PostgreSQL
 database (dropped afterwards), migrated, with one clinic (code BENCH), two products, three locked
@@ -18,9 +18,9 @@ in batches, not through the services. Then it times, each in its own transaction
   are slow, a few ms per cell).
 
 Each figure is printed with its p50/p95, the ratio of its p95 to the 50 ms target (balance only)
-and of its p50 to the reference's, so a slow machine shows as a slow reference. With
-``--proposed-index`` each database is built and timed a second time with one more index
-(``PROPOSED_INDEX``, not in the schema), to show what a migration adding it would change.
+and of its p50 to the reference's, so a slow machine shows as a slow reference. The balance is
+summed from the covering index ``ix_ledger_entry_clinic_id_lot_id_location_id`` (migration 0019);
+PostgreSQL is vacuumed after the build so that it can read that index alone.
 """
 
 from __future__ import annotations
@@ -305,13 +305,10 @@ def _write(engine: Engine, tables: list[tuple[Any, list[dict[str, Any]]]]) -> No
             connection.exec_driver_sql("ANALYZE")
 
 
-def _add_proposed_index(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.exec_driver_sql(PROPOSED_INDEX)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    else:  # VACUUM sets the visibility map, which an index-only scan needs
+def _vacuum(engine: Engine) -> None:
+    """PostgreSQL: VACUUM sets the visibility map, which an index-only scan needs (a clinic's
+    autovacuum does the same in the background)."""
+    if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE ledger_entry")
 
@@ -333,24 +330,14 @@ def _in_transaction(factory: Any, work: Callable[[Session], object]) -> None:
         work(session)
 
 
-#: An index the schema does not have (``--proposed-index``): it would let both databases sum the
-#: balance from the index alone instead of visiting every row of the table.
-PROPOSED_INDEX = (
-    "CREATE INDEX ix_ledger_entry_bench_balance "
-    "ON ledger_entry (clinic_id, lot_id, location_id, stock_delta_mg)"
-)
-
-
-def bench(url: str, label: str, entries: int, repeats: int, pdf: bool, proposed: bool) -> None:
+def bench(url: str, label: str, entries: int, repeats: int, pdf: bool) -> None:
     engine = make_engine(bench_settings(url))
     try:
         upgrade(engine)
         started = time.perf_counter()
         setup = build(engine, entries)
         built = time.perf_counter() - started
-        if proposed:
-            _add_proposed_index(engine)
-            label += " with the proposed index"
+        _vacuum(engine)
         clinic_id = setup["clinic_id"]
         zone = bench_settings(url).timezone
         today = clock.today(zone)
@@ -418,22 +405,14 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--pdf", action="store_true", help="also time the 30-day PDF (slow)")
-    parser.add_argument(
-        "--proposed-index",
-        action="store_true",
-        help="also time with an index the schema lacks (clinic, lot, location, stock delta)",
-    )
     args = parser.parse_args()
-    variants = (False, True) if args.proposed_index else (False,)
-    for proposed in variants:
-        with tempfile.TemporaryDirectory() as scratch:
-            url = url_of(str(Path(scratch) / "inventory.db"))
-            bench(url, "SQLite", args.entries, args.repeats, args.pdf, proposed)
+    with tempfile.TemporaryDirectory() as scratch:
+        url = url_of(str(Path(scratch) / "inventory.db"))
+        bench(url, "SQLite", args.entries, args.repeats, args.pdf)
     server = os.environ.get(PG_ENV)
     if server:
-        for proposed in variants:
-            with fresh_postgres(server) as url:
-                bench(url, "PostgreSQL", args.entries, args.repeats, args.pdf, proposed)
+        with fresh_postgres(server) as url:
+            bench(url, "PostgreSQL", args.entries, args.repeats, args.pdf)
     else:
         print(f"\nPostgreSQL skipped: set {PG_ENV} to a server URL to time it too")
 

@@ -234,7 +234,14 @@ def upgrade() -> None:
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.create_index("ix_ledger_entry_clinic_id_at", ["clinic_id", "at"], unique=False)
         batch_op.create_index(
-            "ix_ledger_entry_lot_id_location_id", ["lot_id", "location_id"], unique=False
+            "ix_ledger_entry_lot_id_location_id",
+            ["lot_id", "location_id", "stock_delta_mg"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_ledger_entry_clinic_id_lot_id_location_id",
+            ["clinic_id", "lot_id", "location_id", "stock_delta_mg"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_ledger_entry_patient_id"), ["patient_id"], unique=False
@@ -254,6 +261,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ledger_entry_session_id"))
         batch_op.drop_index(batch_op.f("ix_ledger_entry_receipt_id"))
         batch_op.drop_index(batch_op.f("ix_ledger_entry_patient_id"))
+        batch_op.drop_index("ix_ledger_entry_clinic_id_lot_id_location_id")
         batch_op.drop_index("ix_ledger_entry_lot_id_location_id")
         batch_op.drop_index("ix_ledger_entry_clinic_id_at")
 
