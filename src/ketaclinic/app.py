@@ -36,6 +36,11 @@ from ketaclinic.errors import Busy, Conflict, KetaclinicError
 from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
+from ketaclinic.inventory import api as inventory_api
+from ketaclinic.inventory import counts_api as inventory_counts_api
+from ketaclinic.inventory import counts_pages as inventory_counts_pages
+from ketaclinic.inventory import pages as inventory_pages
+from ketaclinic.inventory import report_pages as inventory_report_pages
 from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import goal_pages as outcomes_goal_pages
 from ketaclinic.outcomes import pages as outcomes_pages
@@ -129,6 +134,8 @@ def _add_routes(app: FastAPI) -> None:
         protocols_api.router,
         infusions_api.router,
         courses_api.router,
+        inventory_api.router,
+        inventory_counts_api.router,
         outcomes_pages.router,
         outcomes_goal_pages.router,
         accounts_pages.router,
@@ -144,6 +151,9 @@ def _add_routes(app: FastAPI) -> None:
         portal_pages.router,
         reports_pages.router,
         dashboard_pages.router,
+        inventory_pages.router,
+        inventory_counts_pages.router,
+        inventory_report_pages.router,
         api_docs.router,
     ):
         app.include_router(router)

@@ -127,6 +127,7 @@ def demo(
 def _mount_score() -> None:
     from ketaclinic.audit.cli import audit_app
     from ketaclinic.instruments.cli import app as score_app
+    from ketaclinic.inventory.cli import inventory_app
     from ketaclinic.protocols.cli import dose_app, protocols_app
     from ketaclinic.reports.cli import report_app
 
@@ -135,6 +136,7 @@ def _mount_score() -> None:
     app.add_typer(dose_app, name="dose")
     app.add_typer(report_app, name="report")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(inventory_app, name="inventory")
 
 
 _mount_score()

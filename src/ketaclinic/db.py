@@ -7,10 +7,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import BigInteger, Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -48,6 +49,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ExactQuantity(TypeDecorator[Decimal]):
+    """A quantity kept exactly as a whole number of 10**-9 units (a BigInteger), so sums in SQL
+    are exact on SQLite too, whose NUMERIC is a float. A value with more than nine decimals is
+    refused, never rounded: the caller decides any rounding, visibly."""
+
+    impl = BigInteger
+    cache_ok = True
+    PLACES = 9
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        scaled = Decimal(value).scaleb(self.PLACES)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.PLACES} decimals")
+        return int(scaled)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.PLACES)
 
 
 class Base(DeclarativeBase):

@@ -23,6 +23,7 @@ from ketaclinic.accounts.models import User
 from ketaclinic.audit import service as audit
 from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory, transaction
+from ketaclinic.demo_inventory import seed_inventory
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate
@@ -119,6 +120,7 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
             protocols.seed_library(session, clinic_id=clinic.id)
             passwords = _reset_passwords(session) if new_passwords else []
             floor.seed_today(session, clinic_id=clinic.id, zone=settings.timezone)
+            seed_inventory(session, clinic_id=clinic.id, today=clock.today(settings.timezone))
             return SeedResult(CLINIC_CODE, created=False, patient_count=0, passwords=passwords)
         clinic = accounts.ensure_clinic(session, code=CLINIC_CODE, name=CLINIC_NAME)
         actor = Actor(None, "demo-seed", None, clinic.id, client_address="cli")
@@ -154,6 +156,7 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
         passwords.append((PORTAL_USER, Role.PATIENT.value, password))
         history.seed_history(session, clinic_id=clinic.id, zone=settings.timezone)
         floor.seed_today(session, clinic_id=clinic.id, zone=settings.timezone)
+        seed_inventory(session, clinic_id=clinic.id, today=today)
         return SeedResult(CLINIC_CODE, created=True, patient_count=len(ids), passwords=passwords)
 
 

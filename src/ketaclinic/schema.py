@@ -21,6 +21,8 @@ MODEL_MODULES = (
     "ketaclinic.protocols.models",
     "ketaclinic.courses.models",
     "ketaclinic.infusions.models",
+    "ketaclinic.inventory.models",
+    "ketaclinic.inventory.count_models",
 )
 
 

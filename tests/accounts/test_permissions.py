@@ -26,6 +26,8 @@ PUBLIC = "public"
 EVERYONE = frozenset(Role)
 READERS = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
 CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
+INVENTORY_READERS = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE})
+REGISTRANTS = frozenset({Role.ADMIN, Role.PHYSICIAN})
 
 # (method, path) -> who may; every route of the app must be listed here.
 EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
@@ -148,6 +150,58 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/static/vendor/plotly.min.js"): PUBLIC,
     ("MOUNT", "/static"): PUBLIC,
     ("MOUNT", "/docs/assets"): PUBLIC,
+    # Controlled substances: admins read, licensed clinicians handle, registrants set up.
+    ("GET", "/api/v1/inventory/registrations"): INVENTORY_READERS,
+    ("POST", "/api/v1/inventory/registrations"): REGISTRANTS,
+    ("GET", "/api/v1/inventory/products"): INVENTORY_READERS,
+    ("POST", "/api/v1/inventory/products"): REGISTRANTS,
+    ("GET", "/api/v1/inventory/locations"): INVENTORY_READERS,
+    ("POST", "/api/v1/inventory/locations"): REGISTRANTS,
+    ("POST", "/api/v1/inventory/receipts"): CLINICIANS,
+    ("GET", "/api/v1/inventory/receipts/{receipt_id}"): INVENTORY_READERS,
+    ("POST", "/api/v1/inventory/receipts/{receipt_id}/confirm"): CLINICIANS,
+    ("POST", "/api/v1/inventory/receipts/{receipt_id}/reverse"): CLINICIANS,
+    ("POST", "/api/v1/inventory/transfers"): CLINICIANS,
+    ("GET", "/api/v1/inventory/balance"): INVENTORY_READERS,
+    ("GET", "/api/v1/inventory/ledger"): INVENTORY_READERS,
+    ("POST", "/api/v1/inventory/sessions/{session_id}/draws"): CLINICIANS,
+    ("POST", "/api/v1/inventory/sessions/{session_id}/waste"): CLINICIANS,
+    ("GET", "/api/v1/inventory/sessions/{session_id}/chain"): INVENTORY_READERS,
+    ("GET", "/api/v1/inventory/unrecorded-waste"): INVENTORY_READERS,
+    ("GET", "/inventory"): INVENTORY_READERS,
+    ("GET", "/inventory/receipts/new"): CLINICIANS,
+    ("POST", "/inventory/receipts/new"): CLINICIANS,
+    ("POST", "/inventory/receipts/{receipt_id}/confirm"): CLINICIANS,
+    ("GET", "/inventory/transfers/new"): CLINICIANS,
+    ("POST", "/inventory/transfers/new"): CLINICIANS,
+    ("POST", "/api/v1/inventory/counts"): CLINICIANS,
+    ("GET", "/api/v1/inventory/counts"): INVENTORY_READERS,
+    ("GET", "/api/v1/inventory/counts/{count_id}"): INVENTORY_READERS,
+    ("GET", "/api/v1/inventory/discrepancies"): INVENTORY_READERS,
+    ("GET", "/api/v1/inventory/discrepancies/{discrepancy_id}"): INVENTORY_READERS,
+    ("POST", "/api/v1/inventory/discrepancies/{discrepancy_id}/resolve"): REGISTRANTS,
+    ("GET", "/api/v1/inventory/discrepancies/{discrepancy_id}/form-106"): INVENTORY_READERS,
+    ("POST", "/api/v1/inventory/discrepancies/{discrepancy_id}/dea-notification"): REGISTRANTS,
+    ("GET", "/api/v1/inventory/awaiting-disposal"): INVENTORY_READERS,
+    ("POST", "/api/v1/inventory/disposals"): CLINICIANS,
+    ("GET", "/api/v1/inventory/disposals/{disposal_id}"): INVENTORY_READERS,
+    ("GET", "/api/v1/inventory/disposals/{disposal_id}/form-41"): INVENTORY_READERS,
+    ("GET", "/inventory/counts/new"): CLINICIANS,
+    ("POST", "/inventory/counts/new"): CLINICIANS,
+    ("GET", "/inventory/counts/{count_id}"): INVENTORY_READERS,
+    ("GET", "/inventory/discrepancies/{discrepancy_id}"): INVENTORY_READERS,
+    ("POST", "/inventory/discrepancies/{discrepancy_id}/resolve"): REGISTRANTS,
+    ("GET", "/inventory/discrepancies/{discrepancy_id}/form-106"): INVENTORY_READERS,
+    ("POST", "/inventory/discrepancies/{discrepancy_id}/dea-notification"): REGISTRANTS,
+    ("GET", "/inventory/disposals/new"): CLINICIANS,
+    ("POST", "/inventory/disposals/new"): CLINICIANS,
+    ("GET", "/inventory/disposals/{disposal_id}"): INVENTORY_READERS,
+    ("GET", "/inventory/reports"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/administrations"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/biennial"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/receipts"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/reconciliation"): INVENTORY_READERS,
+    ("GET", "/inventory/reports/lots/{lot_id}"): INVENTORY_READERS,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so

@@ -35,6 +35,9 @@ class Permission(StrEnum):
     DASHBOARD_READ = "dashboard.read"
     REPORT_READ = "report.read"
     USER_MANAGE = "user.manage"
+    INVENTORY_READ = "inventory.read"
+    INVENTORY_MOVE = "inventory.move"
+    INVENTORY_MANAGE = "inventory.manage"
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
@@ -70,6 +73,12 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.DASHBOARD_READ: frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
     # Creating accounts, resetting passwords and unlocking: the "run accounts" part of admin.
     Permission.USER_MANAGE: frozenset({Role.ADMIN}),
+    # Controlled substances: admins read the records and reports but never handle the drug;
+    # licensed clinicians receive, move, draw and waste it; staff and patients never.
+    Permission.INVENTORY_READ: frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE}),
+    Permission.INVENTORY_MOVE: CLINICIANS,
+    # The registration, the products stocked and the locked locations: the registrant's side.
+    Permission.INVENTORY_MANAGE: frozenset({Role.ADMIN, Role.PHYSICIAN}),
 }
 
 PASSWORD_MIN_LENGTH = 10

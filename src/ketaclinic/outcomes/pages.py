@@ -15,6 +15,7 @@ from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require_csrf, require_role
 from ketaclinic.audit import service as audit
 from ketaclinic.errors import NotFound
+from ketaclinic.inventory.counts import unreported_losses
 from ketaclinic.outcomes import service
 from ketaclinic.outcomes.boosters import booster_work_list
 from ketaclinic.outcomes.core import score_text
@@ -70,7 +71,13 @@ def worklist(
                 patient_id=patient_id,
                 detail=f"courses={courses}",
             )
-    return render(request, "outcomes/worklist.html", {"items": items, "boosters": boosters})
+        # Significant controlled-substance losses whose DEA notification is not recorded yet.
+        losses = [loss.id for loss in unreported_losses(session, clinic_id=actor.clinic_id)]
+    return render(
+        request,
+        "outcomes/worklist.html",
+        {"items": items, "boosters": boosters, "dea_losses": losses},
+    )
 
 
 @router.post("/{measurement_id}/acknowledge")

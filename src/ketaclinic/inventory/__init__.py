@@ -1,0 +1,1 @@
+"""Controlled substances: registration, products, lots, locations and the append-only ledger."""

@@ -1,0 +1,246 @@
+"""The chain of one infusion: drug drawn from a lot for the session, the dose the timeline says
+was given, and the rest wasted in front of a witness (21 CFR 1304.22(c); CODES.md §2.1).
+
+*Administered* is never typed: ketamine comes from the session's timeline (``infusions.readings
+.delivered``), a controlled adjunct from its charted doses. It is kept in the ledger to 10**-9 mg
+(the ledger's exact unit), rounded half-even once, here, where the README says so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketaclinic.accounts.core import Actor
+from ketaclinic.errors import Conflict, InvalidInput
+from ketaclinic.infusions.core import State
+from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.infusions.readings import delivered
+from ketaclinic.inventory import core, service
+from ketaclinic.inventory.core import Movement
+from ketaclinic.inventory.models import DrugProduct, LedgerEntry, StockLot, StorageLocation
+from ketaclinic.inventory.schemas import DrawIn
+from ketaclinic.inventory.service import Witness
+
+#: The ledger's unit: 10**-9 mg (``db.ExactQuantity``).
+LEDGER_QUANTUM = Decimal("1e-9")
+#: Drug is drawn while the bag is prepared and, for a bolus or an adjunct, while it runs.
+DRAW_STATES = frozenset({State.SCHEDULED, State.CHECKED_IN, State.INFUSING, State.PAUSED})
+#: Waste is recorded once nothing more will be given.
+WASTE_STATES = frozenset({State.OBSERVING, State.DISCHARGED, State.ABORTED})
+
+
+def draw(
+    session: Session, *, actor: Actor, row: InfusionSession, data: DrawIn, today: date
+) -> LedgerEntry:
+    """Take drug from a lot at a location into this session's bag or syringe."""
+    if row.state not in DRAW_STATES:
+        raise Conflict(f"drug is drawn before or during the infusion, not when {row.state}")
+    clinic_id = row.clinic_id
+    service.require_in_clinic(session, StockLot, data.lot_id, clinic_id, ("body", "lot_id"))
+    service.require_in_clinic(
+        session, StorageLocation, data.location_id, clinic_id, ("body", "location_id")
+    )
+    lot = service.lock_lot(session, data.lot_id)
+    amount = service.take(session, lot=lot, location_id=data.location_id, data=data, today=today)
+    return service.append(
+        session,
+        actor,
+        Movement.DRAW,
+        lot,
+        amount,
+        location_id=data.location_id,
+        containers=data.containers,
+        session_id=row.id,
+        patient_id=row.patient_id,
+    )
+
+
+def _entries(session: Session, session_id: int) -> Sequence[LedgerEntry]:
+    return session.scalars(
+        select(LedgerEntry).where(LedgerEntry.session_id == session_id).order_by(LedgerEntry.id)
+    ).all()
+
+
+def administered_mg(row: InfusionSession, substance: str) -> Decimal:
+    """What the session gave of a substance, from its record (never typed)."""
+    if substance == "ketamine":
+        given = delivered(row)
+        return Decimal(0) if given is None else given.total_mg
+    return sum(
+        (
+            Decimal(e.data["dose"])
+            for e in row.events
+            if e.kind == "adjunct"
+            and e.data.get("drug") == substance
+            and e.data.get("unit", "mg") == "mg"
+            and getattr(e, "entered_in_error_at", None) is None
+        ),
+        Decimal(0),
+    )
+
+
+@dataclass(frozen=True)
+class LotShare:
+    """One lot's part of a session's chain: drawn, returned, given and what is left to waste."""
+
+    lot: StockLot
+    product: DrugProduct
+    drawn_mg: Decimal
+    returned_mg: Decimal
+    administered_mg: Decimal
+
+    @property
+    def waste_mg(self) -> Decimal:
+        return self.drawn_mg - self.returned_mg - self.administered_mg
+
+
+def _shares(session: Session, row: InfusionSession) -> list[LotShare]:
+    """Split each substance's administered dose over its lots in the order they were drawn."""
+    drawn: dict[int, Decimal] = defaultdict(Decimal)
+    returned: dict[int, Decimal] = defaultdict(Decimal)
+    for entry in _entries(session, row.id):
+        if entry.kind == Movement.DRAW:
+            drawn[entry.lot_id] += entry.quantity_mg
+        elif entry.kind == Movement.RETURN:
+            returned[entry.lot_id] += entry.quantity_mg
+    lots = [service.get_lot(session, lot_id) for lot_id in drawn]
+    by_substance: dict[str, list[StockLot]] = defaultdict(list)
+    products = {}
+    for lot in lots:
+        product = service.product_of(session, lot)
+        products[lot.id] = product
+        by_substance[product.substance].append(lot)
+    shares = []
+    for substance, its_lots in by_substance.items():
+        left = administered_mg(row, substance).quantize(LEDGER_QUANTUM, ROUND_HALF_EVEN)
+        for lot in its_lots:
+            available = drawn[lot.id] - returned[lot.id]
+            given = min(left, available)
+            left -= given
+            shares.append(LotShare(lot, products[lot.id], drawn[lot.id], returned[lot.id], given))
+        if left > 0:
+            raise InvalidInput(
+                f"the session gave {left.normalize():f} mg of {substance} more than was drawn "
+                "for it: record the draw first",
+                loc=("session_id",),
+            )
+    return shares
+
+
+def waste_recorded(session: Session, session_id: int) -> bool:
+    return (
+        session.scalar(
+            select(LedgerEntry.id)
+            .where(
+                LedgerEntry.session_id == session_id, LedgerEntry.kind == Movement.ADMINISTER.value
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def record_waste(
+    session: Session, *, actor: Actor, row: InfusionSession, manner: str, witness: Witness
+) -> list[LedgerEntry]:
+    """Close the session's chain: per lot, *administered* (derived) and *wasted* (the rest),
+    the waste co-signed by a second licensed person."""
+    if row.state not in WASTE_STATES:
+        raise Conflict(f"waste is recorded after the infusion has ended, not when {row.state}")
+    if waste_recorded(session, row.id):
+        raise Conflict(f"the waste of session {row.id} is recorded already")
+    witness_id = service.witness_user(
+        session, actor=actor, witness=witness, movement=Movement.WASTE
+    )
+    shares = _shares(session, row)
+    if not shares:
+        raise InvalidInput(f"nothing was drawn for session {row.id}", loc=("session_id",))
+    entries = []
+    for share in shares:
+        moves = (
+            (Movement.ADMINISTER, share.administered_mg, None),
+            (Movement.WASTE, share.waste_mg, witness_id),
+        )
+        for movement, mg, witness_user_id in moves:
+            if movement == Movement.WASTE and mg == 0:
+                continue
+            amount = core.quantity_of_mg(service.core_product(share.product), mg)
+            entries.append(
+                service.append(
+                    session,
+                    actor,
+                    movement,
+                    share.lot,
+                    core.Quantity(
+                        mg=amount.mg, ml=amount.ml.quantize(LEDGER_QUANTUM, ROUND_HALF_EVEN)
+                    ),
+                    witness_user_id=witness_user_id,
+                    session_id=row.id,
+                    patient_id=row.patient_id,
+                    manner=manner if movement == Movement.WASTE else None,
+                )
+            )
+    return entries
+
+
+@dataclass(frozen=True)
+class Chain:
+    session_id: int
+    drawn_mg: Decimal
+    administered_mg: Decimal
+    wasted_mg: Decimal
+    returned_mg: Decimal
+    waste_recorded: bool
+    lots: tuple[str, ...]
+
+    @property
+    def unaccounted_mg(self) -> Decimal:
+        return self.drawn_mg - self.administered_mg - self.wasted_mg - self.returned_mg
+
+
+def chain_of(session: Session, row: InfusionSession) -> Chain:
+    """The session's reconciliation as the ledger holds it: drawn = administered + wasted +
+    returned once the waste is recorded."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    lot_ids: list[int] = []
+    for entry in _entries(session, row.id):
+        totals[entry.kind] += entry.quantity_mg
+        if entry.lot_id not in lot_ids:
+            lot_ids.append(entry.lot_id)
+    return Chain(
+        session_id=row.id,
+        drawn_mg=totals[Movement.DRAW.value],
+        administered_mg=totals[Movement.ADMINISTER.value],
+        wasted_mg=totals[Movement.WASTE.value],
+        returned_mg=totals[Movement.RETURN.value],
+        waste_recorded=Movement.ADMINISTER.value in totals,
+        lots=tuple(service.get_lot(session, lot_id).lot_number for lot_id in lot_ids),
+    )
+
+
+def sessions_with_unrecorded_waste(session: Session, *, clinic_id: int) -> list[int]:
+    """Sessions whose infusion has ended, with drug drawn and no waste recorded yet."""
+    drawn = select(LedgerEntry.session_id).where(
+        LedgerEntry.clinic_id == clinic_id, LedgerEntry.kind == Movement.DRAW.value
+    )
+    closed = select(LedgerEntry.session_id).where(
+        LedgerEntry.clinic_id == clinic_id, LedgerEntry.kind == Movement.ADMINISTER.value
+    )
+    query = (
+        select(InfusionSession.id)
+        .where(
+            InfusionSession.clinic_id == clinic_id,
+            InfusionSession.id.in_(drawn),
+            InfusionSession.id.not_in(closed),
+            InfusionSession.state.in_([s.value for s in WASTE_STATES]),
+        )
+        .order_by(InfusionSession.id)
+    )
+    return list(session.scalars(query))
