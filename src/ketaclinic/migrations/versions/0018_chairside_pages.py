@@ -4,7 +4,7 @@ Reserved for issue 11 (chairside safety) so its parts can be built side by side.
 saved on the patient's dose-plan page carries into the order form of the patient's session.
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0016
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import ketaclinic.db
 
 revision = "0018"
-down_revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
