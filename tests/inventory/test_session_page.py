@@ -50,6 +50,9 @@ def test_a_nurse_draws_before_the_start_and_records_the_witnessed_waste_after_th
     with at(65):
         board = browser.get("/board/data").text
         assert "Controlled-substance waste not recorded" in board
+        worklist = TestClient(app)
+        log_in(worklist, make_person(Role.PHYSICIAN))
+        assert f'href="/sessions/{sid}#drug-chain"' in worklist.get("/worklist").text
         page = browser.get(f"/sessions/{sid}")
         assert "Waste not recorded." in page.text
         assert f"To waste: <strong>{(50 - given).normalize():f} mg</strong>" in page.text
@@ -66,4 +69,5 @@ def test_a_nurse_draws_before_the_start_and_records_the_witnessed_waste_after_th
         assert done.status_code == 200, done.text
         assert "the chain is closed" in done.text
         assert "Controlled-substance waste not recorded" not in browser.get("/board/data").text
+        assert f'href="/sessions/{sid}#drug-chain"' not in worklist.get("/worklist").text
     assert stock.balance()[("K-001", "Safe A")] == 1000 - 50
