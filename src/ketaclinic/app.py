@@ -34,6 +34,7 @@ from ketaclinic.dashboard import pages as dashboard_pages
 from ketaclinic.db import is_contention, make_engine, make_session_factory
 from ketaclinic.errors import Busy, Conflict, KetaclinicError
 from ketaclinic.infusions import api as infusions_api
+from ketaclinic.infusions import page_inventory as infusions_inventory_pages
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
 from ketaclinic.inventory import api as inventory_api
@@ -145,6 +146,7 @@ def _add_routes(app: FastAPI) -> None:
         protocol_library_pages.router,
         patients_pages.router,
         infusions_pages.router,
+        infusions_inventory_pages.router,
         infusions_schedule_pages.router,
         courses_pages.router,
         audit_pages.router,

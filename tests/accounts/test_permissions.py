@@ -108,6 +108,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/sessions/{session_id}/side-effects"): CLINICIANS,
     ("POST", "/sessions/{session_id}/adjunct"): CLINICIANS,
     ("POST", "/sessions/{session_id}/bolus"): CLINICIANS,
+    ("POST", "/sessions/{session_id}/draw"): CLINICIANS,
+    ("POST", "/sessions/{session_id}/waste"): CLINICIANS,
     ("POST", "/sessions/{session_id}/discharge"): CLINICIANS,
     ("POST", "/sessions/{session_id}/alerts/{alert_id}/acknowledge"): CLINICIANS,
     ("POST", "/sessions/{session_id}/entries/{event_id}/entered-in-error"): CLINICIANS,

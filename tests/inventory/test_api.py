@@ -133,6 +133,9 @@ def test_the_administered_dose_is_the_timelines_and_the_rest_is_wasted_with_a_wi
 
     with at(95):
         assert stock.client.get(API + "/unrecorded-waste", headers=team.nurse).json() == [sid]
+        before = stock.client.get(f"{API}/sessions/{sid}/chain", headers=team.nurse).json()
+        assert before["waste_recorded"] is False
+        assert Decimal(before["unaccounted_mg"]) == 50
         own = {"username": "x", "password": "y"}
         refused = stock.client.post(
             f"{API}/sessions/{sid}/waste",

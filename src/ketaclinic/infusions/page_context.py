@@ -18,6 +18,7 @@ from ketaclinic.config import Settings
 from ketaclinic.dosing.protocol import DOSE_UNITS
 from ketaclinic.infusions import page_order, service
 from ketaclinic.infusions import page_views as views
+from ketaclinic.infusions.chain_view import chain_context, unrecorded_waste
 from ketaclinic.infusions.core import TERMINAL, State, allowed_moves
 from ketaclinic.infusions.discharge import ALDRETE_ITEMS
 from ketaclinic.infusions.models import InfusionSession
@@ -106,6 +107,7 @@ def board_context(session: Session, actor: Actor, settings: Settings) -> dict[st
         "day": day,
         "rows": views.board_rows(session, rows),
         "refresh_s": BOARD_REFRESH_S,
+        "unrecorded_waste": unrecorded_waste(session, actor),
     }
 
 
@@ -164,6 +166,7 @@ def session_context(
         **OPTIONS,
         "moods": [INSTRUMENTS[i] for i in MOOD_INSTRUMENTS],
         **correction_context(actor, row, settings),
+        **chain_context(session, actor, row, settings),
     }
 
 

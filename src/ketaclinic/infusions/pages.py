@@ -483,3 +483,8 @@ async def mark_entered_in_error(
 
     action = replace(_ENTERED_IN_ERROR, form=f"entered_in_error_{event_id}")
     return await _post(request, session_id, actor, session, settings, action, run)
+
+
+#: The whole session page, for the routes of its other cards (``page_inventory``).
+render_session_page = _page
+find_session = _found

@@ -101,7 +101,7 @@ class LotShare:
         return self.drawn_mg - self.returned_mg - self.administered_mg
 
 
-def _shares(session: Session, row: InfusionSession) -> list[LotShare]:
+def shares_of(session: Session, row: InfusionSession) -> list[LotShare]:
     """Split each substance's administered dose over its lots in the order they were drawn."""
     drawn: dict[int, Decimal] = defaultdict(Decimal)
     returned: dict[int, Decimal] = defaultdict(Decimal)
@@ -159,7 +159,7 @@ def record_waste(
     witness_id = service.witness_user(
         session, actor=actor, witness=witness, movement=Movement.WASTE
     )
-    shares = _shares(session, row)
+    shares = shares_of(session, row)
     if not shares:
         raise InvalidInput(f"nothing was drawn for session {row.id}", loc=("session_id",))
     entries = []
@@ -208,18 +208,18 @@ class Chain:
 def chain_of(session: Session, row: InfusionSession) -> Chain:
     """The session's reconciliation as the ledger holds it: drawn = administered + wasted +
     returned once the waste is recorded."""
-    totals: dict[str, Decimal] = defaultdict(Decimal)
+    totals: dict[str, Decimal] = {}
     lot_ids: list[int] = []
     for entry in _entries(session, row.id):
-        totals[entry.kind] += entry.quantity_mg
+        totals[entry.kind] = totals.get(entry.kind, Decimal(0)) + entry.quantity_mg
         if entry.lot_id not in lot_ids:
             lot_ids.append(entry.lot_id)
     return Chain(
         session_id=row.id,
-        drawn_mg=totals[Movement.DRAW.value],
-        administered_mg=totals[Movement.ADMINISTER.value],
-        wasted_mg=totals[Movement.WASTE.value],
-        returned_mg=totals[Movement.RETURN.value],
+        drawn_mg=totals.get(Movement.DRAW.value, Decimal(0)),
+        administered_mg=totals.get(Movement.ADMINISTER.value, Decimal(0)),
+        wasted_mg=totals.get(Movement.WASTE.value, Decimal(0)),
+        returned_mg=totals.get(Movement.RETURN.value, Decimal(0)),
         waste_recorded=Movement.ADMINISTER.value in totals,
         lots=tuple(service.get_lot(session, lot_id).lot_number for lot_id in lot_ids),
     )

@@ -15,6 +15,7 @@ from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require_csrf, require_role
 from ketaclinic.audit import service as audit
 from ketaclinic.errors import NotFound
+from ketaclinic.inventory.chain import sessions_with_unrecorded_waste
 from ketaclinic.inventory.counts import unreported_losses
 from ketaclinic.outcomes import service
 from ketaclinic.outcomes.boosters import booster_work_list
@@ -73,10 +74,12 @@ def worklist(
             )
         # Significant controlled-substance losses whose DEA notification is not recorded yet.
         losses = [loss.id for loss in unreported_losses(session, clinic_id=actor.clinic_id)]
+        # Sessions whose infusion ended with drug drawn and no witnessed waste yet.
+        unwasted = sessions_with_unrecorded_waste(session, clinic_id=actor.clinic_id)
     return render(
         request,
         "outcomes/worklist.html",
-        {"items": items, "boosters": boosters, "dea_losses": losses},
+        {"items": items, "boosters": boosters, "dea_losses": losses, "unwasted": unwasted},
     )
 
 

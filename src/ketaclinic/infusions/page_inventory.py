@@ -1,0 +1,165 @@
+"""The session page's drug-chain card: draw from a lot into this session's bag before (or, for a
+bolus or a controlled adjunct, during) the infusion, and record the waste after it with a
+witness. The chain's rules live in ``inventory.chain``; these routes only read the forms."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from ketaclinic import clock
+from ketaclinic.accounts.core import Actor, Permission
+from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
+from ketaclinic.config import Settings
+from ketaclinic.errors import KetaclinicError, NotFound
+from ketaclinic.infusions.pages import find_session, render_session_page
+from ketaclinic.inventory import chain
+from ketaclinic.inventory.schemas import DrawIn, WitnessIn
+from ketaclinic.inventory.witnesses import check_witness
+from ketaclinic.web.forms import validation_messages
+from ketaclinic.web.params import RecordId
+from ketaclinic.web.templating import flash
+
+router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
+Handler = Annotated[Actor, Depends(require(Permission.INVENTORY_MOVE))]
+
+
+def _values(form: FormData, *names: str) -> dict[str, str]:
+    return {name: str(form.get(name, "")).strip() for name in names}
+
+
+def _refused(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    form_name: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int,
+) -> Response:
+    failed: dict[str, Any] = {"form": form_name, "values": values, "errors": errors}
+    failed["anchor"] = "drug-chain"
+    return render_session_page(
+        request, session, actor, settings, session_id, failed=failed, status_code=status
+    )
+
+
+def _field(loc: tuple[str | int, ...]) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return parts[0] if parts else "__all__"
+
+
+@router.post("/sessions/{session_id}/draw")
+async def draw(
+    request: Request,
+    session_id: RecordId,
+    actor: Handler,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_draw, request, session_id, actor, session, settings, form)
+
+
+def _draw(
+    request: Request,
+    session_id: int,
+    actor: Actor,
+    session: Session,
+    settings: Settings,
+    form: FormData,
+) -> Response:
+    values = _values(form, "source", "containers", "volume_ml")
+    lot_id, _, location_id = values["source"].partition(":")
+    body = {
+        "lot_id": lot_id or None,
+        "location_id": location_id or None,
+        "containers": values["containers"] or None,
+        "volume_ml": values["volume_ml"] or None,
+    }
+    try:
+        data = DrawIn.model_validate(body)
+    except ValidationError as error:
+        errors = {
+            ("source" if k in ("lot_id", "location_id") else k): v
+            for k, v in validation_messages(error).items()
+        }
+        return _refused(request, session, actor, settings, session_id, "draw", values, errors, 422)
+    try:
+        with session.begin():
+            row = find_session(session, actor, session_id, lock=True)
+            entry = chain.draw(
+                session, actor=actor, row=row, data=data, today=clock.today(settings.timezone)
+            )
+            drawn = f"{entry.quantity_mg.normalize():f} mg ({entry.volume_ml.normalize():f} mL)"
+    except KetaclinicError as error:
+        if isinstance(error, NotFound) and error.loc[:1] != ("body",):
+            raise
+        field = _field(error.loc)
+        field = "source" if field in ("lot_id", "location_id") else field
+        return _refused(
+            request, session, actor, settings, session_id, "draw", values,
+            {field: error.msg}, error.status_code,
+        )  # fmt: skip
+    flash(request, f"Drawn {drawn} for this session.", "success")
+    return RedirectResponse(f"/sessions/{session_id}#drug-chain", status_code=303)
+
+
+@router.post("/sessions/{session_id}/waste")
+async def waste(
+    request: Request,
+    session_id: RecordId,
+    actor: Handler,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_waste, request, session_id, actor, session, settings, form)
+
+
+def _waste(
+    request: Request,
+    session_id: int,
+    actor: Actor,
+    session: Session,
+    settings: Settings,
+    form: FormData,
+) -> Response:
+    values = _values(form, "manner", "witness_username")
+    password = str(form.get("witness_password", ""))
+    errors = {}
+    if not values["manner"]:
+        errors["manner"] = "say how the rest was disposed of"
+    if not values["witness_username"] or not password:
+        errors["witness_username"] = "the witness signs with their username and password"
+    if errors:
+        return _refused(request, session, actor, settings, session_id, "waste", values, errors, 422)
+    try:
+        witness = check_witness(
+            session, settings, WitnessIn(username=values["witness_username"], password=password)
+        )
+        with session.begin():
+            row = find_session(session, actor, session_id, lock=True)
+            chain.record_waste(
+                session, actor=actor, row=row, manner=values["manner"][:200], witness=witness
+            )
+    except KetaclinicError as error:
+        if isinstance(error, NotFound) and error.loc[:1] != ("body",):
+            raise
+        field = _field(error.loc)
+        field = "witness_username" if field == "witness" else field
+        return _refused(
+            request, session, actor, settings, session_id, "waste", values,
+            {field: error.msg}, error.status_code,
+        )  # fmt: skip
+    flash(request, "Waste recorded and witnessed: the session's chain is closed.", "success")
+    return RedirectResponse(f"/sessions/{session_id}#drug-chain", status_code=303)
