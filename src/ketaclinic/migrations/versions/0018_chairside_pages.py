@@ -1,7 +1,7 @@
 """chairside pages: dose plans saved on the patient
 
-Reserved for issue 11 (chairside safety) so its parts can be built side by side. A dose plan
-saved on the patient's dose-plan page carries into the order form of the patient's session.
+A dose plan saved on the patient's dose-plan page carries into the order form of the patient's
+session.
 
 Revision ID: 0018
 Revises: 0016
