@@ -174,6 +174,7 @@ def test_the_witness_of_a_waste_is_never_the_nurse_who_records_it(
         refused = stock.client.post(f"{API}/sessions/{sid}/waste", json=body, headers=headers)
     assert refused.status_code == 422
     assert "second person" in _detail(refused)
+    assert refused.json()["detail"][0]["loc"] == ["body", "witness"]
 
 
 def test_staff_and_patients_never_touch_controlled_substances(

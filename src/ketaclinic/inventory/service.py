@@ -204,7 +204,10 @@ def witness_user(session: Session, *, actor: Actor, witness: Witness, movement: 
             "the witness must be a licensed person of this clinic (a nurse or a physician)",
             loc=("body", "witness"),
         )
-    core.check_witness(_user(actor), user.id, movement)
+    try:
+        core.check_witness(_user(actor), user.id, movement)
+    except InvalidInput as error:
+        raise InvalidInput(error.msg, loc=("body", *error.loc)) from None
     return user.id
 
 
