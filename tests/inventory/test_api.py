@@ -33,6 +33,14 @@ def test_it_refuses_a_registration_whose_dea_number_fails_the_check_digit(stock:
     saved = stock.post("/registrations", body, stock.team.physician)
     assert saved["dea_number"] == "BD1234563"
     assert saved["schedules"] == ["CIII", "CIV"]
+    renewed = stock.post(
+        "/registrations", {**body, "expires_date": "2031-01-31"}, stock.team.physician
+    )
+    assert renewed["dea_number"] == "BD1234563"  # a renewal keeps its number
+    again = stock.client.post(API + "/registrations", json=body, headers=stock.team.physician)
+    assert again.status_code == 409
+    listed = stock.client.get(API + "/registrations", headers=stock.team.nurse).json()
+    assert [r["expires_date"] for r in listed] == ["2031-01-31", "2028-01-31"]
 
 
 def test_it_keeps_the_ndc_as_eleven_digits(stock: Stock) -> None:

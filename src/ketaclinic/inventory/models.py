@@ -29,7 +29,8 @@ class DeaRegistration(Base):
     """The clinic's DEA registration (one per registered location: CODES.md §2.1)."""
 
     __tablename__ = "dea_registration"
-    __table_args__ = (UniqueConstraint("clinic_id", "dea_number"),)
+    # A renewal keeps the number and gets a new expiry: one record per number and expiry.
+    __table_args__ = (UniqueConstraint("clinic_id", "dea_number", "expires_date"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)

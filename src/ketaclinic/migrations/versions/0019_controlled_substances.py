@@ -104,7 +104,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dea_registration")),
         sa.UniqueConstraint(
-            "clinic_id", "dea_number", name=op.f("uq_dea_registration_clinic_id_dea_number")
+            "clinic_id",
+            "dea_number",
+            "expires_date",
+            name=op.f("uq_dea_registration_clinic_id_dea_number_expires_date"),
         ),
     )
     with op.batch_alter_table("dea_registration", schema=None) as batch_op:
