@@ -1,6 +1,6 @@
 """Generated requests against every operation of the OpenAPI schema never get a 5xx, on SQLite and
-PostgreSQL, in a clinic seeded with patients, courses and sessions in every state
-(``tests/web/seeded_clinic.py``).
+PostgreSQL, in a clinic seeded with patients, courses, sessions in every state and controlled
+substances on its shelves (``tests/web/seeded_clinic.py``).
 
 Each operation starts from a valid request (seeded ids, a body it accepts). A sweep then gives
 each place of that request (a path or query parameter, a body field named by the schema or by the
