@@ -34,7 +34,7 @@ from schemathesis.core import NotSet
 
 from ketaclinic import clock
 from ketaclinic.infusions.core import State
-from tests.conftest import Person, patient_body, token_for
+from tests.conftest import PASSWORD, Person, patient_body, token_for
 from tests.web.fuzzing import (
     MISSING,
     Call,
@@ -105,6 +105,45 @@ def _fresh(name: str, supply: Callable[[], int]) -> Callable[[], dict[str, Any]]
         return {name: template, "renew": renew}
 
     return make
+
+
+def _signatures(body: Any) -> list[dict[str, Any]]:
+    """The witness signatures of a request body (``witness``, or each of ``witnesses``)."""
+    if not isinstance(body, dict):
+        return []
+    found = [body.get("witness")]
+    if isinstance(body.get("witnesses"), list):
+        found += body["witnesses"]
+    return [w for w in found if isinstance(w, dict)]
+
+
+def _unlocking(call: Call, renew: Callable[[Call], Call] | None) -> Callable[[Call], Call] | None:
+    """A request that kept a witness's name but not their password signs as a name nobody
+    holds: the failure counts toward lockout either way, and must not lock the operation's
+    witness out of the requests that follow (3 failures lock a name in the tests)."""
+    names = {w.get("username") for w in _signatures(call.body)}
+    if not names:
+        return renew
+
+    def resigned(signature: Any) -> Any:
+        if not isinstance(signature, dict) or signature.get("password") == PASSWORD:
+            return signature
+        if not isinstance(signature.get("username"), str) or signature["username"] not in names:
+            return signature
+        return {**signature, "username": f"nobody-{next(_serial)}"}
+
+    def unlocked(sent: Call) -> Call:
+        sent = renew(sent) if renew is not None else sent
+        if not isinstance(sent.body, dict):
+            return sent
+        body = dict(sent.body)
+        if "witness" in body:
+            body["witness"] = resigned(body["witness"])
+        if isinstance(body.get("witnesses"), list):
+            body["witnesses"] = [resigned(w) for w in body["witnesses"]]
+        return replace(sent, body=body)
+
+    return unlocked
 
 
 def _pool(ids: list[int]) -> Callable[[], int]:
@@ -317,7 +356,8 @@ def _made(
     def complete() -> Call:
         ids = dict(make())
         body, renew = ids.pop("body", call.body), ids.pop("renew", call.renew)
-        call_ = replace(call, body=body, renew=renew)
+        call_ = replace(call, body=body)
+        call_ = replace(call_, renew=_unlocking(call_, renew))
         if call.path.startswith(S + "/"):
             action = call.path.removeprefix(S + "/").split("/")[0]
             ids["session_id"] = clinic.target("acknowledge" if action == "alerts" else action)
