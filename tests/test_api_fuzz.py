@@ -1,6 +1,6 @@
 """Generated requests against every operation of the OpenAPI schema never get a 5xx, on SQLite and
-PostgreSQL, in a clinic seeded with patients, courses and sessions in every state
-(``tests/web/seeded_clinic.py``).
+PostgreSQL, in a clinic seeded with patients, courses, sessions in every state and controlled
+substances on its shelves (``tests/web/seeded_clinic.py``).
 
 Each operation starts from a valid request (seeded ids, a body it accepts). A sweep then gives
 each place of that request (a path or query parameter, a body field named by the schema or by the
@@ -34,7 +34,7 @@ from schemathesis.core import NotSet
 
 from ketaclinic import clock
 from ketaclinic.infusions.core import State
-from tests.conftest import Person, patient_body, token_for
+from tests.conftest import PASSWORD, Person, patient_body, token_for
 from tests.web.fuzzing import (
     MISSING,
     Call,
@@ -46,13 +46,27 @@ from tests.web.fuzzing import (
     sweep,
     to_json,
 )
-from tests.web.seeded_clinic import CHECK_IN, DISCHARGE, NOW, VITALS, SeededClinic, seed
+from tests.web.seeded_clinic import (
+    CHECK_IN,
+    DISCHARGE,
+    EXPIRED,
+    IN_DATE,
+    KETAMINE,
+    LOSS,
+    NOW,
+    REGISTRATION,
+    SUPPLIER,
+    VITALS,
+    SeededClinic,
+    seed,
+)
 
 EXAMPLES_PER_OPERATION = 15
 #: Operations that cannot answer a 2xx to any request, with the reason. None today.
 NO_2XX: dict[tuple[str, str], str] = {}
 
 S = "/api/v1/sessions/{session_id}"
+I = "/api/v1/inventory"  # noqa: E741
 
 
 _serial = count(1)
@@ -63,6 +77,178 @@ def _new_mrn(call: Call) -> Call:
     if isinstance(call.body, dict) and call.body.get("mrn") == "FZ-NEW":
         return replace(call, body={**call.body, "mrn": f"FZ-NEW-{next(_serial)}"})
     return call
+
+
+def _new(field: str, template: str, new: Callable[[int], str]) -> Callable[[Call], Call]:
+    """A new value of a unique body field for each request that kept the valid one."""
+
+    def renew(call: Call) -> Call:
+        if isinstance(call.body, dict) and call.body.get(field) == template:
+            return replace(call, body={**call.body, field: new(next(_serial))})
+        return call
+
+    return renew
+
+
+def _fresh(name: str, supply: Callable[[], int]) -> Callable[[], dict[str, Any]]:
+    """Path id ``name`` of a new record in the state the operation changes (a receipt to
+    confirm, a discrepancy to resolve), and another for each request that kept it."""
+
+    def make() -> dict[str, Any]:
+        template = supply()
+
+        def renew(call: Call) -> Call:
+            if call.path_params.get(name) == template:
+                return replace(call, path_params={**call.path_params, name: supply()})
+            return call
+
+        return {name: template, "renew": renew}
+
+    return make
+
+
+def _signatures(body: Any) -> list[dict[str, Any]]:
+    """The witness signatures of a request body (``witness``, or each of ``witnesses``)."""
+    if not isinstance(body, dict):
+        return []
+    found = [body.get("witness")]
+    if isinstance(body.get("witnesses"), list):
+        found += body["witnesses"]
+    return [w for w in found if isinstance(w, dict)]
+
+
+def _unlocking(call: Call, renew: Callable[[Call], Call] | None) -> Callable[[Call], Call] | None:
+    """A request that kept a witness's name but not their password signs as a name nobody
+    holds: the failure counts toward lockout either way, and must not lock the operation's
+    witness out of the requests that follow (3 failures lock a name in the tests)."""
+    names = {w.get("username") for w in _signatures(call.body)}
+    if not names:
+        return renew
+
+    def resigned(signature: Any) -> Any:
+        if not isinstance(signature, dict) or signature.get("password") == PASSWORD:
+            return signature
+        if not isinstance(signature.get("username"), str) or signature["username"] not in names:
+            return signature
+        return {**signature, "username": f"nobody-{next(_serial)}"}
+
+    def unlocked(sent: Call) -> Call:
+        sent = renew(sent) if renew is not None else sent
+        if not isinstance(sent.body, dict):
+            return sent
+        body = dict(sent.body)
+        if "witness" in body:
+            body["witness"] = resigned(body["witness"])
+        if isinstance(body.get("witnesses"), list):
+            body["witnesses"] = [resigned(w) for w in body["witnesses"]]
+        return replace(sent, body=body)
+
+    return unlocked
+
+
+def _pool(ids: list[int]) -> Callable[[], int]:
+    """The next of ``ids`` made ahead at once (cheaper than one by one); the last once used up."""
+    return lambda: ids.pop(0) if len(ids) > 1 else ids[0]
+
+
+def inventory_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[str, Any]]]]:
+    """The controlled-substance operations: each write on a new shelf, signed by a new witness."""
+    stock = clinic.stock
+
+    def entered() -> int:
+        receipt = clinic.receipt(stock["safe"], IN_DATE, containers=1, confirm=False)
+        receipt_id: int = receipt["id"]
+        return receipt_id
+
+    def confirmed() -> int:
+        receipt_id: int = clinic.receipt(stock["safe"], IN_DATE, containers=1)["id"]
+        return receipt_id
+
+    def reversal() -> dict[str, Any]:
+        body = {"reason": "entered twice", "witness": clinic.witness()}
+        return {**_fresh("receipt_id", confirmed)(), "body": body}
+
+    def transfer() -> dict[str, Any]:
+        lot_id, location_id = clinic.stocked()
+        return {"body": {
+            "lot_id": lot_id, "from_location_id": location_id, "to_location_id": stock["cabinet"],
+            "containers": 1, "witness": clinic.witness()}}  # fmt: skip
+
+    def draw() -> dict[str, Any]:
+        lot_id, location_id = clinic.stocked()
+        body = {"lot_id": lot_id, "location_id": location_id, "volume_ml": 1.5}
+        return {"session_id": clinic.in_state(State.SCHEDULED), "body": body}
+
+    def waste() -> dict[str, Any]:
+        body = {"manner": "sharps bin, rendered unrecoverable", "witness": clinic.witness()}
+        return {"session_id": clinic.drawn(), "body": body}
+
+    def count() -> dict[str, Any]:
+        lot_id, location_id = clinic.stocked(containers=2)
+        line = {"lot_id": lot_id, "location_id": location_id, "sealed_containers": 1,
+                "opened_ml": 9.5, "opened_estimated": True}  # fmt: skip
+        return {"body": {"kind": "daily", "timing": "opening", "lines": [line],
+                         "witness": clinic.witness(), "note": "after the delivery"}}  # fmt: skip
+
+    def disposal() -> dict[str, Any]:
+        lot_id, location_id = clinic.stocked(expiry=EXPIRED)
+        return {"body": {
+            "method": "destroyed_on_site",
+            "lines": [{"lot_id": lot_id, "location_id": location_id, "containers": 1}],
+            "destruction_method": "chemical digestion, non-retrievable",
+            "witnesses": [clinic.witness(), clinic.witness()], "note": "expired"}}  # fmt: skip
+
+    def resolve() -> dict[str, Any]:
+        return _fresh("discrepancy_id", _pool(clinic.open_discrepancies(50)))()
+
+    def notification() -> dict[str, Any]:
+        return _fresh("discrepancy_id", _pool(clinic.losses(20)))()
+
+    def one(name: str, key: str) -> Callable[[], dict[str, Any]]:
+        return lambda: {name: stock[key]}
+
+    receipt = {**SUPPLIER, "location_id": stock["safe"], "lots": [{
+        "product_id": stock["product"], "lot_number": "FZ-R1", "expiry_date": IN_DATE,
+        "containers": 2}]}  # fmt: skip
+    ndc = "99999-0000-01"
+    return [
+        (Call("GET", f"{I}/registrations"), dict),
+        # another number: a clinic's number is stored once (a renewal with it answers 409)
+        (Call("POST", f"{I}/registrations", body={
+            **REGISTRATION, "dea_number": "BD2345672", "expires_date": "2029-01-31"}), dict),
+        (Call("GET", f"{I}/products"), dict),
+        (Call("POST", f"{I}/products", body={**KETAMINE, "ndc": ndc},
+              renew=_new("ndc", ndc, lambda n: f"99999-{n:04d}-02")), dict),
+        (Call("GET", f"{I}/locations"), dict),
+        (Call("POST", f"{I}/locations", body={"name": "FZ-NEW"},
+              renew=_new("name", "FZ-NEW", lambda n: f"FZ-NEW-{n}")), dict),
+        (Call("POST", f"{I}/receipts", role="nurse", body=receipt), dict),
+        (Call("GET", f"{I}/receipts/{{receipt_id}}"), one("receipt_id", "receipt")),
+        (Call("POST", f"{I}/receipts/{{receipt_id}}/confirm"), _fresh("receipt_id", entered)),
+        (Call("POST", f"{I}/receipts/{{receipt_id}}/reverse"), reversal),
+        (Call("POST", f"{I}/transfers", role="nurse"), transfer),
+        (Call("GET", f"{I}/balance"), dict),
+        (Call("GET", f"{I}/ledger", query={"lot_id": stock["lot"], "limit": 50}), dict),
+        (Call("POST", f"{I}/sessions/{{session_id}}/draws", role="nurse"), draw),
+        (Call("POST", f"{I}/sessions/{{session_id}}/waste", role="nurse"), waste),
+        (Call("GET", f"{I}/sessions/{{session_id}}/chain"), one("session_id", "drawn_session")),
+        (Call("GET", f"{I}/unrecorded-waste"), dict),
+        (Call("GET", f"{I}/counts"), dict),
+        (Call("POST", f"{I}/counts", role="nurse"), count),
+        (Call("GET", f"{I}/counts/{{count_id}}"), one("count_id", "count")),
+        (Call("GET", f"{I}/discrepancies", query={"open_only": True}), dict),
+        (Call("GET", f"{I}/discrepancies/{{discrepancy_id}}"),
+         one("discrepancy_id", "discrepancy")),
+        (Call("POST", f"{I}/discrepancies/{{discrepancy_id}}/resolve", body=LOSS), resolve),
+        (Call("GET", f"{I}/discrepancies/{{discrepancy_id}}/form-106"),
+         one("discrepancy_id", "loss")),
+        (Call("POST", f"{I}/discrepancies/{{discrepancy_id}}/dea-notification",
+              body={"note": "faxed the Field Division, ref 42"}), notification),
+        (Call("GET", f"{I}/awaiting-disposal"), dict),
+        (Call("POST", f"{I}/disposals", role="nurse"), disposal),
+        (Call("GET", f"{I}/disposals/{{disposal_id}}"), one("disposal_id", "disposal")),
+        (Call("GET", f"{I}/disposals/{{disposal_id}}/form-41"), one("disposal_id", "disposal")),
+    ]  # fmt: skip
 
 
 def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call]]:
@@ -157,6 +343,7 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
         (Call("POST", "/api/v1/courses/{course_id}/questionnaires",
               body={"every_days": {"nrs": 1}}), course),
     ]  # fmt: skip
+    calls += inventory_calls(clinic)
     return {(call.method, call.path): _made(clinic, call, make) for call, make in calls}
 
 
@@ -164,13 +351,13 @@ def _made(
     clinic: SeededClinic, call: Call, make: Callable[[], dict[str, Any]]
 ) -> Callable[[], Call]:
     """``call`` completed when asked: its path ids (a fresh target session for an action on a
-    session), or its body."""
+    session), its body, and how to renew it for each request."""
 
     def complete() -> Call:
-        made = make()
-        if "body" in made:
-            return replace(call, body=made["body"], renew=made.get("renew"))
-        ids = dict(made)
+        ids = dict(make())
+        body, renew = ids.pop("body", call.body), ids.pop("renew", call.renew)
+        call_ = replace(call, body=body)
+        call_ = replace(call_, renew=_unlocking(call_, renew))
         if call.path.startswith(S + "/"):
             action = call.path.removeprefix(S + "/").split("/")[0]
             ids["session_id"] = clinic.target("acknowledge" if action == "alerts" else action)
@@ -178,7 +365,7 @@ def _made(
                 ids["alert_id"] = clinic.alert_id
             if action == "entries":
                 ids["event_id"] = clinic.event_id
-        return replace(call, path_params=ids)
+        return replace(call_, path_params=ids)
 
     return complete
 
@@ -211,14 +398,23 @@ def schema_calls(app: FastAPI, ids: dict[str, list[int]]) -> dict[tuple[str, str
 
 
 def _ids(clinic: SeededClinic) -> dict[str, list[int]]:
-    """Ids of existing records for generated requests: a session in every state."""
+    """Ids of existing records for generated requests: a session in every state, and the
+    inventory's records (``lot_id`` and the like feed generated body fields)."""
+    stock = clinic.stock
     return {
         "patient_id": clinic.patients,
-        "session_id": sorted(clinic.bystanders.values()),
+        "session_id": sorted([*clinic.bystanders.values(), stock["drawn_session"]]),
         "course_id": [clinic.courses["bystander"]],
         "protocol_id": sorted(clinic.protocols.values()),
         "alert_id": [clinic.alert_id],
         "event_id": [clinic.event_id],
+        "receipt_id": [stock["receipt"]],
+        "count_id": [stock["count"]],
+        "discrepancy_id": [stock["discrepancy"], stock["loss"]],
+        "disposal_id": [stock["disposal"]],
+        "product_id": [stock["product"]],
+        "lot_id": [stock["lot"], stock["expired_lot"]],
+        "location_id": [stock["safe"], stock["cabinet"]],
     }
 
 
