@@ -213,9 +213,9 @@ def inventory_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[
     ndc = "99999-0000-01"
     return [
         (Call("GET", f"{I}/registrations"), dict),
-        # another number: a clinic's number is stored once (a renewal with it answers 409)
-        (Call("POST", f"{I}/registrations", body={
-            **REGISTRATION, "dea_number": "BD2345672", "expires_date": "2029-01-31"}), dict),
+        # a renewal: the seeded number with a later expiry (the same expiry again answers 409)
+        (Call("POST", f"{I}/registrations", body={**REGISTRATION, "expires_date": "2029-01-31"}),
+         dict),
         (Call("GET", f"{I}/products"), dict),
         (Call("POST", f"{I}/products", body={**KETAMINE, "ndc": ndc},
               renew=_new("ndc", ndc, lambda n: f"99999-{n:04d}-02")), dict),
