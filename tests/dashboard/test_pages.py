@@ -19,6 +19,7 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.dashboard import core
 from ketaclinic.outcomes.core import depression_status, pain_response
+from ketaclinic.web.labels import label
 from tests.conftest import Person, log_in
 from tests.dashboard.helpers import MOOD, PAIN, Builder
 
@@ -104,12 +105,12 @@ def test_the_export_counts_what_happened_in_the_window(
     assert got[("safety", "all", "infused")] == str(2 + 1)
     assert got[("safety", "all", "alert_percent")] == core.percent(1, 3)
     pain = pain_response(Fraction(history.pain_baseline), Fraction(history.pain_latest))
-    assert got[("responders", f"fibromyalgia | {PAIN}", "pain_responders")] == str(
+    assert got[("responders", f"{label('fibromyalgia')} | {PAIN}", "pain_responders")] == str(
         int(pain in core.PAIN_RESPONDER)
     )
     mood = depression_status(Fraction(history.mood_baseline), Fraction(history.mood_latest))
-    assert got[("responders", f"depression | {MOOD}", "depression_evaluable")] == "1"
-    assert got[("responders", f"depression | {MOOD}", "depression_responders")] == str(
+    assert got[("responders", f"{label('depression')} | {MOOD}", "depression_evaluable")] == "1"
+    assert got[("responders", f"{label('depression')} | {MOOD}", "depression_responders")] == str(
         int(mood.response)
     )
     assert got[("chairs", "Chair 1", "mean_minutes")] == str(history.minutes[0])
