@@ -16,6 +16,7 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.app import create_app
 from ketaclinic.config import Settings
 from tests.conftest import Person, patient_body, token_for
+from tests.infusions.blind import reading_for
 from tests.infusions.test_api import CHECK_IN, MIGRAINE, T0, at
 
 pytestmark = pytest.mark.browser
@@ -42,13 +43,13 @@ def infusing(
         }
         with at(-30):
             sid = client.post("/api/v1/sessions", json=body, headers=auth).json()["id"]
-            for action, who, data in [
-                ("check-in", auth, CHECK_IN),
-                ("order", physician, {}),
-                ("verify", second, {}),
-            ]:
+            for action, who, data in [("check-in", auth, CHECK_IN), ("order", physician, {})]:
                 done = client.post(f"/api/v1/sessions/{sid}/{action}", json=data, headers=who)
                 assert done.status_code == 200, done.text
+            # The blind check: what the second nurse reads off a correctly set pump.
+            reading = reading_for(done.json())
+            done = client.post(f"/api/v1/sessions/{sid}/verify", json=reading, headers=second)
+            assert done.status_code == 200, done.text
         with at(0):
             started = client.post(f"/api/v1/sessions/{sid}/start", json={}, headers=auth)
             assert started.status_code == 200, started.text
