@@ -62,6 +62,9 @@ def test_a_nurse_draws_before_the_start_and_records_the_witnessed_waste_after_th
             "witness_password": "not the password",
             "csrf_token": csrf_from(page.text),
         }
+        long = browser.post(f"/sessions/{sid}/waste", data={**form, "manner": "x" * 201})
+        assert long.status_code == 422
+        assert "at most 200 characters" in long.text
         wrong = browser.post(f"/sessions/{sid}/waste", data=form)
         assert wrong.status_code == 422
         assert "username or password is wrong" in wrong.text

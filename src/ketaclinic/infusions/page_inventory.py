@@ -29,6 +29,8 @@ from ketaclinic.web.templating import flash
 
 router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
 Handler = Annotated[Actor, Depends(require(Permission.INVENTORY_MOVE))]
+#: As the API's ``WasteIn.manner`` allows.
+MANNER_MAX = 200
 
 
 def _values(form: FormData, *names: str) -> dict[str, str]:
@@ -139,6 +141,8 @@ def _waste(
     errors = {}
     if not values["manner"]:
         errors["manner"] = "say how the rest was disposed of"
+    elif len(values["manner"]) > MANNER_MAX:
+        errors["manner"] = f"at most {MANNER_MAX} characters (it is not shortened for you)"
     if not values["witness_username"] or not password:
         errors["witness_username"] = "the witness signs with their username and password"
     if errors:
@@ -150,7 +154,7 @@ def _waste(
         with session.begin():
             row = find_session(session, actor, session_id, lock=True)
             chain.record_waste(
-                session, actor=actor, row=row, manner=values["manner"][:200], witness=witness
+                session, actor=actor, row=row, manner=values["manner"], witness=witness
             )
     except KetaclinicError as error:
         if isinstance(error, NotFound) and error.loc[:1] != ("body",):
