@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from ketaclinic.pk import engine
-from ketaclinic.pk.models import MODELS, Patient, population_warnings, resolve
+from ketaclinic.pk.errors import PkInputError
+from ketaclinic.pk.models import (
+    MODELS,
+    VALIDATED_MARGIN,
+    WEIGHT_LIMITS_KG,
+    Patient,
+    population_warnings,
+    resolve,
+)
 from ketaclinic.pk.schedule import Bolus, Schedule
 from ketaclinic.pk.simulate import concentrations
 
@@ -75,3 +83,57 @@ def test_a_patient_inside_the_population_gets_no_warning() -> None:
 def test_a_ke0_override_is_checked_for_range() -> None:
     with pytest.raises(ValueError, match=r"ke0_per_min must be between .* 1/min"):
         resolve("domino", Patient(70, 40), ke0_per_min=0.0)
+
+
+def test_the_herd_model_takes_children_from_its_validated_10_8_kg() -> None:
+    _, params, warnings = resolve("herd", Patient(10.8, 1))
+    assert warnings == ()
+    assert params.v1_l == pytest.approx(38.7 * 10.8 / 70)
+    assert resolve("herd", Patient(74.8, 14))[2] == ()
+
+
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_every_model_accepts_its_whole_validated_range_without_a_warning(key: str) -> None:
+    population = MODELS[key].population
+    low, high = population.accepted_weight_kg
+    assert low <= population.weight_kg[0] and population.weight_kg[1] <= high
+    for weight in population.weight_kg:
+        for age in population.age_years:
+            assert resolve(key, Patient(weight, age))[2] == ()
+
+
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_just_outside_the_validated_range_a_model_warns_and_does_not_refuse(key: str) -> None:
+    population = MODELS[key].population
+    (w_low, w_high), (a_low, a_high) = population.weight_kg, population.age_years
+    middle_age = (a_low + a_high) / 2
+    for weight, side in ((w_low * 0.95, "below"), (w_high * 1.05, "above")):
+        _, _, warnings = resolve(key, Patient(weight, middle_age))
+        assert len(warnings) == 1, side
+        assert f"weight {weight:g} kg is outside the {MODELS[key].name}" in warnings[0]
+    for age in (max(0.0, a_low - 0.5), a_high + 0.5):
+        _, _, warnings = resolve(key, Patient((w_low + w_high) / 2, age))
+        assert warnings and f"age {age:g} years is outside" in warnings[0]
+
+
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_beyond_what_a_model_accepts_the_weight_is_refused_naming_the_model(key: str) -> None:
+    low, high = MODELS[key].population.accepted_weight_kg
+    for weight in (low * 0.99, high * 1.01):
+        if not WEIGHT_LIMITS_KG[0] <= weight <= WEIGHT_LIMITS_KG[1]:
+            with pytest.raises(PkInputError, match="weight_kg must be between"):
+                Patient(weight, 30)
+            continue
+        with pytest.raises(PkInputError) as caught:
+            resolve(key, Patient(weight, 30))
+        assert caught.value.parameter == "weight_kg"
+        assert f"between {low:g} and {high:g} kg for the {MODELS[key].name} model" in str(
+            caught.value
+        )
+
+
+def test_the_herd_margin_is_twenty_percent_of_its_validated_range() -> None:
+    population = MODELS["herd"].population
+    assert VALIDATED_MARGIN == 0.2
+    assert population.accepted_weight_kg == pytest.approx((10.8 * 0.8, 74.8 * 1.2), abs=0.01)
+    assert "opentiva" in population.ranges_source and "[R91]" in population.ranges_source

@@ -15,7 +15,7 @@ from ketaclinic.pk.models import MODELS, Patient
 from ketaclinic.pk.schedule import Bolus, Infusion, Schedule
 from ketaclinic.pk.simulate import concentrations
 from ketaclinic.pk.targets import UPDATE_INTERVAL_MIN, Target, TciLimits
-from ketaclinic.pk.tci import plan
+from ketaclinic.pk.tci import TciResult, plan
 from tests.pk.pk_reference import reference
 from tests.pk.strategies import model_keys
 
@@ -35,12 +35,47 @@ def excess_over(schedule: Schedule, rate_mg_per_h: float, until: float) -> float
     return total + sum(b.mg for b in schedule.boluses)
 
 
+def rates_per_update(result: TciResult) -> np.ndarray:
+    """The pump's rate (mg/h) in each 10-s interval, read back from the schedule's infusions."""
+    rates = np.zeros(round(result.duration_min / UPDATE_INTERVAL_MIN))
+    for infusion in result.schedule.infusions:
+        first = round(infusion.start_min / UPDATE_INTERVAL_MIN)
+        last = round(infusion.end_min / UPDATE_INTERVAL_MIN)
+        assert abs(first * UPDATE_INTERVAL_MIN - infusion.start_min) < 1e-9
+        rates[first:last] += infusion.mg_per_h
+    assert not result.schedule.boluses
+    return rates
+
+
+def assert_pump_runs_whole_steps(rates: np.ndarray, resolution: float) -> None:
+    """Every rate is 0 or a whole multiple of the resolution (so never a residue below it)."""
+    steps = rates / resolution
+    assert np.all(np.abs(steps - np.round(steps)) < 1e-6)
+    assert not np.any((rates > 0) & (rates < resolution * (1 - 1e-9)))
+
+
+def assert_on_off_at_most_once(rates: np.ndarray) -> None:
+    """Load (rates > 0), then at most one stretch with the pump off, then on to the end: the pump
+    never goes off again once it has come back on."""
+    on = rates > 0
+    changes = np.flatnonzero(np.diff(on.astype(np.int8)))
+    assert changes.size <= 2, f"on/off {changes.size} times: {rates[: changes.max() + 2]}"
+    if changes.size:
+        assert on[0], "the plan starts with the pump off"
+
+
 def test_a_plasma_pump_puts_plasma_on_target_at_every_update() -> None:
     result = plan("domino", ADULT, Target("plasma", 150), 60, ROOMY, mode="pump")
     updates = np.arange(1, 361) * UPDATE_INTERVAL_MIN
     plasma, _ = concentrations(result.parameters, result.schedule, updates)
-    np.testing.assert_allclose(plasma, 150, rtol=1e-9)
+    # Rates are rounded down to the resolution, so plasma ends each interval at most one step's
+    # worth of drug below the target, never above it.
+    step = Schedule((Infusion(0, UPDATE_INTERVAL_MIN, ROOMY.pump_resolution_mg_per_h),))
+    one_step, _ = concentrations(result.parameters, step, np.array([UPDATE_INTERVAL_MIN]))
+    assert np.all(plasma <= 150 * (1 + 1e-9))
+    assert np.all(plasma >= 150 - one_step[0] * (1 + 1e-6))
     assert result.reached and result.held and not result.rate_limited
+    assert any("rounded down to the pump's resolution of 0.1 mg/h" in n for n in result.notes)
 
 
 def test_an_effect_site_pump_peaks_at_target_by_overshooting_plasma() -> None:
@@ -58,7 +93,64 @@ def test_effect_site_targeting_holds_the_target_for_five_hours() -> None:
     result = plan("clements", ADULT, Target("effect", 120), 300, mode="pump")
     after = result.effect_site_ng_per_ml[result.times_min >= 5]
     assert np.abs(after - 120).max() <= 0.01 * 120
-    assert result.max_overshoot_ng_per_ml <= 1e-6 * 120
+    assert result.max_overshoot_ng_per_ml <= OVERSHOOT_BOUND * 120
+
+
+EFFECT_CASES = [
+    (key, level, limits)
+    for key in sorted(MODELS)
+    for level in (30.0, 150.0, 400.0)
+    for limits in ("default", "roomy")
+]
+
+
+def patient_for(key: str) -> Patient:
+    return Patient(20, 6) if key == "herd" else ADULT
+
+
+@pytest.mark.parametrize(("key", "level", "limits"), EFFECT_CASES)
+def test_effect_site_plans_hold_plasma_without_switching_the_pump_off_and_on(
+    key: str, level: float, limits: str
+) -> None:
+    patient = patient_for(key)
+    chosen = ROOMY if limits == "roomy" else TciLimits.for_weight(patient.weight_kg)
+    result = plan(key, patient, Target("effect", level), 120, chosen, mode="pump")
+    rates = rates_per_update(result)
+    assert_pump_runs_whole_steps(rates, chosen.pump_resolution_mg_per_h)
+    assert_on_off_at_most_once(rates)
+    assert result.reached and result.held
+    if not result.rate_limited:
+        # Once the effect site has peaked at the target, plasma stays on it (it swung by ±9%
+        # when the pump went off and on every 10 s).
+        hold = result.times_min >= result.time_to_target_min + 2
+        assert np.abs(result.plasma_ng_per_ml[hold] - level).max() <= 0.005 * level
+
+
+#: What the README states: on a 0.1-s grid the effect site never passes the target by more than
+#: this fraction of it (by construction it stays at or below, up to rounding in the arithmetic).
+OVERSHOOT_BOUND = 1e-9
+
+
+@pytest.mark.parametrize(("key", "level", "limits"), EFFECT_CASES)
+def test_the_effect_site_never_passes_the_target_on_a_tenth_of_a_second_grid(
+    key: str, level: float, limits: str
+) -> None:
+    patient = patient_for(key)
+    chosen = ROOMY if limits == "roomy" else TciLimits.for_weight(patient.weight_kg)
+    result = plan(key, patient, Target("effect", level), 60, chosen, mode="pump")
+    fine = np.arange(0, 60 * 600 + 1) / 600.0  # every 0.1 s, built apart from the engine's grid
+    _, effect = concentrations(result.parameters, result.schedule, fine)
+    assert effect.max() <= level * (1 + OVERSHOOT_BOUND)
+    assert result.max_overshoot_ng_per_ml == pytest.approx(max(0.0, effect.max() - level), abs=1e-9)
+
+
+def test_the_pump_resolution_is_what_the_rates_are_rounded_to() -> None:
+    limits = TciLimits(1200, 200, 30, pump_resolution_mg_per_h=1.0)
+    result = plan("hijazi", ADULT, Target("effect", 100), 60, limits, mode="pump")
+    rates = rates_per_update(result)
+    assert_pump_runs_whole_steps(rates, 1.0)
+    assert np.any(rates % 10 != 0)  # not a coarser grain by accident
+    assert any("resolution of 1 mg/h" in n for n in result.notes)
 
 
 @pytest.mark.parametrize("site", ["plasma", "effect"])
@@ -109,13 +201,17 @@ def test_a_target_reached_but_not_held_says_by_how_much() -> None:
 )
 def test_pump_schedules_keep_every_limit(key, site, level, pump, protocol, bolus) -> None:
     limits = TciLimits(max_pump_mg_per_h=pump, max_mg_per_h=protocol, max_bolus_mg=bolus)
-    patient = Patient(50, 8) if key == "herd" else ADULT
-    result = plan(key, patient, Target(site, level), 45, limits, mode="pump")
+    result = plan(key, patient_for(key), Target(site, level), 45, limits, mode="pump")
     assert all(i.mg_per_h <= pump * (1 + 1e-12) for i in result.schedule.infusions)
     assert excess_over(result.schedule, protocol, 45) <= bolus * (1 + 1e-9) + 1e-9
     site_curve = result.plasma_ng_per_ml if site == "plasma" else result.effect_site_ng_per_ml
     assert result.reached == bool(site_curve.max() >= level * 0.95)
     assert result.shortfall_ng_per_ml == pytest.approx(max(0.0, level - site_curve.max()))
+    rates = rates_per_update(result)
+    assert_pump_runs_whole_steps(rates, limits.pump_resolution_mg_per_h)
+    if site == "effect":
+        assert_on_off_at_most_once(rates)
+        assert site_curve.max() <= level * (1 + OVERSHOOT_BOUND)
 
 
 @pytest.mark.parametrize("site", ["plasma", "effect"])

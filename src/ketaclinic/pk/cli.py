@@ -2,8 +2,8 @@
 
 Each command reads FILE (a path, or ``-`` for stdin) and prints a short summary, or with ``--json``
 exact JSON on stdout (floats as Python writes them, which read back to the same number). Bad input
-(malformed JSON, a field of the wrong type, an unknown model, a negative dose, a weight outside
-30–300 kg …) exits 2 with a one-line reason on stderr. The JSON shapes are in docs/pk.md.
+(malformed JSON, a field of the wrong type, an unknown model, a negative dose, a weight the model
+does not accept …) exits 2 with a one-line reason on stderr. The JSON shapes are in docs/pk.md.
 """
 
 from __future__ import annotations

@@ -37,9 +37,14 @@ from ketaclinic.pk import _checks
 from ketaclinic.pk.engine import RateArrays
 from ketaclinic.pk.errors import PkInputError
 
-#: The engine refuses weights outside this range (kg): beyond it no ketamine model was built and
-#: per-kg scaling stops meaning anything.
-WEIGHT_LIMITS_KG = (30.0, 300.0)
+#: What the adult models accept (kg), unchanged from before models had their own ranges: below
+#: 30 kg no adult model applies, and above 300 kg per-kg scaling stops meaning anything. Between
+#: this and the nominal validated range (50–100 kg) the result carries a warning.
+ADULT_WEIGHT_LIMITS_KG = (30.0, 300.0)
+#: ketaclinic's engineering margin, not from the literature: a model whose validated weight range
+#: was published accepts weights up to 20 % beyond it at either end, with a warning; further out,
+#: extrapolating a fitted model is a guess and the weight is refused.
+VALIDATED_MARGIN = 0.2
 AGE_LIMITS_YEARS = (0.0, 120.0)
 #: Allometric reference weight (kg) of the paediatric models.
 REFERENCE_WEIGHT_KG = 70.0
@@ -50,12 +55,29 @@ _TPEAK_NOTE = (
 
 @dataclass(frozen=True)
 class ValidatedPopulation:
-    """Who a model was fitted in; a patient outside these ranges gets a warning."""
+    """Who a model was fitted in; a patient outside these ranges gets a warning.
+
+    ``accepted_weight_kg`` is what the model takes at all: a weight outside it is refused.
+    """
 
     description: str
     age_years: tuple[float, float]
     weight_kg: tuple[float, float]
     ranges_source: str
+    accepted_weight_kg: tuple[float, float]
+    accepted_source: str
+
+
+def _adults(description: str, ages: tuple[float, float], source: str) -> ValidatedPopulation:
+    return ValidatedPopulation(
+        description, ages, (50.0, 100.0), source, ADULT_WEIGHT_LIMITS_KG,
+        "ketaclinic's adult limits (see ADULT_WEIGHT_LIMITS_KG)",
+    )  # fmt: skip
+
+
+def _with_margin(low: float, high: float) -> tuple[float, float]:
+    """The validated range widened by ``VALIDATED_MARGIN`` at either end."""
+    return (round(low * (1 - VALIDATED_MARGIN), 2), round(high * (1 + VALIDATED_MARGIN), 2))
 
 
 @dataclass(frozen=True)
@@ -193,9 +215,7 @@ DOMINO = RateConstantModel(
     parameter_source=(
         "opentiva ketamine.py @4c6b38c; fus_anes tci/ketamine.py @9778dc1 (same values)"
     ),
-    population=ValidatedPopulation(
-        "adult volunteers", (18.0, 65.0), (50.0, 100.0), _ADULTS_NOMINAL
-    ),
+    population=_adults("adult volunteers", (18.0, 65.0), _ADULTS_NOMINAL),
     v1_l_per_kg=0.063,
     k10_per_min=0.4381,
     k12_per_min=0.5921,
@@ -213,9 +233,7 @@ CLEMENTS = RateConstantModel(
         "Clements JA, Nimmo WS. Br J Anaesth 1981;53:27 (doi:10.1093/bja/53.1.27, PMID 7459184)"
     ),
     parameter_source="opentiva ketamine.py @4c6b38c (250 µg/kg bolus data); no second source found",
-    population=ValidatedPopulation(
-        "adult volunteers", (18.0, 65.0), (50.0, 100.0), _ADULTS_NOMINAL
-    ),
+    population=_adults("adult volunteers", (18.0, 65.0), _ADULTS_NOMINAL),
     v1_l_per_kg=1.7522,
     k10_per_min=0.0109,
     k12_per_min=0.0186,
@@ -229,10 +247,9 @@ HIJAZI = RateConstantModel(
     name="Hijazi",
     citation="Hijazi Y et al. Br J Anaesth 2003;90:155 (doi:10.1093/bja/aeg028, PMID 12538370)",
     parameter_source="opentiva ketamine.py @4c6b38c; CL and t½ agree with the published abstract",
-    population=ValidatedPopulation(
+    population=_adults(
         "12 adult intensive-care patients with brain or spinal-cord injury",
         (18.0, 80.0),
-        (50.0, 100.0),
         "the abstract gives no ranges; ketaclinic applies a nominal adult range "
         "(18–80 years, 50–100 kg)",
     ),
@@ -253,7 +270,11 @@ HERD = AllometricModel(
         "54 children, mean 8.3 (SD 3.5) years, 32.5 (SD 15.6) kg, emergency-department sedation",
         (1.0, 14.0),
         (10.8, 74.8),
-        "age range from clinical reference §7a; weight range as coded in opentiva",
+        "children 1–14 years (Herd 2007, clinical reference §7a [R85]); weight 10.8–74.8 kg and "
+        "age 1–14 years as opentiva codes the model's validated values (ketamine.py @4c6b38c, "
+        "[R82]); the ke0 was measured in the same kind of children (Herd 2008, [R91])",
+        _with_margin(10.8, 74.8),
+        "the validated weights widened by ketaclinic's 20 % margin (VALIDATED_MARGIN)",
     ),
     v1_l_per_70kg=38.7,
     v2_l_per_70kg=102.0,
@@ -278,9 +299,18 @@ def get_model(key: object) -> PkModel:
     return model
 
 
+#: Weights any model accepts (kg): a ``Patient`` outside these is refused outright; each model
+#: then refuses what lies outside its own ``accepted_weight_kg`` (see ``resolve``).
+WEIGHT_LIMITS_KG = (
+    min(m.population.accepted_weight_kg[0] for m in MODELS.values()),
+    max(m.population.accepted_weight_kg[1] for m in MODELS.values()),
+)
+
+
 @dataclass(frozen=True)
 class Patient:
-    """Weight (kg, 30–300, else an error) and age (years, optional; used only for warnings)."""
+    """Weight (kg, within ``WEIGHT_LIMITS_KG``, else an error; each model narrows it, see
+    ``resolve``) and age (years, optional; used only for warnings)."""
 
     weight_kg: float
     age_years: float | None = None
@@ -316,11 +346,24 @@ def population_warnings(model: PkModel, patient: Patient) -> tuple[str, ...]:
     return tuple(found)
 
 
+def accepted(model: PkModel, patient: Patient) -> None:
+    """Refuse a weight outside what ``model`` accepts, naming the model and its limits."""
+    low, high = model.population.accepted_weight_kg
+    if not low <= patient.weight_kg <= high:
+        raise PkInputError(
+            "weight_kg",
+            f"weight_kg must be between {low:g} and {high:g} kg for the {model.name} model, "
+            f"got {patient.weight_kg:g}",
+        )
+
+
 def resolve(
     model_key: object, patient: Patient, ke0_per_min: float | None = None
 ) -> tuple[PkModel, PkParameters, tuple[str, ...]]:
-    """Model, this patient's parameters (ke0 overridden if given, 1/min) and warnings."""
+    """Model, this patient's parameters (ke0 overridden if given, 1/min) and warnings; a weight
+    the model does not accept is refused (``PkInputError``)."""
     model = get_model(model_key)
+    accepted(model, patient)
     params = model.parameters(patient.weight_kg)
     if ke0_per_min is not None:
         ke0 = _checks.within("ke0_per_min", ke0_per_min, "1/min", 1e-3, 100.0)

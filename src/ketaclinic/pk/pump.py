@@ -1,4 +1,27 @@
-"""The TCI-pump planner: a rate every 10 s (see ``tci`` for the method and its sources)."""
+"""The TCI-pump planner: a rate every 10 s, each a whole multiple of the pump's resolution.
+
+* Plasma targeting: each rate puts plasma on target at the end of its interval.
+* Effect-site targeting, in three phases as STANPUMP does it (Shafer & Gregg 1992, J Pharmacokinet
+  Biopharm 20:147):
+
+  1. load: each rate is the largest that keeps the effect-site peak that follows at or below the
+     target, so plasma overshoots just enough;
+  2. coast: once that rule asks for less than the pump's resolution, the pump is off until plasma
+     has come down to meet the effect site, which is the moment the effect site peaks, at the
+     target;
+  3. hold: from then on plasma is held at the target (the plasma rule), and the effect site, in
+     equilibrium with plasma, stays there.
+
+  Applying the peak rule for ever instead (as this planner once did) is a deadbeat controller of
+  the effect site: at equilibrium it switches the pump off and on every 10 s while plasma swings
+  by ±9 %.
+
+Every rate is rounded down to a whole multiple of ``TciLimits.pump_resolution_mg_per_h``: a rate
+below the resolution is 0, and rounding down never raises a concentration. The planner carries the
+rounded rates forward, so the next rate makes up what rounding left (during the hold the rate
+alternates between two neighbouring steps, e.g. 73.2 and 73.3 mg/h), and the schedule returned is
+exactly what the pump runs.
+"""
 
 from __future__ import annotations
 
@@ -15,88 +38,188 @@ from ketaclinic.pk.targets import UPDATE_INTERVAL_MIN, Plan, Target, TciLimits
 
 FloatArray = npt.NDArray[np.float64]
 
-
-def site_weights(params: PkParameters, site: str) -> tuple[FloatArray, FloatArray]:
-    """Mode rates (M,) /min and the site's weights (M,) in ng/mL per mg of modal amount."""
-    modes = engine.decompose(params.rate_arrays())
-    weights = modes.plasma_weights if site == "plasma" else modes.effect_weights
-    return modes.rates_per_min[0], weights[0] * engine.NG_PER_ML_PER_MG_PER_L
-
-
-#: Look-ahead spacing for the effect-site peak search (min), then the finer spacing used around
-#: the best coarse point: the search error on the peak is then ~1e-7 of the target.
+#: Look-ahead spacing for the effect-site peak search (min). Around the best point the search is
+#: refined ``_ROUNDS`` times on ``_POINTS`` points, each round narrowing the bracket 32-fold: to
+#: ~1e-8 min, where the rate's error (quadratic in the time error) is below 1e-12 relative.
 _COARSE_MIN = UPDATE_INTERVAL_MIN / 2
-_FINE_MIN = _COARSE_MIN / 16
+_POINTS = 65
+_ROUNDS = 5
 
 
 @dataclass(frozen=True)
-class _Lookahead:
-    """The site's exact responses at ``times`` (H,) min after an update: ``free`` (H, M) is
-    exp(-mu t), the decay of each modal amount; ``unit`` (H,) ng/mL is the response to 1 mg/min
-    given for one update interval."""
+class _Kinetics:
+    """One patient's modes for planning: ``mu`` (M,) /min; ``plasma`` and ``effect`` (M,) ng/mL per
+    mg of modal amount; ``decay`` and ``gain`` (M,): over one interval a modal amount z becomes
+    ``z * decay + rate * gain`` (rate mg/min)."""
 
-    times: FloatArray
-    free: FloatArray
-    unit: FloatArray
+    mu: FloatArray
+    plasma: FloatArray
+    effect: FloatArray
+    decay: FloatArray
+    gain: FloatArray
 
 
-def _responses(mu: FloatArray, weights: FloatArray, times: FloatArray) -> _Lookahead:
+def _kinetics(params: PkParameters) -> _Kinetics:
+    modes = engine.decompose(params.rate_arrays())
+    mu = modes.rates_per_min[0]
+    step = UPDATE_INTERVAL_MIN
+    return _Kinetics(
+        mu,
+        modes.plasma_weights[0] * engine.NG_PER_ML_PER_MG_PER_L,
+        modes.effect_weights[0] * engine.NG_PER_ML_PER_MG_PER_L,
+        np.exp(-mu * step),
+        -np.expm1(-mu * step) / mu,
+    )
+
+
+def site_weights(params: PkParameters, site: str) -> tuple[FloatArray, FloatArray]:
+    """Mode rates (M,) /min and the site's weights (M,) in ng/mL per mg of modal amount."""
+    k = _kinetics(params)
+    return k.mu, k.plasma if site == "plasma" else k.effect
+
+
+def _unit(mu: FloatArray, weights: FloatArray, times: FloatArray) -> FloatArray:
+    """The site's response (ng/mL) at ``times`` (min) to 1 mg/min given for one interval."""
     step = UPDATE_INTERVAL_MIN
     during = -np.expm1(-np.outer(np.minimum(times, step), mu)) / mu
     after = np.exp(-np.outer(np.maximum(times - step, 0.0), mu))
-    return _Lookahead(times, np.exp(-np.outer(times, mu)), (during * after) @ weights)
+    out: FloatArray = (during * after) @ weights
+    return out
 
 
-def _lookahead(mu: FloatArray, weights: FloatArray, site: str) -> _Lookahead:
-    """Plasma: the end of the interval. Effect site: a horizon of 3× the time the response to one
-    interval's infusion peaks (at least 5 min), where the peak the rate is set by must lie."""
-    if site == "plasma":
-        return _responses(mu, weights, np.array([UPDATE_INTERVAL_MIN]))
-    probe = _responses(mu, weights, np.arange(1, 7201, dtype=np.float64) * _COARSE_MIN)
-    horizon = min(probe.times[-1], max(3 * probe.times[np.argmax(probe.unit)], 5.0))
-    count = math.ceil(horizon / _COARSE_MIN)
-    look = _responses(mu, weights, np.arange(1, count + 1, dtype=np.float64) * _COARSE_MIN)
-    usable = look.unit > 1e-12 * look.unit.max()
-    return _Lookahead(look.times[usable], look.free[usable], look.unit[usable])
+class _PeakRule:
+    """The largest rate for the next interval that keeps the effect site's peak at or below target.
+
+    With ``free(t)`` the effect site if nothing more were given and ``unit(t)`` the response to
+    1 mg/min for one interval, the rate is ``min over t > 0 of (target - free(t)) / unit(t)``:
+    found on a 5-s grid over the horizon (3× the time the unit response peaks, at least 5 min),
+    then refined on ever finer grids around the best point (``_ROUNDS``, ``_POINTS``).
+    """
+
+    def __init__(self, k: _Kinetics) -> None:
+        self.mu, self.weights = k.mu, k.effect
+        probe_times = np.arange(1, 7201, dtype=np.float64) * _COARSE_MIN
+        probe = _unit(self.mu, self.weights, probe_times)
+        horizon = min(probe_times[-1], max(3 * probe_times[np.argmax(probe)], 5.0))
+        times = np.arange(1, math.ceil(horizon / _COARSE_MIN) + 1, dtype=np.float64) * _COARSE_MIN
+        unit = _unit(self.mu, self.weights, times)
+        usable = unit > 1e-12 * unit.max()
+        self.times, self.unit = times[usable], unit[usable]
+        self.free = np.exp(-np.outer(self.times, self.mu))
+
+    def rate(self, target: float, state: FloatArray, at_most: float) -> float:
+        """mg/min, ≥ 0; the refinement only ever lowers the grid's answer. When the grid asks for
+        twice ``at_most`` (mg/min) or more, the limits cut the rate anyway and it is not refined."""
+        amplitude = self.weights * state
+        ratio = (target - self.free @ amplitude) / self.unit
+        best = int(np.argmin(ratio))
+        found = float(ratio[best])
+        if found >= 2 * at_most:
+            return found
+        low = float(self.times[best - 1]) if best > 0 else 0.0
+        high = float(self.times[min(best + 1, self.times.size - 1)])
+        for _ in range(_ROUNDS):
+            times = np.linspace(low, high, _POINTS)
+            times = times[times > 0]
+            unit = _unit(self.mu, self.weights, times)
+            fine = (target - np.exp(-np.outer(times, self.mu)) @ amplitude) / unit
+            at = int(np.argmin(fine))
+            found = min(found, float(fine[at]))
+            gap = (high - low) / (_POINTS - 1)
+            low, high = max(0.0, float(times[at]) - gap), float(times[at]) + gap
+        return max(0.0, found)
 
 
-def _wanted(
-    target: float, state: FloatArray, mu: FloatArray, weights: FloatArray, look: _Lookahead
-) -> float:
-    """The rate (mg/min) for the next interval whose site response peaks exactly at target."""
-    ratio = (target - look.free @ (weights * state)) / look.unit
-    best = int(np.argmin(ratio))
-    if look.times.size > 1:
-        t = look.times[best]
-        near = np.arange(-15, 16) * _FINE_MIN + t
-        fine = _responses(mu, weights, near[near > 0])
-        ratio_fine = (target - fine.free @ (weights * state)) / fine.unit
-        return max(0.0, min(float(ratio[best]), float(ratio_fine.min())))
-    return max(0.0, float(ratio[best]))
+class _Pump:
+    """Rounds rates down to the resolution and keeps to the rate and loading limits."""
+
+    def __init__(self, limits: TciLimits) -> None:
+        self.resolution = limits.pump_resolution_mg_per_h
+        self.protocol = limits.max_mg_per_h / 60
+        self.pump = limits.max_pump_mg_per_h / 60
+        self.budget = limits.max_bolus_mg
+        self.cut_rate = self.cut_bolus = False
+
+    def cap(self) -> float:
+        """The highest rate (mg/min) the limits allow for the next interval."""
+        return min(self.pump, self.protocol + self.budget / UPDATE_INTERVAL_MIN)
+
+    def run(self, wanted_mg_per_min: float) -> float:
+        """The rate (mg/h, as programmed) the pump runs for the next interval, given the one
+        wanted (mg/min)."""
+        step = UPDATE_INTERVAL_MIN
+        cap = self.cap()
+        if wanted_mg_per_min > cap * (1 + 1e-9):
+            self.cut_rate = True
+            self.cut_bolus = self.cut_bolus or cap < self.pump
+        steps = max(0, math.floor(min(wanted_mg_per_min, cap) * 60 / self.resolution * (1 + 1e-12)))
+        # The mg/h figure a nurse reads, free of binary noise (732 × 0.1 → 73.2, not 73.20000001).
+        mg_per_h = round(steps * self.resolution, 9)
+        self.budget = max(0.0, self.budget - max(0.0, mg_per_h / 60 - self.protocol) * step)
+        return mg_per_h
 
 
 def plan_pump(params: PkParameters, target: Target, duration: float, limits: TciLimits) -> Plan:
-    mu, weights = site_weights(params, target.site)
-    look = _lookahead(mu, weights, target.site)
-    step = UPDATE_INTERVAL_MIN
-    decay, gain = np.exp(-mu * step), -np.expm1(-mu * step) / mu
-    rates = np.empty(math.ceil(duration / step - 1e-9))
-    state = np.zeros(mu.size)
-    budget = limits.max_bolus_mg
-    protocol, pump = limits.max_mg_per_h / 60, limits.max_pump_mg_per_h / 60
-    cut_rate = cut_bolus = False
-    for i in range(rates.size):
-        wanted = _wanted(target.ng_per_ml, state, mu, weights, look)
-        cap = min(pump, protocol + budget / step)
-        rate = min(wanted, cap)
-        if wanted > cap * (1 + 1e-9):
-            cut_rate = True
-            cut_bolus = cut_bolus or cap < pump
-        budget = max(0.0, budget - max(0.0, rate - protocol) * step)
-        state = state * decay + rate * gain
-        rates[i] = rate * 60
-    notes = ("the limits cut some of the rates the target needed",) if cut_rate else ()
-    return Plan(_merge_steps(rates, step, duration), cut_rate, cut_bolus, notes)
+    k = _kinetics(params)
+    pump = _Pump(limits)
+    count = math.ceil(duration / UPDATE_INTERVAL_MIN - 1e-9)
+    if target.site == "plasma":
+        rates, state = np.empty(count), np.zeros(k.mu.size)
+        zero_in_hold = _hold(k, target.ng_per_ml, pump, rates, 0, state)
+    else:
+        rates, zero_in_hold = _effect_site(k, target.ng_per_ml, pump, count)
+    resolution = limits.pump_resolution_mg_per_h
+    notes = [
+        f"every rate is rounded down to the pump's resolution of {resolution:g} mg/h; the curves "
+        "are those of the rounded rates"
+    ]
+    if pump.cut_rate:
+        notes.append("the limits cut some of the rates the target needed")
+    if zero_in_hold:
+        notes.append(
+            f"holding the target needs less than the pump's resolution of {resolution:g} mg/h at "
+            "times, so the pump is off for some intervals; a more dilute syringe avoids this"
+        )
+    return Plan(
+        _merge_steps(rates, UPDATE_INTERVAL_MIN, duration),
+        pump.cut_rate,
+        pump.cut_bolus,
+        tuple(notes),
+    )
+
+
+def _effect_site(k: _Kinetics, goal: float, pump: _Pump, count: int) -> tuple[FloatArray, bool]:
+    """Load by the peak rule, coast with the pump off until plasma has come down to meet the effect
+    site (which has then peaked at the target), then hold plasma at the target.
+
+    Once the pump is off (the peak rule asks for less than the resolution), it stays off until the
+    hold: the peak rule would otherwise top up the little that rounding down left, a 0.1 mg/h
+    here and there, which is not a dose anyone should program."""
+    peak = _PeakRule(k)
+    rates, state = np.zeros(count), np.zeros(k.mu.size)
+    loading = True
+    for i in range(count):
+        if i > 0 and float(state @ k.plasma) <= float(state @ k.effect):
+            return rates, _hold(k, goal, pump, rates, i, state)
+        rates[i] = pump.run(peak.rate(goal, state, pump.cap())) if loading else 0.0
+        loading = rates[i] > 0
+        state = state * k.decay + rates[i] / 60 * k.gain
+    return rates, False
+
+
+def _hold(
+    k: _Kinetics, goal: float, pump: _Pump, rates: FloatArray, first: int, state: FloatArray
+) -> bool:
+    """Fill ``rates[first:]`` (mg/h) so that plasma is at ``goal`` at the end of each interval;
+    True if some rate had to be 0 (holding needs less than the resolution)."""
+    plasma_unit = float(k.gain @ k.plasma)
+    decayed_plasma = k.decay * k.plasma
+    zero = False
+    for i in range(first, rates.size):
+        rates[i] = pump.run((goal - float(state @ decayed_plasma)) / plasma_unit)
+        zero = zero or rates[i] == 0
+        state = state * k.decay + rates[i] / 60 * k.gain
+    return zero
 
 
 def _merge_steps(rates_mg_per_h: FloatArray, step: float, duration: float) -> Schedule:

@@ -1,8 +1,9 @@
 """Pydantic models of the JSON the ``pk`` command and page read (the domain's ``schemas.py``).
 
 Strict: a number must be a JSON number (not "70"), unknown fields are refused. Ranges (negative
-doses, weights outside 30–300 kg …) are left to the engine, whose messages name the unit. Only the
-command line and the page import this module; the engine itself knows nothing of pydantic.
+doses, weights a model does not accept …) are left to the engine, whose messages name the unit.
+Only the command line and the page import this module; the engine itself knows nothing of
+pydantic.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class LimitsIn(_Strict):
     max_bolus_mg: float | None = None
     max_rate_changes: int | None = None
     min_hold_min: float | None = None
+    pump_resolution_mg_per_h: float | None = None
 
     def limits(self, weight_kg: float) -> TciLimits:
         """The given limits over the defaults for this weight (``TciLimits.for_weight``)."""

@@ -17,6 +17,9 @@ DEFAULT_MAX_BOLUS_MG_PER_KG = 0.35
 DEFAULT_MAX_MG_PER_KG_PER_H = 2.0
 #: Engineering default, not from the literature: a 1200 mL/h pump with a 1 mg/mL dilution.
 DEFAULT_MAX_PUMP_MG_PER_H = 1200.0
+#: Engineering default, not from the literature: syringe pumps are programmed in steps of 0.1 mL/h,
+#: which is 0.1 mg/h at the same 1 mg/mL dilution. A rate below it is not a rate a pump can run.
+DEFAULT_PUMP_RESOLUTION_MG_PER_H = 0.1
 DEFAULT_MAX_RATE_CHANGES = 4
 DEFAULT_MIN_HOLD_MIN = 15.0
 SITES = ("plasma", "effect")
@@ -42,14 +45,16 @@ class Target:
 
 @dataclass(frozen=True)
 class TciLimits:
-    """Pump maximum (mg/h), protocol maximum rate (mg/h), maximum bolus (mg), and for manual
-    schedules the most rate changes and the shortest time each rate is held (min)."""
+    """Pump maximum (mg/h), protocol maximum rate (mg/h), maximum bolus (mg), for manual
+    schedules the most rate changes and the shortest time each rate is held (min), and the
+    smallest step in which the TCI pump's rate can be set (mg/h)."""
 
     max_pump_mg_per_h: float
     max_mg_per_h: float
     max_bolus_mg: float
     max_rate_changes: int = DEFAULT_MAX_RATE_CHANGES
     min_hold_min: float = DEFAULT_MIN_HOLD_MIN
+    pump_resolution_mg_per_h: float = DEFAULT_PUMP_RESOLUTION_MG_PER_H
 
     def __post_init__(self) -> None:
         pump = _checks.within("max_pump_mg_per_h", self.max_pump_mg_per_h, "mg/h", 0.0, 1e5)
@@ -57,10 +62,14 @@ class TciLimits:
         bolus = _checks.within("max_bolus_mg", self.max_bolus_mg, "mg", 0.0, 1e4)
         changes = _checks.whole("max_rate_changes", self.max_rate_changes, 0, 20)
         hold = _checks.within("min_hold_min", self.min_hold_min, "min", 1.0, MAX_DURATION_MIN)
+        resolution = _checks.within(
+            "pump_resolution_mg_per_h", self.pump_resolution_mg_per_h, "mg/h", 1e-4, 100.0
+        )
         for name, value in (
             ("max_pump_mg_per_h", pump),
             ("max_mg_per_h", rate),
             ("max_bolus_mg", bolus),
+            ("pump_resolution_mg_per_h", resolution),
         ):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "max_rate_changes", changes)

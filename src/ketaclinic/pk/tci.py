@@ -2,13 +2,15 @@
 
 Two forms, chosen from a dispatch table by ``mode``:
 
-* ``"pump"``: a rate for every 10-s interval, as a TCI pump runs. Plasma targeting sets each rate so
-  that plasma is at target at the end of the interval (Bailey & Shafer's approach); effect-site
-  targeting sets it so that the *peak* of the effect-site curve that follows equals the target
-  (Shafer & Gregg 1992, J Pharmacokinet Biopharm 20:147; Jacobs' variant): with ``free(t)`` the
-  effect site if nothing more were given and ``unit(t)`` the exact response to 1 mg/min for one
-  interval, the rate is ``min over t of (target - free(t)) / unit(t)``, which makes plasma overshoot
-  just enough early on.
+* ``"pump"``: a rate for every 10-s interval, as a TCI pump runs, each rounded down to the pump's
+  resolution (``TciLimits.pump_resolution_mg_per_h``). Plasma targeting sets each rate so that
+  plasma is at target at the end of the interval (Bailey & Shafer's approach). Effect-site
+  targeting follows STANPUMP (Shafer & Gregg 1992, J Pharmacokinet Biopharm 20:147): load with the
+  largest rates that keep the effect-site peak at or below the target (plasma overshoots just
+  enough), stop until plasma has come down to meet the effect site at the target, then hold plasma
+  at the target (see ``pump``). opentiva's "revised" method (after Van Poucke et al., IEEE
+  document 1344189, as opentiva's user guide cites it) instead caps the plasma overshoot at a
+  chosen multiple of the target, at the cost of a slower approach; we do not follow it.
 * ``"manual"``: a loading bolus and at most N rate changes, each held at least M minutes, that a
   nurse can program on a plain pump. Bolus and rates are the bounded least-squares fit of exact unit
   responses to the target on a 10-s grid; the change times are the best of a small family (even or
@@ -41,8 +43,9 @@ from ketaclinic.pk.targets import MAX_DURATION_MIN, Plan, Target, TciLimits
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Grid on which results are judged (min): 2 s, fine enough to see an effect-site peak.
-ASSESS_STEP_MIN = 2.0 / 60.0
+#: Grid on which results are judged and curves returned (min): 0.1 s, so that a peak between grid
+#: points is not missed (a 2-s grid reported no overshoot where a 0.1-s grid found 2.6e-6).
+ASSESS_STEP_MIN = 0.1 / 60.0
 
 Planner = Callable[[PkParameters, Target, float, TciLimits], Plan]
 #: Dispatch table: mode → planner.
@@ -53,14 +56,16 @@ PLANNERS: Mapping[str, Planner] = MappingProxyType({"pump": plan_pump, "manual":
 class TciResult:
     """A schedule and how well it meets the target.
 
-    ``times_min`` (T,) on a 2-s grid over the duration, with ``plasma_ng_per_ml`` and
+    ``times_min`` (T,) on a 0.1-s grid over the duration, with ``plasma_ng_per_ml`` and
     ``effect_site_ng_per_ml`` (T,) predicted for ``schedule``. ``reached``: the site came within
     the tolerance of the target; ``time_to_target_min`` when (None if never); ``held``: it then
     stayed within the tolerance to the end. ``shortfall_ng_per_ml``: target − highest site
     concentration (0 if the target was met). ``max_overshoot_ng_per_ml``: highest − target (≥ 0).
     ``max_deviation_after_target_ng_per_ml``: largest |site − target| after reaching (None if never
     reached). ``rate_limited`` / ``bolus_limited``: a limit cut what the plan wanted. ``verdict``:
-    reached/held/short in one sentence. ``notes``: which limits bound, and any rounding.
+    reached/held/short in one sentence. ``notes``: which limits bound, and the rounding to the
+    pump's resolution (the curves are always those of the schedule as returned, rounded rates
+    included).
     ``warnings``: the patient outside the model's validated population.
     """
 
