@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from ketaclinic.pk.errors import PkInputError
 from ketaclinic.pk.grid import UniformGrid
@@ -137,3 +141,54 @@ def test_it_refuses_bad_population_inputs(change, parameter) -> None:
 def test_it_refuses_a_negative_coefficient_of_variation() -> None:
     with pytest.raises(PkInputError, match=r"cv\.cl"):
         Variability(cl=-0.1)
+
+
+def plain_time_above(row: np.ndarray, threshold: float, step: float) -> float:
+    """The definition, one interval at a time: linear between grid points."""
+    total = 0.0
+    for a, b in itertools.pairwise(row):
+        d0, d1 = a - threshold, b - threshold
+        if d0 >= 0 and d1 >= 0:
+            total += 1.0
+        elif d0 >= 0 or d1 >= 0:
+            total += max(d0, d1) / abs(d0 - d1)
+    return total * step
+
+
+#: Values that often sit exactly on a threshold, as well as anywhere between.
+levels = st.one_of(st.sampled_from([0.0, 50.0, 100.0, 150.0]), st.floats(0, 300))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(2, 40)), elements=levels),
+    threshold=st.sampled_from([0.0, 50.0, 100.0, 150.0, 123.4]),
+    step=st.sampled_from([1 / 60, 1 / 6, 1.0]),
+)
+def test_vectorised_time_above_matches_the_definition(values, threshold, step) -> None:
+    got = time_above(values, threshold, step)
+    want = [plain_time_above(row, threshold, step) for row in values]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 25), seed=st.integers(0, 2**32), threshold=st.floats(20, 400))
+def test_population_statistics_match_a_patient_by_patient_reference(n, seed, threshold) -> None:
+    grid = UniformGrid.until(120, 1.0)
+    result = simulate_population(
+        "domino", ADULT, PROTOCOL, grid, n=n, seed=seed, threshold_ng_per_ml=threshold,
+        percentile_method="exact", chunk_patients=7,
+    )  # fmt: skip
+    rates = sample_parameters(MODELS["domino"].parameters(70), Variability(), n, seed)
+    for i in range(n):
+        one = PkParameters(3, *(float(getattr(rates, f)[i]) for f in
+                                ("v1_l", "k10", "k12", "k21", "k13", "k31", "ke0")))  # fmt: skip
+        curves = concentrations(one, PROTOCOL, grid.times())
+        for summary, curve in zip((result.plasma, result.effect_site), curves, strict=True):
+            assert summary.peak_ng_per_ml[i] == pytest.approx(curve.max(), rel=1e-10)
+            assert summary.time_above_threshold_min[i] == pytest.approx(
+                plain_time_above(curve, threshold, 1.0), rel=1e-9, abs=1e-9
+            )
+    for summary in (result.plasma, result.effect_site):
+        share = np.mean(summary.peak_ng_per_ml > threshold)
+        assert summary.fraction_peak_above_threshold == share

@@ -133,7 +133,7 @@ class _Scratch:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.flat = np.empty((3, _SLAB * count))
+        self.flat = np.empty((1, _SLAB * count))
         self.index = np.empty(_SLAB * count, dtype=np.intp)
 
     def floats(self, which: int, rows: int, cols: int) -> FloatArray:
@@ -261,24 +261,19 @@ def time_above(
     """Minutes each row (P, T) spends above ``threshold`` on a grid of ``step`` min.
 
     Within an interval the curve is taken as linear, so with d = value − threshold at its ends
-    the share above is ``clip(max(d0, d1) / |d0 − d1|, 0, 1)`` (1 when both are exactly 0).
+    the share above is ``clip(max(d0, d1) / |d0 − d1|, 0, 1)``: 1 when both ends are at or above
+    the threshold, 0 when both are below. Only the few intervals whose ends lie on either side
+    need the division, so they are found first and computed alone (``scratch`` is unused; kept
+    for callers that pass it).
     """
-    rows, count = values.shape
-    work = scratch or _Scratch(count)
-    if rows > _SLAB:
-        parts = [
-            time_above(values[r : r + _SLAB], threshold, step, work) for r in range(0, rows, _SLAB)
-        ]
-        return np.concatenate(parts)
-    d = np.subtract(values, threshold, out=work.floats(0, rows, count))
-    high = np.maximum(d[:, :-1], d[:, 1:], out=work.floats(1, rows, count - 1))
-    span = np.subtract(d[:, :-1], d[:, 1:], out=work.floats(2, rows, count - 1))
-    np.abs(span, out=span)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(high, span, out=high)
-    np.clip(high, 0.0, 1.0, out=high)
-    high[np.isnan(high)] = 1.0
-    out: FloatArray = high.sum(axis=1) * step
+    rows = values.shape[0]
+    at_or_above = values >= threshold
+    whole = np.count_nonzero(at_or_above[:, :-1] & at_or_above[:, 1:], axis=1)
+    row, col = np.nonzero(at_or_above[:, :-1] != at_or_above[:, 1:])
+    start, end = values[row, col] - threshold, values[row, col + 1] - threshold
+    share = np.clip(np.maximum(start, end) / np.abs(start - end), 0.0, 1.0)
+    partial = np.bincount(row, weights=share, minlength=rows)
+    out: FloatArray = (whole + partial) * step
     return out
 
 
