@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from ketaclinic.pk import percentiles
 from ketaclinic.pk.errors import PkInputError
 from ketaclinic.pk.grid import UniformGrid
 from ketaclinic.pk.models import MODELS, Patient, PkParameters
@@ -23,7 +24,7 @@ from ketaclinic.pk.population import (
     time_above,
 )
 from ketaclinic.pk.schedule import Bolus, Infusion, Schedule
-from ketaclinic.pk.simulate import concentrations
+from ketaclinic.pk.simulate import concentrations, concentrations_into
 
 PROTOCOL = Schedule((Bolus(0, 24.5), Infusion(0, 240, 35)))
 GRID = UniformGrid.until(300, 1 / 6)
@@ -117,7 +118,7 @@ def test_a_hundred_thousand_patients_on_a_10_s_grid_stay_under_a_gigabyte() -> N
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.percentile_method == "histogram"
+    assert result.percentile_method == "exact"  # the block bounds fit the budget
     assert result.plasma.percentiles_ng_per_ml.shape == (3, 1801)
     assert peak < 1024**3
 
@@ -192,3 +193,46 @@ def test_population_statistics_match_a_patient_by_patient_reference(n, seed, thr
     for summary in (result.plasma, result.effect_site):
         share = np.mean(summary.peak_ng_per_ml > threshold)
         assert summary.fraction_peak_above_threshold == share
+
+
+def kernel_curves(n: int, seed: int, grid: UniformGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Every patient's curves from the engine's grid path, as the population call sees them."""
+    rates = sample_parameters(MODELS["domino"].parameters(70), Variability(), n, seed)
+    plasma, effect = np.empty((n, grid.count)), np.empty((n, grid.count))
+    concentrations_into(rates, PROTOCOL, grid, plasma, effect)
+    return np.maximum(plasma, 0.0), np.maximum(effect, 0.0)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    seed=st.integers(0, 2**32),
+    subsample=st.integers(1, 70),
+    until=st.sampled_from([5.0, 47.0, 300.0]),
+)
+def test_exact_percentiles_from_block_bounds_equal_numpys(n, seed, subsample, until) -> None:
+    """Whatever the subsample the bounds are guessed from (even one patient, so that the guesses
+    fail and the exact fallback runs), the result is numpy.percentile of all the curves."""
+    grid = UniformGrid.until(until, until / 97)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(percentiles, "_SUBSAMPLE", subsample)
+        result = simulate_population(
+            "domino", ADULT, PROTOCOL, grid, n=n, seed=seed, threshold_ng_per_ml=100.0,
+            percentile_method="exact",
+        )  # fmt: skip
+    for summary, curves in zip(
+        (result.plasma, result.effect_site), kernel_curves(n, seed, grid), strict=True
+    ):
+        want = np.percentile(curves, PERCENTILES, axis=0)
+        assert np.abs(summary.percentiles_ng_per_ml - want).max() <= 1e-12 * max(want.max(), 1)
+
+
+def test_exact_percentiles_of_thousands_of_patients_equal_numpys() -> None:
+    grid = UniformGrid.until(300, 1 / 6)
+    result = run(n=2600, percentile_method="exact")
+    assert percentiles._SUBSAMPLE < 2600  # the bounds were guessed from a subsample
+    for summary, curves in zip(
+        (result.plasma, result.effect_site), kernel_curves(2600, 7, grid), strict=True
+    ):
+        want = np.percentile(curves, PERCENTILES, axis=0)
+        assert np.abs(summary.percentiles_ng_per_ml - want).max() <= 1e-12 * want.max()

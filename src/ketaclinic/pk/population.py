@@ -31,6 +31,7 @@ from ketaclinic.pk.engine import RateArrays
 from ketaclinic.pk.errors import PkInputError
 from ketaclinic.pk.grid import UniformGrid
 from ketaclinic.pk.models import Patient, PkParameters, resolve
+from ketaclinic.pk.percentiles import BlockBounds, bounds_bytes, exact_percentiles
 from ketaclinic.pk.schedule import Schedule
 from ketaclinic.pk.simulate import concentrations_into
 
@@ -140,18 +141,21 @@ class _Scratch:
         return self.flat[which, : rows * cols].reshape(rows, cols)
 
 
+#: What the exact store needs to compute candidates' curves again: rates, schedule, grid, site.
+Context = tuple[RateArrays, Schedule, UniformGrid, int]
+
+
 class _ExactStore:
-    """Keeps every curve (time-major, T × N); percentiles by ``numpy.percentile`` (linear)."""
+    """Each patient's block minima and maxima; exact percentiles from them (``percentiles``)."""
 
     def __init__(self, n: int, count: int, bins_per_decade: int) -> None:
-        self.curves = np.empty((count, n))
+        self.bounds = BlockBounds(n, count)
 
-    def add(self, rows: slice, values: FloatArray, scratch: _Scratch) -> None:
-        self.curves[:, rows] = values.T
+    def add(self, rows: slice, values: FloatArray, scratch: _Scratch) -> FloatArray | None:
+        return self.bounds.add(rows, values)
 
-    def percentiles(self) -> FloatArray:
-        out: FloatArray = np.percentile(self.curves, PERCENTILES, axis=1)
-        return out
+    def percentiles(self, context: Context) -> FloatArray:
+        return exact_percentiles(self.bounds, PERCENTILES, *context)
 
     @staticmethod
     def accuracy(bins_per_decade: int) -> str:
@@ -168,7 +172,7 @@ class _HistogramStore:
         self.counts = np.zeros((count, self.bins), dtype=np.int64)
         self.offsets = (self.bins * np.arange(count, dtype=np.intp) + 1)[:, None]
 
-    def add(self, rows: slice, values: FloatArray, scratch: _Scratch) -> None:
+    def add(self, rows: slice, values: FloatArray, scratch: _Scratch) -> FloatArray | None:
         # Time-major order makes consecutive increments hit the same time's row of counts.
         scaled = scratch.floats(0, self.count, values.shape[0])
         np.maximum(values.T, 1e-300, out=scaled)
@@ -181,8 +185,9 @@ class _HistogramStore:
         np.copyto(index, scaled, casting="unsafe")
         index += self.offsets
         np.add.at(self.counts.reshape(-1), index.reshape(-1), 1)
+        return None
 
-    def percentiles(self) -> FloatArray:
+    def percentiles(self, context: Context) -> FloatArray:
         """numpy's "linear" percentiles: the two order statistics around rank q/100·(N−1), each
         read from its bin, then interpolated as numpy does; so each result lies within one bin
         ratio of the exact one."""
@@ -240,14 +245,15 @@ class _Site:
             # is 0 (the effect site at a first bolus); a concentration is never below 0.
             np.maximum(slab, 0.0, out=slab)
             part = slice(rows.start + s0, rows.start + s0 + slab.shape[0])
-            self.peak[part] = slab.max(axis=1)
+            block_maxima = self.store.add(part, slab, scratch)
+            top = slab if block_maxima is None else block_maxima
+            self.peak[part] = top.max(axis=1)
             self.above[part] = time_above(slab, threshold, step, scratch)
-            self.store.add(part, slab, scratch)
 
-    def summary(self, threshold: float) -> SiteSummary:
+    def summary(self, threshold: float, context: Context) -> SiteSummary:
         spread = np.percentile(self.above, PERCENTILES)
         return SiteSummary(
-            self.store.percentiles(),
+            self.store.percentiles(context),
             self.peak,
             float(np.mean(self.peak > threshold)),
             self.above,
@@ -310,9 +316,10 @@ def simulate_population(
         _Site(_STORES[method](n, grid.count, per_decade), np.empty(n), np.empty(n)),
     )
     _accumulate(rates, schedule, grid, sites, threshold, min(chunk, n), progress)
+    plasma = sites[0].summary(threshold, (rates, schedule, grid, 0))
+    effect = sites[1].summary(threshold, (rates, schedule, grid, 1))
     return PopulationResult(
-        model, n, seed, threshold, grid.times(),
-        sites[0].summary(threshold), sites[1].summary(threshold),
+        model, n, seed, threshold, grid.times(), plasma, effect,
         method, _STORES[method].accuracy(per_decade), warnings, typical,
     )  # fmt: skip
 
@@ -346,4 +353,4 @@ def _method(asked: str, n: int, count: int) -> str:
         raise PkInputError("percentile_method", f"percentile_method must be one of {METHODS}")
     if asked != "auto":
         return asked
-    return "exact" if 16 * n * count <= EXACT_BUDGET_BYTES else "histogram"
+    return "exact" if 2 * bounds_bytes(n, count) <= EXACT_BUDGET_BYTES else "histogram"
