@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ketaclinic.pk import percentiles
+from ketaclinic.pk import percentiles, population
 from ketaclinic.pk.errors import PkInputError
 from ketaclinic.pk.grid import UniformGrid
 from ketaclinic.pk.models import MODELS, Patient, PkParameters
@@ -207,15 +207,16 @@ def kernel_curves(n: int, seed: int, grid: UniformGrid) -> tuple[np.ndarray, np.
 @given(
     n=st.integers(1, 60),
     seed=st.integers(0, 2**32),
-    subsample=st.integers(1, 70),
+    block=st.sampled_from([1, 2, 5, 32]),
     until=st.sampled_from([5.0, 47.0, 300.0]),
 )
-def test_exact_percentiles_from_block_bounds_equal_numpys(n, seed, subsample, until) -> None:
-    """Whatever the subsample the bounds are guessed from (even one patient, so that the guesses
-    fail and the exact fallback runs), the result is numpy.percentile of all the curves."""
+def test_exact_percentiles_from_block_bounds_equal_numpys(n, seed, block, until) -> None:
+    """Whatever the block length (1: every value its own block), the result is numpy.percentile
+    of all the curves."""
     grid = UniformGrid.until(until, until / 97)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(percentiles, "_SUBSAMPLE", subsample)
+        patch.setattr(percentiles, "BLOCK", block)
+        patch.setattr(population, "BLOCK", block)
         result = simulate_population(
             "domino", ADULT, PROTOCOL, grid, n=n, seed=seed, threshold_ng_per_ml=100.0,
             percentile_method="exact",
@@ -230,7 +231,6 @@ def test_exact_percentiles_from_block_bounds_equal_numpys(n, seed, subsample, un
 def test_exact_percentiles_of_thousands_of_patients_equal_numpys() -> None:
     grid = UniformGrid.until(300, 1 / 6)
     result = run(n=2600, percentile_method="exact")
-    assert percentiles._SUBSAMPLE < 2600  # the bounds were guessed from a subsample
     for summary, curves in zip(
         (result.plasma, result.effect_site), kernel_curves(2600, 7, grid), strict=True
     ):

@@ -7,9 +7,8 @@ all, time (a selection is ~20 ns per value here, against ~1 ns to write a value)
 Instead, while the curves stream past in chunks, each patient's minimum and maximum over every
 block of ``BLOCK`` consecutive grid times is kept (2 numbers per 32 values). For block j:
 
-* ``low`` ≤ the r-th smallest of the patients' block minima and ``high`` ≥ the (r+1)-th smallest
-  of their block maxima, so at every time of the block both order statistics lie in
-  [low, high];
+* ``low``, the r-th smallest of the patients' block minima, and ``high``, the (r+1)-th smallest
+  of their block maxima, bracket both order statistics at every time of the block;
 * a patient whose block maximum is below ``low`` is below both at every time of the block
   (``below`` of them), one whose block minimum is above ``high`` is above both;
 * the others, the candidates, are few (about 1 % of patients: those whose curve passes near the
@@ -17,9 +16,8 @@ block of ``BLOCK`` consecutive grid times is kept (2 numbers per 32 values). For
   (r + 1 − below)-th smallest of the candidates' values, which are computed again, exactly, for
   that block only.
 
-``low`` and ``high`` come from a subsample of the patients with a wide margin and are checked
-against all of them (a count); a block where the check fails takes the exact order statistic of
-all patients instead. The result is numpy.percentile's, exactly, whatever the subsample.
+The result is numpy.percentile's (up to the last bit: the candidates' values are computed
+directly rather than by the grid path's factored exponentials).
 """
 
 from __future__ import annotations
@@ -39,9 +37,6 @@ IntArray = npt.NDArray[np.intp]
 
 #: Grid times per block. Smaller blocks mean fewer candidates but more bounds to keep.
 BLOCK = 32
-#: Patients whose bounds estimate ``low`` and ``high`` (a random subsample: patients are drawn
-#: independently, so the first ones will do).
-_SUBSAMPLE = 2048
 #: Candidate values computed at once (pairs of patient and block), bounding the scratch memory.
 _PAIRS_AT_ONCE = 4096
 
@@ -51,28 +46,70 @@ def bounds_bytes(n: int, count: int) -> int:
     return 16 * n * math.ceil(count / BLOCK)
 
 
+def block_starts(count: int) -> IntArray:
+    """The first grid index of each block."""
+    return np.arange(0, count, BLOCK, dtype=np.intp)
+
+
+def block_bounds(values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Minimum and maximum (P, B) of each row of ``values`` (P, T) over each block, never below 0
+    (the fast evaluator leaves rounding residue of ~-1e-15 × peak where the exact value is 0)."""
+    starts = block_starts(values.shape[1])
+    low = np.minimum.reduceat(values, starts, axis=1)
+    high = np.maximum.reduceat(values, starts, axis=1)
+    np.maximum(low, 0.0, out=low)
+    np.maximum(high, 0.0, out=high)
+    return low, high
+
+
 class BlockBounds:
-    """Each patient's minimum and maximum over each block of grid times, block-major (B, N)."""
+    """Every patient's block minima and maxima (N, B), written patient by patient; ``low`` and
+    ``high`` give them block-major (B, N), as the selection wants them."""
 
     def __init__(self, n: int, count: int) -> None:
-        self.starts = np.arange(0, count, BLOCK)
-        self.low = np.empty((self.starts.size, n))
-        self.high = np.empty((self.starts.size, n))
+        self.starts = block_starts(count)
+        self.minima = np.empty((n, self.starts.size))
+        self.maxima = np.empty((n, self.starts.size))
+        self._by_block: tuple[FloatArray, FloatArray] | None = None
 
-    def add(self, rows: slice, values: FloatArray) -> FloatArray:
-        """Record ``values`` (P, T) of patients ``rows``; return their block maxima (P, B)."""
-        self.low[:, rows] = np.minimum.reduceat(values, self.starts, axis=1).T
-        top = np.maximum.reduceat(values, self.starts, axis=1)
-        self.high[:, rows] = top.T
-        return top
+    def add(self, rows: slice, low: FloatArray, high: FloatArray) -> None:
+        """Record the bounds (P, B) of patients ``rows``."""
+        self.minima[rows] = low
+        self.maxima[rows] = high
+
+    @property
+    def low(self) -> FloatArray:
+        return self._block_major()[0]
+
+    @property
+    def high(self) -> FloatArray:
+        return self._block_major()[1]
+
+    def _block_major(self) -> tuple[FloatArray, FloatArray]:
+        if self._by_block is None:
+            self._by_block = (
+                np.ascontiguousarray(self.minima.T),
+                np.ascontiguousarray(self.maxima.T),
+            )
+        return self._by_block
 
 
 class _Curves:
-    """Exact values of chosen patients at chosen blocks of the grid, for one site."""
+    """Exact values of chosen patients at chosen blocks of the grid, for one site.
+
+    Every patient's modal form is computed once (small: a few numbers per patient and dose
+    event) and reused for all the blocks and percentiles that pick them.
+    """
 
     def __init__(self, rates: RateArrays, schedule: Schedule, grid: UniformGrid, site: int):
-        self.rates, self.grid, self.site = rates, grid, site
-        self.pw = schedule.piecewise()
+        self.grid, self.pw = grid, schedule.piecewise()
+        modes = engine.decompose(rates)
+        states = engine.modal_states(modes, self.pw)
+        weights = (modes.plasma_weights, modes.effect_weights)[site]
+        self.mu = modes.rates_per_min
+        self.level, self.amplitude = engine.site_coefficients(
+            weights * engine.NG_PER_ML_PER_MG_PER_L, states
+        )
 
     def at(self, patients: IntArray, blocks: IntArray) -> FloatArray:
         """(S, BLOCK) values of patient ``patients[s]`` over block ``blocks[s]``; times past the
@@ -84,24 +121,14 @@ class _Curves:
         return out
 
     def _some(self, patients: IntArray, blocks: IntArray) -> FloatArray:
-        unique, which = np.unique(patients, return_inverse=True)
-        r = self.rates
-        chosen = RateArrays(
-            r.compartments, r.v1_l[unique], r.k10[unique], r.k12[unique], r.k21[unique],
-            r.k13[unique], r.k31[unique], r.ke0[unique],
-        )  # fmt: skip
-        modes = engine.decompose(chosen)
-        states = engine.modal_states(modes, self.pw)
-        weights = (modes.plasma_weights, modes.effect_weights)[self.site]
-        level, amplitude = engine.site_coefficients(weights * engine.NG_PER_ML_PER_MG_PER_L, states)
         index = np.minimum(blocks[:, None] * BLOCK + np.arange(BLOCK), self.grid.count - 1)
         times = self.grid.start_min + self.grid.step_min * index.astype(np.float64)
         piece = engine.piece_index(self.pw, times)
         since = times - self.pw.starts_min[piece]
-        mu = modes.rates_per_min[which]  # (S, M)
-        decay = np.exp(np.maximum(-mu[:, None, :] * since[:, :, None], -700.0))
-        values = level[which[:, None], piece] + np.einsum(
-            "stm,stm->st", amplitude[which[:, None], piece], decay
+        decay = np.exp(np.maximum(-self.mu[patients][:, None, :] * since[:, :, None], -700.0))
+        who = patients[:, None]
+        values = self.level[who, piece] + np.einsum(
+            "stm,stm->st", self.amplitude[who, piece], decay
         )
         out: FloatArray = np.maximum(values, 0.0)
         return out
@@ -132,8 +159,8 @@ def _order_statistics(
     bounds: BlockBounds, first: int, second: int, curves: _Curves, count: int
 ) -> tuple[FloatArray, FloatArray]:
     """The ``first``-th and ``second``-th smallest value (0-based) at every grid time."""
-    low = _bound(bounds.low, first, below=True)
-    high = _bound(bounds.high, second, below=False)
+    low = _bound(bounds.low, first)
+    high = _bound(bounds.high, second)
     below = np.count_nonzero(bounds.high < low[:, None], axis=1)
     candidate = (bounds.high >= low[:, None]) & (bounds.low <= high[:, None])
     blocks, patients = np.nonzero(candidate)
@@ -150,29 +177,7 @@ def _order_statistics(
     return lower, upper
 
 
-def _bound(per_block: FloatArray, k: int, *, below: bool) -> FloatArray:
-    """Per block (rows of ``per_block``, (B, N)): a value ≤ the k-th smallest (``below``) or ≥ it.
-
-    Estimated from a subsample with a margin, then checked by counting; a block that fails the
-    check gets the exact k-th smallest.
-    """
-    n = per_block.shape[1]
-    if n <= _SUBSAMPLE:
-        exact: FloatArray = np.partition(per_block, k, axis=1)[:, k]
-        return exact
-    sub = per_block[:, :_SUBSAMPLE]
-    share = (k + 0.5) / n
-    margin = math.ceil(5 * math.sqrt(_SUBSAMPLE * share * (1 - share))) + 2
-    centre = share * _SUBSAMPLE
-    at = math.floor(centre) - margin if below else math.ceil(centre) + margin
-    at = min(max(at, 0), _SUBSAMPLE - 1)
-    guess = np.partition(sub, at, axis=1)[:, at]
-    if below:  # guess ≤ k-th smallest ⟺ at most k values lie strictly below it
-        wrong = np.count_nonzero(per_block < guess[:, None], axis=1) > k
-    else:  # guess ≥ k-th smallest ⟺ at least k + 1 values lie at or below it
-        wrong = np.count_nonzero(per_block <= guess[:, None], axis=1) < k + 1
-    if np.any(wrong):
-        rows = np.flatnonzero(wrong)
-        guess[rows] = np.partition(per_block[rows], k, axis=1)[:, k]
-    out: FloatArray = guess
+def _bound(per_block: FloatArray, k: int) -> FloatArray:
+    """The k-th smallest (0-based) of each row of ``per_block`` (B, N)."""
+    out: FloatArray = np.partition(per_block, k, axis=1)[:, k]
     return out

@@ -31,7 +31,14 @@ from ketaclinic.pk.engine import RateArrays
 from ketaclinic.pk.errors import PkInputError
 from ketaclinic.pk.grid import UniformGrid
 from ketaclinic.pk.models import Patient, PkParameters, resolve
-from ketaclinic.pk.percentiles import BlockBounds, bounds_bytes, exact_percentiles
+from ketaclinic.pk.percentiles import (
+    BLOCK,
+    BlockBounds,
+    block_bounds,
+    block_starts,
+    bounds_bytes,
+    exact_percentiles,
+)
 from ketaclinic.pk.schedule import Schedule
 from ketaclinic.pk.simulate import concentrations_into
 
@@ -143,6 +150,8 @@ class _Scratch:
 
 #: What the exact store needs to compute candidates' curves again: rates, schedule, grid, site.
 Context = tuple[RateArrays, Schedule, UniformGrid, int]
+#: A slab's block minima and maxima (P, B), from ``percentiles.block_bounds``.
+Bounds = tuple[FloatArray, FloatArray]
 
 
 class _ExactStore:
@@ -151,8 +160,8 @@ class _ExactStore:
     def __init__(self, n: int, count: int, bins_per_decade: int) -> None:
         self.bounds = BlockBounds(n, count)
 
-    def add(self, rows: slice, values: FloatArray, scratch: _Scratch) -> FloatArray | None:
-        return self.bounds.add(rows, values)
+    def add(self, rows: slice, values: FloatArray, bounds: Bounds, scratch: _Scratch) -> None:
+        self.bounds.add(rows, *bounds)
 
     def percentiles(self, context: Context) -> FloatArray:
         return exact_percentiles(self.bounds, PERCENTILES, *context)
@@ -172,7 +181,8 @@ class _HistogramStore:
         self.counts = np.zeros((count, self.bins), dtype=np.int64)
         self.offsets = (self.bins * np.arange(count, dtype=np.intp) + 1)[:, None]
 
-    def add(self, rows: slice, values: FloatArray, scratch: _Scratch) -> FloatArray | None:
+    def add(self, rows: slice, values: FloatArray, bounds: Bounds, scratch: _Scratch) -> None:
+        np.maximum(values, 0.0, out=values)  # rounding residue (see ``block_bounds``)
         # Time-major order makes consecutive increments hit the same time's row of counts.
         scaled = scratch.floats(0, self.count, values.shape[0])
         np.maximum(values.T, 1e-300, out=scaled)
@@ -185,7 +195,6 @@ class _HistogramStore:
         np.copyto(index, scaled, casting="unsafe")
         index += self.offsets
         np.add.at(self.counts.reshape(-1), index.reshape(-1), 1)
-        return None
 
     def percentiles(self, context: Context) -> FloatArray:
         """numpy's "linear" percentiles: the two order statistics around rank q/100·(N−1), each
@@ -241,14 +250,11 @@ class _Site:
     ) -> None:
         for s0 in range(0, values.shape[0], _SLAB):
             slab = values[s0 : s0 + _SLAB]
-            # The fast evaluator leaves rounding residue of ~-1e-15 × peak where the exact value
-            # is 0 (the effect site at a first bolus); a concentration is never below 0.
-            np.maximum(slab, 0.0, out=slab)
             part = slice(rows.start + s0, rows.start + s0 + slab.shape[0])
-            block_maxima = self.store.add(part, slab, scratch)
-            top = slab if block_maxima is None else block_maxima
-            self.peak[part] = top.max(axis=1)
-            self.above[part] = time_above(slab, threshold, step, scratch)
+            bounds = block_bounds(slab)
+            self.peak[part] = bounds[1].max(axis=1)
+            self.above[part] = _time_above(slab, bounds, threshold, step)
+            self.store.add(part, slab, bounds, scratch)
 
     def summary(self, threshold: float, context: Context) -> SiteSummary:
         spread = np.percentile(self.above, PERCENTILES)
@@ -268,18 +274,37 @@ def time_above(
 
     Within an interval the curve is taken as linear, so with d = value − threshold at its ends
     the share above is ``clip(max(d0, d1) / |d0 − d1|, 0, 1)``: 1 when both ends are at or above
-    the threshold, 0 when both are below. Only the few intervals whose ends lie on either side
-    need the division, so they are found first and computed alone (``scratch`` is unused; kept
-    for callers that pass it).
+    the threshold, 0 when both are below. Values below 0 count as 0 (rounding residue).
+    ``scratch`` is unused; kept for callers that pass it.
     """
-    rows = values.shape[0]
-    at_or_above = values >= threshold
-    whole = np.count_nonzero(at_or_above[:, :-1] & at_or_above[:, 1:], axis=1)
-    row, col = np.nonzero(at_or_above[:, :-1] != at_or_above[:, 1:])
-    start, end = values[row, col] - threshold, values[row, col + 1] - threshold
-    share = np.clip(np.maximum(start, end) / np.abs(start - end), 0.0, 1.0)
-    partial = np.bincount(row, weights=share, minlength=rows)
-    out: FloatArray = (whole + partial) * step
+    return _time_above(values, block_bounds(values), threshold, step)
+
+
+def _time_above(values: FloatArray, bounds: Bounds, threshold: float, step: float) -> FloatArray:
+    """``time_above`` from the block bounds: a block of intervals whose lowest point is at or above
+    the threshold counts whole, one whose highest is below counts 0, and only the few blocks in
+    between (where the curve crosses) are looked at interval by interval."""
+    rows, count = values.shape
+    starts = block_starts(count)
+    intervals = np.minimum(starts + BLOCK, count - 1) - starts
+    low, high = bounds
+    if starts.size > 1:  # a block's last interval ends on the next block's first point
+        following = np.maximum(values[:, starts[1:]], 0.0)
+        low, high = low.copy(), high.copy()
+        np.minimum(low[:, :-1], following, out=low[:, :-1])
+        np.maximum(high[:, :-1], following, out=high[:, :-1])
+    whole = low >= threshold
+    counted = whole.astype(np.float64) @ intervals.astype(np.float64)
+    row, block = np.nonzero(~whole & (high >= threshold) & (intervals > 0))
+    index = np.minimum(starts[block][:, None] + np.arange(BLOCK + 1), count - 1)
+    ends = np.maximum(values[row[:, None], index], 0.0) - threshold
+    first, second = ends[:, :-1], ends[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.clip(np.maximum(first, second) / np.abs(first - second), 0.0, 1.0)
+    share[(first >= 0) & (second >= 0)] = 1.0
+    share[np.arange(BLOCK)[None, :] >= intervals[block][:, None]] = 0.0
+    partial = np.bincount(row, weights=share.sum(axis=1), minlength=rows)
+    out: FloatArray = (counted + partial) * step
     return out
 
 
