@@ -319,7 +319,7 @@ def simulate_population(
     threshold_ng_per_ml: float,
     variability: Variability | None = None,
     ke0_per_min: float | None = None,
-    chunk_patients: int = 512,
+    chunk_patients: int = 128,
     percentile_method: str = "auto",
     bins_per_decade: int = 400,
     progress: Callable[[int, int], None] | None = None,
