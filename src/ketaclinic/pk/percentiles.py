@@ -39,6 +39,8 @@ IntArray = npt.NDArray[np.intp]
 
 #: Grid times per block. Smaller blocks mean fewer candidates but more bounds to keep.
 BLOCK = 32
+#: Relative step outwards before rounding a bound to float32 (see ``BlockBounds.add``).
+_OUTWARD = 2.0**-22
 #: Candidate values computed at once (pairs of patient and block), bounding the scratch memory.
 _PAIRS_AT_ONCE = 4096
 
@@ -77,10 +79,10 @@ class BlockBounds:
 
     def add(self, rows: slice, low: FloatArray, high: FloatArray) -> None:
         """Record the bounds (P, B) of patients ``rows``, rounded outwards to float32."""
-        for bound, out, away in ((low, self.minima, -np.inf), (high, self.maxima, np.inf)):
-            narrow = bound.astype(np.float32)
-            inside = narrow > bound if away < 0 else narrow < bound
-            out[rows] = np.where(inside, np.nextafter(narrow, np.float32(away)), narrow)
+        # Bounds are ≥ 0; moving them 2**-22 outwards first means rounding to the nearest float32
+        # (which moves by at most 2**-24) cannot bring them back inside.
+        self.minima[rows] = low * (1 - _OUTWARD)
+        self.maxima[rows] = high * (1 + _OUTWARD)
 
     @property
     def low(self) -> Float32Array:
