@@ -305,3 +305,15 @@ def test_manual_schedules_keep_every_limit_on_the_pumps_grain(
     assert all(abs(i.mg_per_h * 10 - round(i.mg_per_h * 10)) < 1e-6 for i in infusions)
     assert all(b.mg <= bolus and abs(b.mg * 10 - round(b.mg * 10)) < 1e-6
                for b in result.schedule.boluses)  # fmt: skip
+
+
+def test_a_target_too_low_for_the_pumps_resolution_is_said_so() -> None:
+    # Domino holds 0.3 ng/mL with about 0.1 mg/h: at a 1 mg/h resolution the pump must be off at
+    # times, and the notes say why rather than hiding it.
+    limits = TciLimits(1200, 140, 24.5, pump_resolution_mg_per_h=1.0)
+    result = plan("domino", ADULT, Target("plasma", 0.3), 60, limits, mode="pump")
+    rates = rates_per_update(result)
+    assert_pump_runs_whole_steps(rates, 1.0)
+    assert any("less than the pump's resolution of 1 mg/h" in n for n in result.notes)
+    fine = plan("domino", ADULT, Target("plasma", 150), 60, limits, mode="pump")
+    assert not any("less than the pump's resolution" in n for n in fine.notes)

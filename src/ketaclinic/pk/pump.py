@@ -211,15 +211,16 @@ def _hold(
     k: _Kinetics, goal: float, pump: _Pump, rates: FloatArray, first: int, state: FloatArray
 ) -> bool:
     """Fill ``rates[first:]`` (mg/h) so that plasma is at ``goal`` at the end of each interval;
-    True if some rate had to be 0 (holding needs less than the resolution)."""
+    True if some wanted rate was above 0 but below the resolution, so the pump ran 0 instead."""
     plasma_unit = float(k.gain @ k.plasma)
     decayed_plasma = k.decay * k.plasma
-    zero = False
+    too_fine = False
     for i in range(first, rates.size):
-        rates[i] = pump.run((goal - float(state @ decayed_plasma)) / plasma_unit)
-        zero = zero or rates[i] == 0
+        wanted = (goal - float(state @ decayed_plasma)) / plasma_unit
+        rates[i] = pump.run(wanted)
+        too_fine = too_fine or (rates[i] == 0 and 0 < wanted * 60 < pump.resolution)
         state = state * k.decay + rates[i] / 60 * k.gain
-    return zero
+    return too_fine
 
 
 def _merge_steps(rates_mg_per_h: FloatArray, step: float, duration: float) -> Schedule:
