@@ -5,16 +5,21 @@ Each patient's volumes, clearances and ke0 are the model's typical values times 
 ``numpy.random.default_rng(seed)`` for all patients at once (so the draw never depends on chunking).
 
 Memory is bounded by working in chunks of ``chunk_patients``: only per-patient numbers (peaks, time
-above threshold) and per-time summaries are kept. Percentile curves (5th/50th/95th) are
+above threshold, and each patient's minimum and maximum over blocks of 32 grid times) and per-time
+summaries are kept. Peaks and time above the threshold come from the block bounds (only blocks
+where a curve crosses the threshold are looked at point by point). Percentile curves
+(5th/50th/95th) are
 
-* ``"exact"``: every curve is kept and ``numpy.percentile`` (linear) applied; memory 16·N·T bytes;
+* ``"exact"``: what ``numpy.percentile`` (linear) gives over all curves, computed from the block
+  bounds and the few patients near each percentile (``percentiles``); memory 16·N·⌈T/32⌉ bytes
+  for both sites;
 * ``"histogram"``: per time point, counts in log-spaced bins from 0.01 to 100,000 ng/mL,
   ``bins_per_decade`` (default 400) per decade; a percentile is read off the cumulative counts and
   interpolated log-linearly inside its bin. Its relative error is below the bin ratio
   ``10**(1/bins_per_decade) - 1`` (0.58% at 400), values below 0.01 ng/mL read as 0. Memory
   ``8·T·(7·bins_per_decade + 2)`` bytes for both sites, independent of N.
 
-``"auto"`` is exact when all curves fit in ``EXACT_BUDGET_BYTES``, else histogram.
+``"auto"`` is exact when the block bounds fit in ``EXACT_BUDGET_BYTES``, else histogram.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Look-ahead spacing for the effect-site peak search (min). Around the best point the search is
 #: refined ``_ROUNDS`` times on ``_POINTS`` points, each round narrowing the bracket 32-fold: to
-#: ~1e-8 min, where the rate's error (quadratic in the time error) is below 1e-12 relative.
+#: ~1e-8 min around the peak (the rate's error is quadratic in that time error).
 _COARSE_MIN = UPDATE_INTERVAL_MIN / 2
 _POINTS = 65
 _ROUNDS = 5
