@@ -328,3 +328,22 @@ def test_default_table_maps_only_to_known_fields_with_units():
 def test_a_bad_mapping_table_is_refused(mappings, words):
     with pytest.raises(MappingError, match=words):
         build_table(mappings)
+
+
+def test_each_obx_without_its_own_time_takes_the_time_of_its_obr():
+    lines = PCD01.split("\r")
+    second_obr = "OBR|2|||182777000^monitoring of patient^SCT|||20250115102000-0500"
+    lines.insert(7, second_obr)  # before OBX 4 and 5 (the blood pressure)
+    text = "\r".join(lines).replace("||||R|||20250115101400-0500||||", "||||R|||||||")
+    result = parse_message(text)
+    assert isinstance(result, VitalsMessage)
+    times = {r.field: r.observed_at for r in result.readings}
+    assert times["systolic_mmhg"] == datetime(2025, 1, 15, 10, 20, tzinfo=EST)
+    assert times["heart_rate_per_min"] == result.observed_at
+
+
+def test_an_obx_before_any_obr_is_refused():
+    lines = PCD01.split("\r")
+    obr = lines.pop(3)
+    lines.append(obr)
+    assert "before any OBR" in _refusal("\r".join(lines)).reason

@@ -334,16 +334,28 @@ def _read_vitals(
     names = _segment_names(message)
     if "OBR" not in names or "OBX" not in names:
         raise _Refused("AE", "ORU^R01 without OBR and OBX segments", ERR_SEGMENT_SEQUENCE)
-    obr_times = [_field(obr, 7) for obr in message.segments("OBR") if _field(obr, 7)]
-    request_time = _parse_timestamp(obr_times[0], assume_tz=assume_tz) if obr_times else None
     readings: list[Reading] = []
     devices: set[str] = set()
-    for obx in message.segments("OBX"):
-        reading = _read_observation(obx, table, request_time, assume_tz)
-        if reading is not None:
-            readings.append(reading)
-            if device := _component(_field(obx, 18), 1):
-                devices.add(device)
+    request_times: list[datetime] = []
+    current_time: datetime | None = None
+    seen_obr = False
+    for segment in message:
+        name = str(segment[0])
+        if name == "OBR":
+            # Each OBX falls back on the time of the OBR it follows (OBR-7).
+            seen_obr = True
+            raw_time = _field(segment, 7)
+            current_time = _parse_timestamp(raw_time, assume_tz=assume_tz) if raw_time else None
+            if current_time is not None:
+                request_times.append(current_time)
+        elif name == "OBX":
+            if not seen_obr:
+                raise _Refused("AE", "an OBX comes before any OBR", ERR_SEGMENT_SEQUENCE)
+            reading = _read_observation(segment, table, current_time, assume_tz)
+            if reading is not None:
+                readings.append(reading)
+                if device := _component(_field(segment, 18), 1):
+                    devices.add(device)
     if not readings:
         raise _Refused("AE", "no OBX carries a charted vital sign", ERR_REQUIRED_FIELD_MISSING)
     _refuse_conflicts(readings)
@@ -356,7 +368,7 @@ def _read_vitals(
         mrn_authority=authority,
         device_id=next(iter(devices), None),
         bed=bed,
-        observed_at=request_time or max(reading.observed_at for reading in readings),
+        observed_at=request_times[0] if request_times else max(r.observed_at for r in readings),
         readings=tuple(readings),
     )
 
