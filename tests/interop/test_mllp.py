@@ -145,8 +145,18 @@ def test_one_connection_with_several_messages_in_one_write_gets_each_ack_in_orde
     assert seen == ["M1", "M2", None, "M4"]
 
 
-def test_messages_split_across_many_reads_are_reassembled():
-    first, second = _message("S1"), _message("S2", seed=1)
+FIRST, SECOND = _message("S1"), _message("S2", seed=1)
+
+
+@pytest.mark.parametrize(
+    "read_size",
+    [
+        7,  # every message spans dozens of reads
+        len(frame(FIRST)) - 1,  # the first read ends between 0x1C and 0x0D
+    ],
+)
+def test_messages_split_across_many_reads_are_reassembled(read_size):
+    first, second = FIRST, SECOND
 
     async def scenario(server: MllpServer, recorder: Recorder):
         client = await MllpClient.connect("127.0.0.1", server.port)
@@ -161,8 +171,7 @@ def test_messages_split_across_many_reads_are_reassembled():
         await client.close()
         return [ack_first, ack_second], recorder.control_ids
 
-    # A 7-byte read size makes every message span dozens of reads, end block included.
-    acks, seen = _run(scenario, read_size=7)
+    acks, seen = _run(scenario, read_size=read_size)
     assert [_msa(ack) for ack in acks] == [("AA", "S1"), ("AA", "S2")]
     assert seen == ["S1", "S2"]
 
