@@ -347,3 +347,26 @@ def test_an_obx_before_any_obr_is_refused():
     obr = lines.pop(3)
     lines.append(obr)
     assert "before any OBR" in _refusal("\r".join(lines)).reason
+
+
+segment_text = st.text(st.characters(exclude_characters="\x0b\x1c"), max_size=80)
+
+
+@given(
+    junk=st.lists(
+        st.one_of(
+            segment_text,
+            st.builds("OBX|{}".format, segment_text),
+            st.builds("PID|{}".format, segment_text),
+            st.builds("OBR|{}".format, segment_text),
+        ),
+        max_size=6,
+    ),
+    msh=st.sampled_from(["", "MSH|^~\\&|", "MSH|^~\\&|A|B|C|D|20250101||ORU^R01|X1|P|2.6"]),
+)
+def test_any_text_gets_a_result_or_a_refusal_and_an_ack(junk, msh):
+    text = "\r".join([msh, *junk]) if msh else "\r".join(junk)
+    parsed = parse_message(text)
+    assert isinstance(parsed, VitalsMessage | Demographics | Refusal)
+    ack = ack_for(parsed, control_id="ACK", timestamp=ACK_TIME)
+    assert hl7.parse(ack).segment("MSA")[1][0] in ("AA", "AE", "AR")

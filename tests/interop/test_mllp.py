@@ -245,3 +245,17 @@ def test_a_stream_that_is_not_mllp_closes_the_connection():
         return recorder.control_ids
 
     assert _run(scenario) == []
+
+
+def test_closing_the_server_ends_idle_persistent_connections():
+    async def main():
+        server = await start_server(Recorder(), "127.0.0.1", 0)
+        client = await MllpClient.connect("127.0.0.1", server.port)
+        ack = await asyncio.wait_for(client.send(_message("P1")), HANG_GUARD_SECONDS)
+        await asyncio.wait_for(server.close(), HANG_GUARD_SECONDS)
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(client.read_ack(), HANG_GUARD_SECONDS)
+        await client.close()
+        return ack
+
+    assert _msa(asyncio.run(main())) == ("AA", "P1")
