@@ -21,7 +21,7 @@ from ketaclinic.config import Settings
 from ketaclinic.errors import KetaclinicError, NotFound
 from ketaclinic.infusions.pages import find_session, render_session_page
 from ketaclinic.inventory import chain
-from ketaclinic.inventory.schemas import DrawIn, WitnessIn
+from ketaclinic.inventory.schemas import DrawIn, ReturnIn, WitnessIn
 from ketaclinic.inventory.witnesses import check_witness
 from ketaclinic.web.forms import validation_messages
 from ketaclinic.web.params import RecordId
@@ -166,4 +166,63 @@ def _waste(
             {field: error.msg}, error.status_code,
         )  # fmt: skip
     flash(request, "Waste recorded and witnessed: the session's chain is closed.", "success")
+    return RedirectResponse(f"/sessions/{session_id}#drug-chain", status_code=303)
+
+
+@router.post("/sessions/{session_id}/return")
+async def return_unopened(
+    request: Request,
+    session_id: RecordId,
+    actor: Handler,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_return, request, session_id, actor, session, settings, form)
+
+
+def _return(
+    request: Request,
+    session_id: int,
+    actor: Actor,
+    session: Session,
+    settings: Settings,
+    form: FormData,
+) -> Response:
+    values = _values(form, "lot_id", "location_id", "containers", "witness_username")
+    body = {
+        "lot_id": values["lot_id"] or None,
+        "location_id": values["location_id"] or None,
+        "containers": values["containers"] or None,
+        "witness": {
+            "username": values["witness_username"],
+            "password": str(form.get("witness_password", "")),
+        },
+    }
+    try:
+        data = ReturnIn.model_validate(body)
+    except ValidationError as error:
+        errors = {
+            ("witness_username" if k.startswith("witness") else k): v
+            for k, v in validation_messages(error).items()
+        }
+        return _refused(
+            request, session, actor, settings, session_id, "return", values, errors, 422
+        )
+    try:
+        witness = check_witness(session, settings, data.witness)
+        with session.begin():
+            row = find_session(session, actor, session_id, lock=True)
+            entry = chain.return_unopened(session, actor=actor, row=row, data=data, witness=witness)
+            returned = f"{entry.containers} unopened ({entry.quantity_mg.normalize():f} mg)"
+    except KetaclinicError as error:
+        if isinstance(error, NotFound) and error.loc[:1] != ("body",):
+            raise
+        field = _field(error.loc)
+        field = "witness_username" if field == "witness" else field
+        return _refused(
+            request, session, actor, settings, session_id, "return", values,
+            {field: error.msg}, error.status_code,
+        )  # fmt: skip
+    flash(request, f"Returned {returned} to stock, witnessed.", "success")
     return RedirectResponse(f"/sessions/{session_id}#drug-chain", status_code=303)
