@@ -2,7 +2,8 @@
 delivery on the receive page and a second nurse confirms the count; before the start the nurse
 draws from that lot on the session page, runs and stops the pump there, and records the rest as
 waste with the second nurse's signature; then the administration record of 21 CFR 1304.22(c) is
-opened as a page and its CSV and PDF links answer with the same administration.
+opened as a page, with the patient's postal address, and its CSV and PDF links answer with
+the same administration.
 
 The product, the locked location, the patient, the booking and the order are set up over the API
 (they have no page of their own, or are tested elsewhere). The server runs in this process, so
@@ -29,6 +30,7 @@ from tests.inventory.helpers import API, KETAMINE
 
 pytestmark = pytest.mark.browser
 LOT = "E2E-LOT-7"
+ADDRESS_LINE = "12 Synthetic Lane, Demo City, OR 00000"  # 1304.22(c): the patient's address
 MANNER = "into the pharmaceutical waste bin, rendered unrecoverable"
 
 
@@ -36,6 +38,11 @@ def _setup(client: TestClient, make_person: Callable[..., Person]) -> dict[str, 
     """A physician records the product and the safe; a nurse books the session; the order is
     signed and verified (check-in, order and blind check over the API)."""
     team = Team(client, make_person)
+    address = {"line1": "12 Synthetic Lane", "city": "Demo City", "state": "OR", "zip": "00000"}
+    recorded = client.patch(
+        f"/api/v1/patients/{team.patient_id}", json={"address": address}, headers=team.nurse
+    )
+    assert recorded.status_code == 200, recorded.text
     product = client.post(API + "/products", json=KETAMINE, headers=team.physician)
     safe = client.post(API + "/locations", json={"name": "Safe A"}, headers=team.physician)
     assert product.status_code == safe.status_code == 201, (product.text, safe.text)
@@ -130,7 +137,7 @@ def test_a_lot_is_received_drawn_for_an_infusion_wasted_with_a_witness_and_repor
         row = rows.first.inner_text()
         patient = _patient_name(client, setup["team"])
         names = _display_names(factory, second)
-        for expected in (patient, LOT, f"{given.normalize():f}", f"{(50 - given).normalize():f}",
+        for expected in (patient, ADDRESS_LINE, LOT, f"{given.normalize():f}", f"{(50 - given).normalize():f}",
                          names, MANNER, str(sid)):  # fmt: skip
             assert expected in row, (expected, row)
 
@@ -140,7 +147,8 @@ def test_a_lot_is_received_drawn_for_an_infusion_wasted_with_a_witness_and_repor
         assert csv_answer.status == 200
         assert csv_answer.headers["content-type"].startswith("text/csv")
         records = [r for r in csv.reader(io.StringIO(csv_answer.text())) if LOT in r]
-        assert len(records) == 1 and str(sid) in records[0] and MANNER in records[0]
+        assert len(records) == 1
+        assert str(sid) in records[0] and MANNER in records[0] and ADDRESS_LINE in records[0]
         pdf_answer = page.request.get(server + pdf_link)
         assert pdf_answer.status == 200
         assert pdf_answer.headers["content-type"] == "application/pdf"
