@@ -47,15 +47,7 @@ def balance(
         engine_scope(settings) as engine,
         transaction(make_session_factory(engine)) as session,
     ):
-        codes = session.execute(select(Clinic.id, Clinic.code).order_by(Clinic.code)).all()
-        chosen = [c for c in codes if clinic is None or c.code == clinic]
-        if not chosen:
-            refuse(f"no clinic {clinic!r}" if clinic else "no clinic in this database")
-        if len(chosen) > 1:
-            refuse(
-                f"several clinics ({', '.join(c.code for c in chosen)}); choose one with --clinic"
-            )
-        clinic_id = chosen[0].id
+        clinic_id = _clinic_id(session, clinic)
         rows = service.balances(session, clinic_id=clinic_id)
         audit.record(
             session,
