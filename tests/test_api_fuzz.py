@@ -179,6 +179,15 @@ def inventory_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[
         body = {"lot_id": lot_id, "location_id": location_id, "volume_ml": 1.5}
         return {"session_id": clinic.in_state(State.SCHEDULED), "body": body}
 
+    def returned() -> dict[str, Any]:
+        """A scheduled session with two vials drawn whole: one goes back unopened."""
+        lot_id, location_id = clinic.stocked(containers=2)
+        session_id = clinic.in_state(State.SCHEDULED)
+        source = {"lot_id": lot_id, "location_id": location_id}
+        clinic.inventory(f"/sessions/{session_id}/draws", clinic.nurse, **source, containers=2)
+        body = {**source, "containers": 1, "witness": clinic.witness()}
+        return {"session_id": session_id, "body": body}
+
     def waste() -> dict[str, Any]:
         body = {"manner": "sharps bin, rendered unrecoverable", "witness": clinic.witness()}
         return {"session_id": clinic.drawn(), "body": body}
@@ -230,6 +239,7 @@ def inventory_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[
         (Call("GET", f"{I}/balance"), dict),
         (Call("GET", f"{I}/ledger", query={"lot_id": stock["lot"], "limit": 50}), dict),
         (Call("POST", f"{I}/sessions/{{session_id}}/draws", role="nurse"), draw),
+        (Call("POST", f"{I}/sessions/{{session_id}}/returns", role="nurse"), returned),
         (Call("POST", f"{I}/sessions/{{session_id}}/waste", role="nurse"), waste),
         (Call("GET", f"{I}/sessions/{{session_id}}/chain"), one("session_id", "drawn_session")),
         (Call("GET", f"{I}/unrecorded-waste"), dict),

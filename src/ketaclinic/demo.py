@@ -26,7 +26,7 @@ from ketaclinic.db import engine_scope, make_session_factory, transaction
 from ketaclinic.demo_inventory import seed_inventory
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.core import Sex
-from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate
+from ketaclinic.patients.schemas import AddressIn, DiagnosisIn, PatientCreate
 from ketaclinic.protocols import service as protocols
 
 CLINIC_CODE = "DEMO"
@@ -183,10 +183,22 @@ def synthetic_patients(
                 height_cm=Decimal(rng.randint(152, 195)),
                 allergies=rng.choice([[], [], ["penicillin"], ["latex"]]),
                 medications=rng.sample(MEDICATIONS, rng.randint(0, 2)),
+                address=synthetic_address(i),
                 diagnoses=diagnoses,
             )
         )
     return out
+
+
+def synthetic_address(i: int) -> AddressIn:
+    """A plainly made-up postal address: ZIP code 00000 is assigned to no place (USPS)."""
+    return AddressIn(
+        line1=f"{10 + 3 * i} Synthetic Lane (demo)",
+        line2=f"Apt {i % 9 + 1}" if i % 3 == 0 else None,
+        city="Demo City",
+        state="OR",
+        zip="00000",
+    )
 
 
 def _reset_passwords(session: Session) -> list[tuple[str, str, str]]:

@@ -35,10 +35,19 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(sqlite_settings: Settings) -> Iterator[str]:
+    yield from _serve(sqlite_settings)
+
+
+@pytest.fixture
+def live_server_any(settings: Settings) -> Iterator[str]:
+    """The same server on each database the ``settings`` fixture gives (SQLite, PostgreSQL)."""
+    yield from _serve(settings)
+
+
+def _serve(settings: Settings) -> Iterator[str]:
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(sqlite_settings), host="127.0.0.1", port=port, log_level="warning"
-    )
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -50,6 +59,7 @@ def live_server(sqlite_settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    app.state.engine.dispose()
 
 
 @pytest.fixture

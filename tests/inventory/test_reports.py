@@ -38,6 +38,9 @@ runner = CliRunner()
 UTC_ZONE = ZoneInfo("UTC")  # the test settings' clinic time zone
 #: T0 (tests.infusions.test_api) is 2026-03-02 09:00 UTC; the receipts are a day earlier.
 FIRST, LAST = date(2026, 3, 1), date(2026, 3, 2)
+ADDRESS = {"line1": "12 Synthetic Lane", "line2": "Apt 3", "city": "Demo City", "state": "or",
+           "zip": "00000"}  # fmt: skip
+ADDRESS_LINE = "12 Synthetic Lane, Apt 3, Demo City, OR 00000"
 MANNER = "=HYPERLINK(sharps bin)"  # typed like a formula: the CSV must carry it as text
 
 
@@ -199,9 +202,17 @@ def test_the_administration_record_names_patient_dose_giver_and_witness_on_page_
     ledger = _build_ledger(stock, factory)
     admin = _browser(app, make_person(Role.ADMIN))
     query = f"from={FIRST}&to={LAST}"
+    before = admin.get(f"/inventory/reports/administrations?{query}&format=csv").text
+    assert f",{reports.NO_ADDRESS}," in before  # no address on file yet: the record says so
+    recorded = stock.client.patch(
+        f"/api/v1/patients/{stock.team.patient_id}", json={"address": ADDRESS},
+        headers=stock.team.nurse,
+    )  # fmt: skip
+    assert recorded.status_code == 200, recorded.text
     page = admin.get(f"/inventory/reports/administrations?{query}")
     assert page.status_code == 200, page.text
     assert "Synthetic-Case, Test" in page.text
+    assert ADDRESS_LINE in page.text
     assert core.format_ndc(core.normalise_ndc("0000-0000-01")) in page.text
     assert reports.exact(ledger.given_mg) in page.text
     assert stock.witness_person.username in page.text
@@ -212,6 +223,7 @@ def test_the_administration_record_names_patient_dose_giver_and_witness_on_page_
     heading = rows.index(["Date", *_administration_headings()[1:]])
     record = dict(zip(rows[heading], rows[heading + 1], strict=True))
     assert record["Patient"] == "Synthetic-Case, Test"
+    assert record["Patient address"] == ADDRESS_LINE
     assert record["Date"] == "2026-03-02"
     assert Decimal(record["Given mg"]) == ledger.given_mg
     assert Decimal(record["Wasted mg"]) == ledger.wasted_mg
@@ -227,11 +239,13 @@ def test_the_administration_record_names_patient_dose_giver_and_witness_on_page_
     ).replace("\n", " ")
     assert "Dispensing and administration record" in text
     assert "Synthetic-Case, Test" in text
+    assert "Synthetic Lane" in text and "00000" in text  # the address, however the cell wraps
     assert "K-001" in text
     assert "RS1234563" not in text  # the supplier is not in this record; the registrant is
 
     events = _events(factory, "inventory.report.administrations")
     assert [e.detail.split(" ")[1] for e in events if e.detail] == [
+        "format=csv",  # before the address was recorded
         "format=html",
         "format=csv",
         "format=pdf",

@@ -50,6 +50,8 @@ def test_a_nurse_draws_before_the_start_and_records_the_witnessed_waste_after_th
     with at(65):
         board = browser.get("/board/data").text
         assert "Controlled-substance waste not recorded" in board
+        overview = browser.get("/inventory").text  # its link opens the card itself
+        assert f'<a href="/sessions/{sid}#drug-chain">Session {sid}</a>' in overview
         worklist = TestClient(app)
         log_in(worklist, make_person(Role.PHYSICIAN))
         assert f'href="/sessions/{sid}#drug-chain"' in worklist.get("/worklist").text

@@ -62,6 +62,7 @@ def chain_context(
         except InvalidInput as error:
             problem = error.msg
     offer_draw = state in chain.DRAW_STATES
+    returnable = returnable_options(session, row) if not link.waste_recorded else []
     return {
         "drug_chain": {
             "link": link,
@@ -75,8 +76,28 @@ def chain_context(
             ]
             if offer_draw
             else [],
+            "offer_return": bool(returnable),
+            "returnable_options": returnable,
+            "location_options": [
+                (place.id, place.name)
+                for place in service.locations(session, clinic_id=row.clinic_id)
+            ]
+            if returnable
+            else [],
         }
     }
+
+
+def returnable_options(session: Session, row: InfusionSession) -> list[tuple[int, str]]:
+    """The lots with containers drawn whole for this session and not returned yet."""
+    options = []
+    for lot_id, n in chain.unopened_containers(session, row.id).items():
+        lot = service.get_lot(session, lot_id)
+        product = service.product_of(session, lot)
+        options.append(
+            (lot_id, f"{product.substance} lot {lot.lot_number}: {n} drawn whole, not returned")
+        )
+    return options
 
 
 def unrecorded_waste(session: Session, actor: Actor) -> frozenset[int]:

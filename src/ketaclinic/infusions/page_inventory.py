@@ -21,7 +21,8 @@ from ketaclinic.config import Settings
 from ketaclinic.errors import KetaclinicError, NotFound
 from ketaclinic.infusions.pages import find_session, render_session_page
 from ketaclinic.inventory import chain
-from ketaclinic.inventory.schemas import DrawIn, WitnessIn
+from ketaclinic.inventory.form_fields import witness_from
+from ketaclinic.inventory.schemas import DrawIn, ReturnIn, WitnessIn
 from ketaclinic.inventory.witnesses import check_witness
 from ketaclinic.web.forms import validation_messages
 from ketaclinic.web.params import RecordId
@@ -31,6 +32,9 @@ router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False
 Handler = Annotated[Actor, Depends(require(Permission.INVENTORY_MOVE))]
 #: As the API's ``WasteIn.manner`` allows.
 MANNER_MAX = 200
+#: The API's field names as the card's forms call them.
+_AT_SOURCE = {"lot_id": "source", "location_id": "source"}
+_AT_WITNESS = {"witness": "witness_username"}
 
 
 def _values(form: FormData, *names: str) -> dict[str, str]:
@@ -58,6 +62,29 @@ def _refused(
 def _field(loc: tuple[str | int, ...]) -> str:
     parts = [str(p) for p in loc if p != "body"]
     return parts[0] if parts else "__all__"
+
+
+def _refused_by(
+    error: KetaclinicError,
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    session_id: int,
+    form_name: str,
+    values: dict[str, str],
+    renamed: dict[str, str],
+) -> Response:
+    """The page again with the chain's refusal next to its field (``renamed`` maps the API's
+    field names to the form's); a session that is not found is a 404, not a form error."""
+    if isinstance(error, NotFound) and error.loc[:1] != ("body",):
+        raise error
+    field = _field(error.loc)
+    errors = {renamed.get(field, field): error.msg}
+    return _refused(
+        request, session, actor, settings, session_id, form_name, values, errors,
+        error.status_code,
+    )  # fmt: skip
 
 
 @router.post("/sessions/{session_id}/draw")
@@ -104,14 +131,9 @@ def _draw(
             )
             drawn = f"{entry.quantity_mg.normalize():f} mg ({entry.volume_ml.normalize():f} mL)"
     except KetaclinicError as error:
-        if isinstance(error, NotFound) and error.loc[:1] != ("body",):
-            raise
-        field = _field(error.loc)
-        field = "source" if field in ("lot_id", "location_id") else field
-        return _refused(
-            request, session, actor, settings, session_id, "draw", values,
-            {field: error.msg}, error.status_code,
-        )  # fmt: skip
+        return _refused_by(
+            error, request, session, actor, settings, session_id, "draw", values, _AT_SOURCE
+        )
     flash(request, f"Drawn {drawn} for this session.", "success")
     return RedirectResponse(f"/sessions/{session_id}#drug-chain", status_code=303)
 
@@ -157,13 +179,59 @@ def _waste(
                 session, actor=actor, row=row, manner=values["manner"], witness=witness
             )
     except KetaclinicError as error:
-        if isinstance(error, NotFound) and error.loc[:1] != ("body",):
-            raise
-        field = _field(error.loc)
-        field = "witness_username" if field == "witness" else field
-        return _refused(
-            request, session, actor, settings, session_id, "waste", values,
-            {field: error.msg}, error.status_code,
-        )  # fmt: skip
+        return _refused_by(
+            error, request, session, actor, settings, session_id, "waste", values, _AT_WITNESS
+        )
     flash(request, "Waste recorded and witnessed: the session's chain is closed.", "success")
+    return RedirectResponse(f"/sessions/{session_id}#drug-chain", status_code=303)
+
+
+@router.post("/sessions/{session_id}/return")
+async def return_unopened(
+    request: Request,
+    session_id: RecordId,
+    actor: Handler,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_return, request, session_id, actor, session, settings, form)
+
+
+def _return(
+    request: Request,
+    session_id: int,
+    actor: Actor,
+    session: Session,
+    settings: Settings,
+    form: FormData,
+) -> Response:
+    values = _values(form, "lot_id", "location_id", "containers", "witness_username")
+    body = {
+        "lot_id": values["lot_id"] or None,
+        "location_id": values["location_id"] or None,
+        "containers": values["containers"] or None,
+        "witness": witness_from(form),
+    }
+    try:
+        data = ReturnIn.model_validate(body)
+    except ValidationError as error:
+        errors = {
+            ("witness_username" if k.startswith("witness") else k): v
+            for k, v in validation_messages(error).items()
+        }
+        return _refused(
+            request, session, actor, settings, session_id, "return", values, errors, 422
+        )
+    try:
+        witness = check_witness(session, settings, data.witness)
+        with session.begin():
+            row = find_session(session, actor, session_id, lock=True)
+            entry = chain.return_unopened(session, actor=actor, row=row, data=data, witness=witness)
+            returned = f"{entry.containers} unopened ({entry.quantity_mg.normalize():f} mg)"
+    except KetaclinicError as error:
+        return _refused_by(
+            error, request, session, actor, settings, session_id, "return", values, _AT_WITNESS
+        )
+    flash(request, f"Returned {returned} to stock, witnessed.", "success")
     return RedirectResponse(f"/sessions/{session_id}#drug-chain", status_code=303)

@@ -40,6 +40,7 @@ from ketaclinic.inventory.schemas import (
     ReceiptReverseIn,
     RegistrationIn,
     RegistrationOut,
+    ReturnIn,
     SessionChainOut,
     TransferIn,
     WasteIn,
@@ -347,6 +348,23 @@ def draw(
     with session.begin():
         row = _session_row(session, actor, session_id)
         chain.draw(session, actor=actor, row=row, data=data, today=_today(settings))
+        return _chain_out(session, row)
+
+
+@router.post("/sessions/{session_id}/returns", response_model=SessionChainOut, status_code=201)
+def return_unopened(
+    session_id: RecordId,
+    data: ReturnIn,
+    actor: Handler,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> SessionChainOut:
+    """Put unopened containers drawn for the session back at a locked location, witnessed; only
+    containers drawn whole, and never below what the record says was given."""
+    witness = check_witness(session, settings, data.witness)
+    with session.begin():
+        row = _session_row(session, actor, session_id)
+        chain.return_unopened(session, actor=actor, row=row, data=data, witness=witness)
         return _chain_out(session, row)
 
 

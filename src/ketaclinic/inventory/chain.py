@@ -25,7 +25,7 @@ from ketaclinic.infusions.readings import delivered
 from ketaclinic.inventory import core, service
 from ketaclinic.inventory.core import Movement
 from ketaclinic.inventory.models import DrugProduct, LedgerEntry, StockLot, StorageLocation
-from ketaclinic.inventory.schemas import DrawIn
+from ketaclinic.inventory.schemas import DrawIn, ReturnIn
 from ketaclinic.inventory.service import Witness
 
 #: The ledger's unit: 10**-9 mg (``db.ExactQuantity``).
@@ -66,6 +66,73 @@ def _entries(session: Session, session_id: int) -> Sequence[LedgerEntry]:
     return session.scalars(
         select(LedgerEntry).where(LedgerEntry.session_id == session_id).order_by(LedgerEntry.id)
     ).all()
+
+
+def unopened_containers(session: Session, session_id: int) -> dict[int, int]:
+    """Per lot, the containers drawn whole for the session and not returned yet: the ones a
+    nurse may bring back unopened (a volume drawn opens its container)."""
+    left: dict[int, int] = defaultdict(int)
+    for entry in _entries(session, session_id):
+        if entry.kind == Movement.DRAW and entry.containers:
+            left[entry.lot_id] += entry.containers
+        elif entry.kind == Movement.RETURN and entry.containers:
+            left[entry.lot_id] -= entry.containers
+    return {lot_id: n for lot_id, n in left.items() if n > 0}
+
+
+def return_unopened(
+    session: Session, *, actor: Actor, row: InfusionSession, data: ReturnIn, witness: Witness
+) -> LedgerEntry:
+    """Put unopened containers drawn for this session back at a locked location, witnessed.
+    Allowed until the chain is closed (the waste recorded), whatever the session's state: a
+    cancelled session returns what was drawn for it."""
+    if waste_recorded(session, row.id):
+        raise Conflict(f"the chain of session {row.id} is closed: its waste is recorded")
+    clinic_id = row.clinic_id
+    service.require_in_clinic(session, StockLot, data.lot_id, clinic_id, ("body", "lot_id"))
+    service.require_in_clinic(
+        session, StorageLocation, data.location_id, clinic_id, ("body", "location_id")
+    )
+    witness_id = service.witness_user(
+        session, actor=actor, witness=witness, movement=Movement.RETURN
+    )
+    lot = service.lock_lot(session, data.lot_id)  # a count of this lot waits, or is seen first
+    product = service.product_of(session, lot)
+    same_substance = {
+        p.id
+        for p in service.products(session, clinic_id=clinic_id)
+        if p.substance == product.substance
+    }
+    left_mg = sum(
+        (core.session_delta_mg(Movement(e.kind), e.quantity_mg)
+         for e in _entries(session, row.id) if e.product_id in same_substance),
+        Decimal(0),
+    )  # fmt: skip
+    try:
+        core.check_returnable(
+            lot_number=lot.lot_number,
+            containers=data.containers,
+            unopened=unopened_containers(session, row.id).get(lot.id, 0),
+            container_mg=product.concentration_mg_per_ml * product.container_ml,
+            left_mg=left_mg,
+            given_mg=administered_mg(row, product.substance),
+            substance=product.substance,
+        )
+    except InvalidInput as error:
+        raise InvalidInput(error.msg, loc=("body", *error.loc)) from None
+    amount = core.quantity_of(service.core_product(product), containers=data.containers)
+    return service.append(
+        session,
+        actor,
+        Movement.RETURN,
+        lot,
+        amount,
+        witness_user_id=witness_id,
+        location_id=data.location_id,
+        containers=data.containers,
+        session_id=row.id,
+        patient_id=row.patient_id,
+    )
 
 
 def administered_mg(row: InfusionSession, substance: str) -> Decimal:

@@ -1,10 +1,13 @@
 """``ketaclinic inventory balance``: what is on hand, from the ledger, at the command line;
-``ketaclinic inventory report KIND --from --to --out FILE``: an inspector's report as PDF or CSV."""
+``ketaclinic inventory discrepancies`` and ``awaiting-disposal``: what waits for a person's
+decision; ``ketaclinic inventory report KIND --from --to --out FILE``: an inspector's report as
+PDF or CSV."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +25,7 @@ from ketaclinic.audit import service as audit
 from ketaclinic.cli_support import load_settings, refuse
 from ketaclinic.db import engine_scope, make_session_factory, transaction
 from ketaclinic.errors import InvalidInput
-from ketaclinic.inventory import core, reports, service
+from ketaclinic.inventory import core, counts, disposal, reports, service
 from ketaclinic.inventory.report_files import csv_text, pdf_bytes
 
 inventory_app = typer.Typer(help="Controlled substances: stock and records.", no_args_is_help=True)
@@ -44,15 +47,7 @@ def balance(
         engine_scope(settings) as engine,
         transaction(make_session_factory(engine)) as session,
     ):
-        codes = session.execute(select(Clinic.id, Clinic.code).order_by(Clinic.code)).all()
-        chosen = [c for c in codes if clinic is None or c.code == clinic]
-        if not chosen:
-            refuse(f"no clinic {clinic!r}" if clinic else "no clinic in this database")
-        if len(chosen) > 1:
-            refuse(
-                f"several clinics ({', '.join(c.code for c in chosen)}); choose one with --clinic"
-            )
-        clinic_id = chosen[0].id
+        clinic_id = _clinic_id(session, clinic)
         rows = service.balances(session, clinic_id=clinic_id)
         audit.record(
             session,
@@ -97,6 +92,99 @@ def balance(
             str(r.full_containers),
         )
     out.print(table if rows else "nothing on hand")
+
+
+ClinicCode = Annotated[
+    str | None, typer.Option(help="Clinic code; needed when the database holds several.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print exact JSON.")]
+
+
+def _cli_actor(clinic_id: int) -> Actor:
+    return Actor(None, "cli", None, clinic_id, client_address="cli")
+
+
+@inventory_app.command("discrepancies")
+def open_discrepancies(clinic: ClinicCode = None, as_json: AsJson = False) -> None:
+    """Every open discrepancy (a count that differed from the ledger), oldest first: a physician,
+    or the admin for the registrant, decides what it was (audited as
+    ``inventory.discrepancies.read``)."""
+    settings = load_settings()
+    with (
+        engine_scope(settings) as engine,
+        transaction(make_session_factory(engine)) as session,
+    ):
+        clinic_id = _clinic_id(session, clinic)
+        found = counts.discrepancies(session, clinic_id=clinic_id, open_only=True, limit=None)
+        views = [counts.view(session, d) for d in reversed(found)]
+        audit.record(
+            session,
+            actor=_cli_actor(clinic_id),
+            action="inventory.discrepancies.read",
+            detail=f"open={len(views)}",
+        )
+        rows = [
+            {
+                "discrepancy_id": v.discrepancy.id,
+                "count_id": v.count.id,
+                "taken_at": v.count.taken_at.astimezone(settings.timezone).isoformat(),
+                "substance": v.at.product.substance,
+                "lot_number": v.at.lot.lot_number,
+                "location": v.at.location.name,
+                "expected_mg": f"{v.at.line.expected_mg.normalize():f}",
+                "counted_mg": f"{v.at.line.counted_mg.normalize():f}",
+                "difference_mg": f"{v.discrepancy.difference_mg.normalize():f}",
+            }
+            for v in views
+        ]
+    _print_rows(rows, as_json, empty="no open discrepancy")
+
+
+@inventory_app.command("awaiting-disposal")
+def awaiting_disposal(clinic: ClinicCode = None, as_json: AsJson = False) -> None:
+    """Expired lots still on hand: they cannot be drawn and wait for a reverse distributor or a
+    witnessed destruction (audited as ``inventory.awaiting_disposal.read``)."""
+    settings = load_settings()
+    today = clock.today(settings.timezone)
+    with (
+        engine_scope(settings) as engine,
+        transaction(make_session_factory(engine)) as session,
+    ):
+        clinic_id = _clinic_id(session, clinic)
+        found = disposal.awaiting_disposal(session, clinic_id=clinic_id, today=today)
+        audit.record(
+            session,
+            actor=_cli_actor(clinic_id),
+            action="inventory.awaiting_disposal.read",
+            detail=f"rows={len(found)}",
+        )
+    rows = [
+        {
+            "substance": r.product.substance,
+            "ndc": core.format_ndc(r.product.ndc),
+            "lot_number": r.lot.lot_number,
+            "expiry_date": r.lot.expiry_date.isoformat(),
+            "location": r.location.name,
+            "on_hand_mg": f"{r.on_hand_mg.normalize():f}",
+            "on_hand_ml": f"{r.on_hand_ml.normalize():f}",
+        }
+        for r in found
+    ]
+    _print_rows(rows, as_json, empty="nothing awaits disposal")
+
+
+def _print_rows(rows: Sequence[Mapping[str, object]], as_json: bool, *, empty: str) -> None:
+    """Exact JSON, or a table with one column per key."""
+    if as_json:
+        print(json.dumps(rows))
+        return
+    if not rows:
+        out.print(empty)
+        return
+    table = Table(*(key.replace("_", " ") for key in rows[0]))
+    for row in rows:
+        table.add_row(*(str(value) for value in row.values()))
+    out.print(table)
 
 
 def _check_writable(path: Path) -> None:

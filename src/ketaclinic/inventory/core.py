@@ -72,13 +72,16 @@ SESSION_SIGN: dict[Movement, int] = {
 }
 
 #: Movements a second person must sign (clinic policy, following state rules and standard
-#: practice; the federal rules require no witness for wastage: CODES.md §2.1).
+#: practice; the federal rules require no witness for wastage: CODES.md §2.1). A return is
+#: witnessed because it puts containers back on the shelf for the next patient: the second
+#: person sees that each seal is intact, which no later count of containers can tell.
 WITNESSED: frozenset[Movement] = frozenset(
     {
         Movement.RECEIVE,
         Movement.RECEIPT_REVERSAL,
         Movement.TRANSFER_OUT,
         Movement.TRANSFER_IN,
+        Movement.RETURN,
         Movement.WASTE,
         Movement.DISPOSE,
         Movement.ADJUST,
@@ -321,4 +324,32 @@ def check_witness(actor_id: int, witness_id: int | None, movement: Movement) -> 
         raise InvalidInput(
             "the witness must be a second person, not the one who records the entry",
             loc=("witness",),
+        )
+
+
+def check_returnable(
+    *,
+    lot_number: str,
+    containers: int,
+    unopened: int,
+    container_mg: Decimal,
+    left_mg: Decimal,
+    given_mg: Decimal,
+    substance: str,
+) -> None:
+    """Refuse a return of more unopened containers than were drawn whole for the session, or one
+    that would leave less drawn than the record says the patient has been given already."""
+    if containers > unopened:
+        raise InvalidInput(
+            f"{unopened} unopened container{'' if unopened == 1 else 's'} of lot {lot_number} "
+            f"drawn whole for this session can be returned, not {containers}",
+            loc=("containers",),
+        )
+    after = left_mg - containers * container_mg
+    if after < given_mg:
+        raise InvalidInput(
+            f"the record says {given_mg.normalize():f} mg of {substance} was given already; "
+            f"after returning {containers} container{'' if containers == 1 else 's'} only "
+            f"{after.normalize():f} mg would remain drawn for it",
+            loc=("containers",),
         )

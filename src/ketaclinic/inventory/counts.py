@@ -224,13 +224,15 @@ def get_discrepancy(
 
 
 def discrepancies(
-    session: Session, *, clinic_id: int, open_only: bool = False, limit: int = 200
+    session: Session, *, clinic_id: int, open_only: bool = False, limit: int | None = 200
 ) -> Sequence[Discrepancy]:
-    """The clinic's discrepancies, newest first; ``open_only`` keeps the unresolved ones."""
+    """The clinic's discrepancies, newest first; ``open_only`` keeps the unresolved ones;
+    ``limit=None`` gives every one."""
     query = select(Discrepancy).where(Discrepancy.clinic_id == clinic_id)
     if open_only:
         query = query.where(Discrepancy.resolution.is_(None))
-    return session.scalars(query.order_by(Discrepancy.id.desc()).limit(limit)).all()
+    query = query.order_by(Discrepancy.id.desc())
+    return session.scalars(query if limit is None else query.limit(limit)).all()
 
 
 def unreported_losses(session: Session, *, clinic_id: int) -> Sequence[Discrepancy]:

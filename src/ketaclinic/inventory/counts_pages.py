@@ -5,11 +5,10 @@ and record the notification, dispose of expired stock, and see the DEA Form 41 d
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -30,6 +29,7 @@ from ketaclinic.inventory.counts_core import (
     Resolution,
 )
 from ketaclinic.inventory.counts_schemas import CountIn, DisposalIn, NotificationIn, ResolveIn
+from ketaclinic.inventory.form_fields import at_witness_field, located, parse_dotted, witness_from
 from ketaclinic.inventory.witnesses import check_witness
 from ketaclinic.web.forms import FieldErrors
 from ketaclinic.web.params import RecordId
@@ -40,7 +40,6 @@ router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False
 Reader = Annotated[Actor, Depends(require(Permission.INVENTORY_READ))]
 Handler = Annotated[Actor, Depends(require(Permission.INVENTORY_MOVE))]
 Registrant = Annotated[Actor, Depends(require(Permission.INVENTORY_MANAGE))]
-M = TypeVar("M", bound=BaseModel)
 
 
 def _clinic(actor: Actor) -> int:
@@ -60,31 +59,6 @@ def _names(session: Session, *ids: int | None) -> dict[int, str]:
 
 def _may(actor: Actor, permission: Permission) -> bool:
     return actor.role is not None and may(actor.role, permission)
-
-
-def _parse(model: type[M], data: dict[str, Any]) -> tuple[M | None, FieldErrors]:
-    """The model, or its problems keyed like the form's fields (``lines.0.opened_ml``)."""
-    try:
-        return model.model_validate(data), {}
-    except ValidationError as error:
-        errors: FieldErrors = {}
-        for item in error.errors():
-            key = ".".join(str(part) for part in item["loc"]) or "__all__"
-            errors.setdefault(key, str(item["msg"]).removeprefix("Value error, "))
-        return None, errors
-
-
-def _located(error: KetaclinicError) -> FieldErrors:
-    """A service refusal keyed like the form's field (``body`` dropped)."""
-    parts = [str(p) for p in error.loc if p not in ("body", "path")]
-    return {".".join(parts) or "__all__": error.msg}
-
-
-def _witness(form: FormData, prefix: str = "witness") -> dict[str, str]:
-    return {
-        "username": str(form.get(f"{prefix}_username", "")).strip(),
-        "password": str(form.get(f"{prefix}_password", "")),
-    }
 
 
 def overview_extras(session: Session, actor: Actor, today: date) -> dict[str, Any]:
@@ -145,7 +119,7 @@ def _count_body(form: FormData, rows: int) -> tuple[dict[str, Any], dict[str, st
         "timing": values["timing"],
         "note": values["note"] or None,
         "lines": lines,
-        "witness": _witness(form),
+        "witness": witness_from(form),
     }
     return body, values
 
@@ -157,7 +131,7 @@ async def record_count(
     form = await request.form()
     rows = sum(1 for key in form if key.startswith("lines.") and key.endswith(".lot_id"))
     body, values = _count_body(form, min(rows, 200))
-    data, errors = _parse(CountIn, body)
+    data, errors = parse_dotted(CountIn, body)
     status = 422
     if data is not None:
         try:
@@ -165,12 +139,11 @@ async def record_count(
             with session.begin():
                 count_id = counts.record_count(session, actor=actor, data=data, witness=witness).id
         except KetaclinicError as error:
-            errors, status = _located(error), error.status_code
+            errors, status = located(error), error.status_code
         else:
             flash(request, f"Count {count_id} recorded with its witness.", "success")
             return RedirectResponse(f"/inventory/counts/{count_id}", status_code=303)
-    if "witness" in errors:
-        errors["witness_username"] = errors.pop("witness")
+    errors = at_witness_field(errors)
     with session.begin():
         context = _count_context(session, actor)
     return render(
@@ -237,7 +210,7 @@ async def resolve_discrepancy(
     keys = ("resolution", "reason", "loss_type", "witness_username")
     values = {k: str(form.get(k, "")).strip() for k in keys}
     values["significant"] = "on" if form.get("significant") == "on" else ""
-    witness = _witness(form)
+    witness = witness_from(form)
     body: dict[str, Any] = {
         "resolution": values["resolution"],
         "reason": values["reason"],
@@ -245,7 +218,7 @@ async def resolve_discrepancy(
         "loss_type": values["loss_type"] or None,
         "witness": witness if witness["username"] else None,
     }
-    data, errors = _parse(ResolveIn, body)
+    data, errors = parse_dotted(ResolveIn, body)
     status = 422
     if data is not None:
         try:
@@ -258,15 +231,14 @@ async def resolve_discrepancy(
         except KetaclinicError as error:
             if error.status_code == 404:
                 raise
-            errors, status = _located(error), error.status_code
+            errors, status = located(error), error.status_code
         else:
             flash(request, f"Discrepancy {discrepancy_id} resolved.", "success")
             target = f"/inventory/discrepancies/{discrepancy_id}"
             if data.significant:
                 target += "/form-106"
             return RedirectResponse(target, status_code=303)
-    if "witness" in errors:
-        errors["witness_username"] = errors.pop("witness")
+    errors = at_witness_field(errors)
     with session.begin():
         context = _discrepancy_context(session, actor, discrepancy_id)
     return render(
@@ -318,7 +290,7 @@ async def record_notification(
     settings: SettingsDep,
 ) -> Response:
     form = await request.form()
-    data, errors = _parse(NotificationIn, {"note": str(form.get("note", "")).strip()})
+    data, errors = parse_dotted(NotificationIn, {"note": str(form.get("note", "")).strip()})
     if data is not None:
         try:
             with session.begin():
@@ -387,9 +359,9 @@ def _disposal_body(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
         lot, _, location = place.partition(":")
         lines.append({"lot_id": lot, "location_id": location})
     method = values["method"]
-    witnesses = [_witness(form)]
+    witnesses = [witness_from(form)]
     if method != DisposalMethod.REVERSE_DISTRIBUTOR.value:
-        witnesses.append(_witness(form, "second_witness"))
+        witnesses.append(witness_from(form, "second_witness"))
     body: dict[str, Any] = {
         "method": method,
         "lines": lines,
@@ -434,7 +406,7 @@ async def dispose(
 ) -> Response:
     form = await request.form()
     body, values = _disposal_body(form)
-    data, errors = _parse(DisposalIn, body)
+    data, errors = parse_dotted(DisposalIn, body)
     status = 422
     if data is not None:
         try:
@@ -446,7 +418,7 @@ async def dispose(
                     session, actor=actor, data=data, witnesses=witnesses
                 ).id
         except KetaclinicError as error:
-            errors, status = _located(error), error.status_code
+            errors, status = located(error), error.status_code
         else:
             flash(request, f"Disposal {disposal_id} recorded with its witnesses.", "success")
             return RedirectResponse(f"/inventory/disposals/{disposal_id}", status_code=303)

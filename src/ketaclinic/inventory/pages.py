@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -21,10 +20,11 @@ from ketaclinic.accounts.models import User
 from ketaclinic.config import Settings
 from ketaclinic.errors import KetaclinicError
 from ketaclinic.inventory import chain, core, counts_pages, service
+from ketaclinic.inventory.form_fields import at_witness_field, located, parse_dotted, witness_from
 from ketaclinic.inventory.models import StockReceipt
 from ketaclinic.inventory.schemas import ReceiptIn, TransferIn
 from ketaclinic.inventory.witnesses import check_witness
-from ketaclinic.web.forms import FieldErrors, error_messages, parse
+from ketaclinic.web.forms import error_messages, parse
 from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
 
@@ -147,7 +147,7 @@ def receipt_form(
 async def enter_receipt(request: Request, actor: Handler, session: SessionDep) -> Response:
     form = await request.form()
     data, values = _receipt_values(form)
-    parsed, errors = parse_receipt(data)
+    parsed, errors = parse_dotted(ReceiptIn, data)
     status = 422
     if parsed is not None:
         try:
@@ -155,7 +155,7 @@ async def enter_receipt(request: Request, actor: Handler, session: SessionDep) -
                 row = service.enter_receipt(session, actor=actor, data=parsed)
                 receipt_id = row.id
         except KetaclinicError as error:
-            errors, status = _located(error), error.status_code
+            errors, status = located(error), error.status_code
         else:
             flash(
                 request,
@@ -172,24 +172,6 @@ async def enter_receipt(request: Request, actor: Handler, session: SessionDep) -
         {**context, "values": values, "errors": errors, "lines": range(RECEIPT_LINES)},
         status_code=status,
     )
-
-
-def parse_receipt(data: dict[str, Any]) -> tuple[ReceiptIn | None, FieldErrors]:
-    """The receipt, or its problems keyed like the form's fields (``lots.0.containers``)."""
-    try:
-        return ReceiptIn.model_validate(data), {}
-    except ValidationError as error:
-        errors: FieldErrors = {}
-        for item in error.errors():
-            key = ".".join(str(part) for part in item["loc"]) or "__all__"
-            errors.setdefault(key, str(item["msg"]).removeprefix("Value error, "))
-        return None, errors
-
-
-def _located(error: KetaclinicError) -> FieldErrors:
-    """A service refusal keyed like the form's field (``body`` dropped)."""
-    parts = [str(p) for p in error.loc if p != "body"]
-    return {".".join(parts) or "__all__": error.msg}
 
 
 @router.post("/inventory/receipts/{receipt_id}/confirm")
@@ -241,10 +223,7 @@ async def transfer(
         k: values[k] or None
         for k in ("lot_id", "from_location_id", "to_location_id", "containers", "volume_ml")
     }
-    body["witness"] = {
-        "username": values["witness_username"],
-        "password": str(form.get("witness_password", "")),
-    }
+    body["witness"] = witness_from(form)
     data, errors = parse(TransferIn, body)
     status = 422
     if data is not None:
@@ -266,8 +245,7 @@ async def transfer(
         else:
             flash(request, "Transfer recorded and witnessed.", "success")
             return RedirectResponse("/inventory", status_code=303)
-    if "witness" in errors:
-        errors["witness_username"] = errors.pop("witness")
+    errors = at_witness_field(errors)
     with session.begin():
         context = _transfer_context(session, actor, settings)
     return render(

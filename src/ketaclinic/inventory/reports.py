@@ -44,6 +44,7 @@ from ketaclinic.inventory.models import (
     StockReceipt,
     StorageLocation,
 )
+from ketaclinic.patients.core import postal_address_lines
 from ketaclinic.patients.models import Patient
 
 Cell = str | Decimal | int | None
@@ -258,9 +259,17 @@ def administrations(session: Session, *, clinic_id: int, period: Period) -> Repo
     patients = {
         p.id: p
         for p in session.execute(
-            select(Patient.id, Patient.family_name, Patient.given_name, Patient.mrn).where(
-                Patient.id.in_(patient_ids)
-            )
+            select(
+                Patient.id,
+                Patient.family_name,
+                Patient.given_name,
+                Patient.mrn,
+                Patient.address_line1,
+                Patient.address_line2,
+                Patient.address_city,
+                Patient.address_state,
+                Patient.address_zip,
+            ).where(Patient.id.in_(patient_ids))
         )
     }
     givers, started = _givers(session, session_ids)
@@ -276,7 +285,7 @@ def administrations(session: Session, *, clinic_id: int, period: Period) -> Repo
                 _local(when, period.zone, "%Y-%m-%d"),
                 f"{patient.family_name}, {patient.given_name}" if patient else "",
                 patient.mrn if patient else "",
-                NO_ADDRESS,
+                _address(patient),
                 cat.product_text(product),
                 core.format_ndc(product.ndc),
                 cat.lots[entry.lot_id].lot_number,
@@ -328,10 +337,27 @@ def administrations(session: Session, *, clinic_id: int, period: Period) -> Repo
             "by a second licensed person.",
             "Dated by the start of the infusion; an administration is listed in the period in "
             "which its waste was recorded.",
-            "The patient record holds no postal address yet: 1304.22(c) asks for one, so add it "
-            "from the patient's file before handing this record over.",
+            "The patient's address is the one on file when the record is made. Where it says "
+            f"{NO_ADDRESS!r}, 1304.22(c) asks for one: record it on the patient's page "
+            "before handing this record over.",
         ],
         scope=period.scope,
+    )
+
+
+def _address(patient: Any) -> str:
+    """The patient's postal address on one line, or what the record says when none is on file."""
+    if patient is None:
+        return NO_ADDRESS
+    return (
+        postal_address_lines(
+            patient.address_line1,
+            patient.address_line2,
+            patient.address_city,
+            patient.address_state,
+            patient.address_zip,
+        )
+        or NO_ADDRESS
     )
 
 

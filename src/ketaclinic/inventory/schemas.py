@@ -156,6 +156,15 @@ class DrawIn(AmountIn):
     location_id: Id
 
 
+class ReturnIn(Strict):
+    """Unopened containers drawn for a session go back to a locked location, witnessed."""
+
+    lot_id: Id
+    location_id: Id
+    containers: Containers
+    witness: WitnessIn
+
+
 class WasteIn(Strict):
     manner: Annotated[str, Field(min_length=1, max_length=200)]
     witness: WitnessIn

@@ -12,6 +12,29 @@ WEIGHT_MAX_KG = Decimal(300)
 HEIGHT_MIN_CM = Decimal(100)
 HEIGHT_MAX_CM = Decimal(250)
 
+#: Two-letter codes of the US states, the District of Columbia, the territories, the
+#: freely associated states and the military "states" (USPS Publication 28, Appendix B). A
+#: patient's postal address carries one.
+# fmt: off
+US_STATE_CODES = frozenset({
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL",
+    "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE",
+    "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD",
+    "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "AS", "GU", "MP", "PR", "VI",
+    "FM", "MH", "PW", "AA", "AE", "AP",
+})
+# fmt: on
+
+
+def postal_address_lines(
+    line1: str | None, line2: str | None, city: str | None, state: str | None, zip_code: str | None
+) -> str | None:
+    """A postal address on one line, as a record prints it, or None when none is on file."""
+    if not line1:
+        return None
+    street = ", ".join(part for part in (line1, line2) if part)
+    return f"{street}, {city}, {state} {zip_code}"
+
 
 class Sex(StrEnum):
     FEMALE = "female"

@@ -25,6 +25,13 @@ class Patient(Base):
     height_cm: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
     allergies: Mapped[list[str]] = mapped_column(JSON, default=list)
     medications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The postal address (21 CFR 1304.22(c) asks for it on the administration record): all of
+    # line 1, city, state and ZIP code, or none.
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    address_city: Mapped[str | None] = mapped_column(String(100))
+    address_state: Mapped[str | None] = mapped_column(String(2))
+    address_zip: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)

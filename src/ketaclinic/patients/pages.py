@@ -22,7 +22,7 @@ from ketaclinic.outcomes import trajectory as outcome_trajectory
 from ketaclinic.patients import service
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.models import Patient
-from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate, PatientUpdate
+from ketaclinic.patients.schemas import AddressIn, DiagnosisIn, PatientCreate, PatientUpdate
 from ketaclinic.web.forms import blank_to_none, error_messages, lines, parse
 from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
@@ -35,6 +35,14 @@ Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
 Writer = Annotated[Actor, Depends(require(Permission.PATIENT_WRITE))]
 Diagnoser = Annotated[Actor, Depends(require(Permission.DIAGNOSIS_WRITE))]
 PAGE_SIZE = 25
+#: The form's address fields, each named ``address_`` + the API's ``AddressIn`` field.
+ADDRESS_FIELDS = (
+    "address_line1",
+    "address_line2",
+    "address_city",
+    "address_state",
+    "address_zip",
+)
 FORM_FIELDS = (
     "mrn",
     "given_name",
@@ -47,6 +55,7 @@ FORM_FIELDS = (
     "medications",
     "diagnosis_code",
     "version",
+    *ADDRESS_FIELDS,
 )
 
 
@@ -91,6 +100,18 @@ def _patient_payload(values: dict[str, str]) -> dict[str, Any]:
     data["allergies"] = lines(values["allergies"])
     data["medications"] = lines(values["medications"])
     return data
+
+
+def _address(values: dict[str, str]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The address the form gives (None when every field is blank), or its problems keyed by
+    the form's fields: a partial address is refused, never stored."""
+    typed = {name.removeprefix("address_"): values[name].strip() for name in ADDRESS_FIELDS}
+    if not any(typed.values()):
+        return None, {}
+    data, errors = parse(AddressIn, blank_to_none(typed))
+    if data is None:
+        return None, {f"address_{k}": v for k, v in errors.items()}
+    return data.model_dump(), {}
 
 
 def _form_page(
@@ -145,10 +166,13 @@ async def create_from_form(
     payload = _patient_payload(values)
     if values["diagnosis_code"].strip():
         payload["diagnoses"] = [{"code": values["diagnosis_code"], "is_primary": True}]
+    payload["address"], address_errors = _address(values)
     data, errors = parse(PatientCreate, payload)
-    if data is None:
+    if data is None or address_errors:
         errors = {("diagnosis_code" if k == "diagnoses" else k): v for k, v in errors.items()}
-        return _form_page(request, values, errors, patient=None, status_code=422)
+        return _form_page(
+            request, values, {**errors, **address_errors}, patient=None, status_code=422
+        )
     try:
         with session.begin():
             patient = service.create(
@@ -215,6 +239,11 @@ def edit_page(
             "medications": "\n".join(patient.medications),
             "diagnosis_code": "",
             "version": str(patient.version),
+            "address_line1": patient.address_line1 or "",
+            "address_line2": patient.address_line2 or "",
+            "address_city": patient.address_city or "",
+            "address_state": patient.address_state or "",
+            "address_zip": patient.address_zip or "",
         }
     return _form_page(request, values, {}, patient=patient)
 
@@ -235,9 +264,12 @@ async def update_from_form(
         weight = patient.current_weight
         if weight is not None and _same_number(payload.get("weight_kg"), weight.weight_kg):
             payload.pop("weight_kg")  # unchanged: no new entry in the weight history
+    payload["address"], address_errors = _address(values)
     data, errors = parse(PatientUpdate, payload)
-    if data is None:
-        return _form_page(request, values, errors, patient=patient, status_code=422)
+    if data is None or address_errors:
+        return _form_page(
+            request, values, {**errors, **address_errors}, patient=patient, status_code=422
+        )
     try:
         with session.begin():
             service.update(

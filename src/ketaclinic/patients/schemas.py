@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from ketaclinic.patients.core import (
     HEIGHT_MAX_CM,
     HEIGHT_MIN_CM,
+    US_STATE_CODES,
     WEIGHT_MAX_KG,
     WEIGHT_MIN_KG,
     Sex,
@@ -57,6 +58,40 @@ ItemList = Annotated[
 ]
 
 
+def _us_state(value: str) -> str:
+    code = value.strip().upper()
+    if code not in US_STATE_CODES:
+        raise ValueError(f"{value!r} is not a US state or territory code (two letters, e.g. OR)")
+    return code
+
+
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class AddressIn(BaseModel):
+    """A US postal address: line 1, city, state and ZIP code are all needed, line 2 is not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line1: AddressLine
+    line2: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    state: Annotated[str, StringConstraints(max_length=20), AfterValidator(_us_state)]
+    zip: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{5}(-[0-9]{4})?$"),
+        Field(description="ZIP or ZIP+4: 12345 or 12345-6789"),
+    ]
+
+
+class AddressOut(BaseModel):
+    line1: str
+    line2: str | None
+    city: str
+    state: str
+    zip: str
+
+
 class DiagnosisIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,6 +112,7 @@ class PatientCreate(BaseModel):
     height_cm: HeightCm | None = None
     allergies: ItemList = []
     medications: ItemList = []
+    address: AddressIn | None = None
     diagnoses: list[DiagnosisIn] = Field(default=[], max_length=30)
 
 
@@ -95,6 +131,9 @@ class PatientUpdate(BaseModel):
     height_cm: HeightCm | None = None
     allergies: ItemList | None = None
     medications: ItemList | None = None
+    address: AddressIn | None = Field(
+        default=None, description="The whole postal address; null removes it."
+    )
     version: int | None = Field(
         default=None,
         ge=1,
@@ -137,6 +176,7 @@ class PatientOut(PatientSummary):
     height_cm: Decimal | None
     allergies: list[str]
     medications: list[str]
+    address: AddressOut | None
     diagnoses: list[DiagnosisOut]
     weights: list[WeightOut]
     version: int

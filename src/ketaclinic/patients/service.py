@@ -17,6 +17,8 @@ from ketaclinic.patients.core import Sex, age_in_years, birth_date_problem
 from ketaclinic.patients.icd10cm import lookup
 from ketaclinic.patients.models import Diagnosis, Patient, WeightMeasurement
 from ketaclinic.patients.schemas import (
+    AddressIn,
+    AddressOut,
     DiagnosisIn,
     DiagnosisOut,
     PatientCreate,
@@ -81,6 +83,7 @@ def create(session: Session, *, actor: Actor, data: PatientCreate, today: date) 
         created_at=now,
         updated_at=now,
     )
+    _set_address(patient, data.address)
     patient.weights.append(
         WeightMeasurement(
             weight_kg=data.weight_kg,
@@ -117,6 +120,8 @@ def update(
         patient.sex = data.sex.value
     if "height_cm" in sent:
         patient.height_cm = data.height_cm
+    if "address" in sent:
+        _set_address(patient, data.address)
     if "weight_kg" in sent and data.weight_kg is not None:
         patient.weights.insert(
             0,
@@ -165,12 +170,34 @@ def to_out(patient: Patient, *, today: date) -> PatientOut:
         height_cm=patient.height_cm,
         allergies=list(patient.allergies),
         medications=list(patient.medications),
+        address=address_of(patient),
         diagnoses=[DiagnosisOut.model_validate(d) for d in patient.diagnoses],
         weights=[
             WeightOut(weight_kg=_kg(w.weight_kg), measured_at=w.measured_at)
             for w in patient.weights
         ],
         version=patient.version,
+    )
+
+
+def _set_address(patient: Patient, address: AddressIn | None) -> None:
+    """The whole postal address, or none of it."""
+    patient.address_line1 = address.line1 if address else None
+    patient.address_line2 = (address.line2 or None) if address else None
+    patient.address_city = address.city if address else None
+    patient.address_state = address.state if address else None
+    patient.address_zip = address.zip if address else None
+
+
+def address_of(patient: Patient) -> AddressOut | None:
+    if not patient.address_line1:
+        return None
+    return AddressOut(
+        line1=patient.address_line1,
+        line2=patient.address_line2,
+        city=patient.address_city or "",
+        state=patient.address_state or "",
+        zip=patient.address_zip or "",
     )
 
 
