@@ -103,9 +103,11 @@ def queue_due(
     if not values:
         return 0
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(Reminder).values(values).on_conflict_do_nothing())
-    added: int = result.rowcount  # type: ignore[attr-defined]
-    return max(added, 0)
+    # RETURNING counts what went in: rowcount is not reliable here on every driver.
+    added = session.scalars(
+        insert(Reminder).values(values).on_conflict_do_nothing().returning(Reminder.id)
+    ).all()
+    return len(added)
 
 
 def claim(session: Session, *, worker: str, now: datetime, limit: int = CLAIM_BATCH) -> list[int]:
