@@ -128,6 +128,7 @@ def test_the_front_desk_records_contact_details_on_the_page(
     assert saved.status_code == 303, saved.text
     shown = client.get(f"/patients/{patient_id}/contact").text
     assert 'value="+12015550123"' in shown and "checked" in shown
+    assert "recorded by" in shown
     bad = client.post(
         f"/patients/{patient_id}/contact",
         data={**form, "phone": "555", "csrf_token": csrf_from(shown)},

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from ketaclinic.accounts.core import Actor, Permission
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
+from ketaclinic.accounts.models import User
 from ketaclinic.errors import KetaclinicError, NotFound
 from ketaclinic.patients import contact_service, service
 from ketaclinic.patients.contact_schemas import ContactIn
@@ -25,6 +26,12 @@ router = APIRouter(
 
 Reader = Annotated[Actor, Depends(require(Permission.PATIENT_READ))]
 Writer = Annotated[Actor, Depends(require(Permission.PATIENT_WRITE))]
+
+
+def _recorder(session: Session, user_id: int | None) -> str | None:
+    """Who wrote the consent down, by name (the decision itself is the patient's)."""
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.display_name if user is not None else None
 
 
 def _found(session: Session, actor: Actor, patient_id: int) -> Patient:
@@ -50,7 +57,13 @@ def contact_page(
             "consent_sms": contact.consent_sms,
             "version": str(contact.version or ""),
         }
-        context = {"patient": patient, "contact": contact, "values": values, "errors": {}}
+        context = {
+            "patient": patient,
+            "contact": contact,
+            "recorded_by": _recorder(session, contact.consent_recorded_by_user_id),
+            "values": values,
+            "errors": {},
+        }
     return render(request, "patients/contact.html", context)
 
 
@@ -90,5 +103,12 @@ async def contact_submit(
         contact = contact_service.to_out(
             patient, contact_service.get(session, actor=actor, patient=patient)
         )
-    context = {"patient": patient, "contact": contact, "values": values, "errors": errors}
+        recorded_by = _recorder(session, contact.consent_recorded_by_user_id)
+    context = {
+        "patient": patient,
+        "contact": contact,
+        "recorded_by": recorded_by,
+        "values": values,
+        "errors": errors,
+    }
     return render(request, "patients/contact.html", context, status_code=422)
