@@ -23,7 +23,7 @@ from ketaclinic.patients.models import Patient
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.scheduling import reminders_service as service
 from ketaclinic.scheduling import reminders_worker as worker
-from ketaclinic.scheduling.reminders_core import RETRY_DELAYS_MIN, ReminderState
+from ketaclinic.scheduling.reminders_core import CLAIM_LEASE, RETRY_DELAYS_MIN, ReminderState
 from ketaclinic.scheduling.reminders_models import Reminder
 from tests.conftest import csrf_from, log_in
 from tests.scheduling.conftest import (
@@ -312,3 +312,38 @@ def test_a_webhook_error_is_a_failed_try(
     assert (result.sent, result.retrying) == (0, 1)
     (row,) = _reminders(factory)
     assert (row.state, row.last_error) == ("due", "SMS webhook answered 503")
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over_after_the_lease(
+    book: Book, factory: sessionmaker[Session], settings: Settings, smtp_server: SmtpSink
+) -> None:
+    patient_id = book.consenting_patient("MRN-1")
+    book.book(patient_id, NOW + 3 * HOUR)
+    config = with_smtp(settings, smtp_server, reminder_offsets_min=[180])
+    with transaction(factory) as session:
+        service.queue_due(session, now=NOW, offsets_min=[180], channels=worker.channels_of(config))
+    with transaction(factory) as session:
+        assert len(service.claim(session, worker="dead", now=NOW)) == 1  # and never sends
+    within = NOW + CLAIM_LEASE - timedelta(seconds=1)
+    assert worker.run_once(factory, config, worker="w", now=within).claimed == 0
+    after = NOW + CLAIM_LEASE + timedelta(seconds=1)
+    assert worker.run_once(factory, config, worker="w", now=after).sent == 1
+    with transaction(factory) as session:  # the dead worker's late report changes nothing
+        service.mark_failed(
+            session, reminder_id=1, worker="dead", now=after, error="late", max_attempts=1
+        )
+    assert [(r.state, r.last_error) for r in _reminders(factory)] == [("sent", None)]
+    assert len(smtp_server.messages) == 1
+
+
+def test_starttls_against_a_server_without_it_is_a_failed_try(
+    book: Book, factory: sessionmaker[Session], settings: Settings, smtp_server: SmtpSink
+) -> None:
+    """The link is never used in clear when the clinic asked for STARTTLS."""
+    patient_id = book.consenting_patient("MRN-1")
+    book.book(patient_id, NOW + HOUR)
+    config = with_smtp(settings, smtp_server, smtp_starttls=True)
+    assert worker.run_once(factory, config, worker="w", now=NOW).retrying == 1
+    (row,) = _reminders(factory)
+    assert row.last_error is not None and row.last_error.startswith("SMTP server")
+    assert smtp_server.messages == []
