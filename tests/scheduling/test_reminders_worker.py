@@ -8,9 +8,10 @@ import threading
 from datetime import timedelta
 
 import icalendar
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ketaclinic import clock
@@ -74,6 +75,7 @@ def test_two_workers_send_each_reminder_exactly_once_with_a_parseable_ics(
         thread.join()
 
     assert len(results) == 2
+    assert sum(r.queued for r in results) == len(starts)  # queued once between them
     assert sum(r.sent for r in results) == len(starts)
     assert len(smtp_server.messages) == len(starts)
     assert all(rcpt == [EMAIL] for rcpt in smtp_server.recipients)
@@ -347,3 +349,30 @@ def test_starttls_against_a_server_without_it_is_a_failed_try(
     (row,) = _reminders(factory)
     assert row.last_error is not None and row.last_error.startswith("SMTP server")
     assert smtp_server.messages == []
+
+
+def test_on_postgresql_a_row_being_claimed_is_skipped_not_waited_for(
+    book: Book, factory: sessionmaker[Session], settings: Settings, smtp_server: SmtpSink
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: a second claim waits for the first")
+    for mrn in ("MRN-1", "MRN-2"):
+        book.book(book.consenting_patient(mrn), NOW + HOUR)
+    channels = worker.channels_of(with_smtp(settings, smtp_server))
+    with transaction(factory) as session:
+        assert service.queue_due(session, now=NOW, offsets_min=[120], channels=channels) == 2
+    first = factory()
+    try:
+        first.begin()
+        taken_first = service.claim(first, worker="a", now=NOW, limit=1)
+        with transaction(factory) as second:
+            # Waiting on the first worker's row would fail here instead of hanging the test.
+            second.execute(text("SET LOCAL lock_timeout = '5s'"))
+            taken_second = service.claim(second, worker="b", now=NOW, limit=2)
+        first.commit()
+    finally:
+        first.close()
+    assert len(taken_first) == 1 and len(taken_second) == 1
+    assert set(taken_first).isdisjoint(taken_second)
+    with transaction(factory) as session:
+        assert service.claim(session, worker="c", now=NOW) == []

@@ -111,7 +111,7 @@ def queue_due(
 
 
 def claim(session: Session, *, worker: str, now: datetime, limit: int = CLAIM_BATCH) -> list[int]:
-    """Move up to ``limit`` ready rows to ``sending`` for ``worker``, in one UPDATE that only
+    """Move up to ``limit`` ready rows to ``sending`` for ``worker``, with an UPDATE that only
     takes rows still ready: of two workers, each row goes to exactly one. PostgreSQL skips rows
     another worker has locked instead of waiting; SQLite has one writer at a time. A row left in
     ``sending`` longer than the lease belonged to a worker that died, and is taken again."""
@@ -125,9 +125,14 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int = CLAIM_BA
     candidates = select(Reminder.id).where(ready).order_by(Reminder.next_attempt_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
+    # Two statements, not UPDATE … WHERE id IN (subquery): PostgreSQL may run a LIMITed locking
+    # subquery more than once inside an UPDATE and so take more rows than asked for.
+    ids = session.scalars(candidates).all()
+    if not ids:
+        return []
     claimed = session.scalars(
         update(Reminder)
-        .where(Reminder.id.in_(candidates.scalar_subquery()), ready)
+        .where(Reminder.id.in_(ids), ready)
         .values(state=ReminderState.SENDING.value, claimed_by=worker, claimed_at=now)
         .returning(Reminder.id)
         .execution_options(synchronize_session=False)
