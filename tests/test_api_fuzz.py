@@ -301,6 +301,10 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
         (Call("PATCH", "/api/v1/patients/{patient_id}", body={"weight_kg": "71.5"}), patient),
         (Call("POST", "/api/v1/patients/{patient_id}/diagnoses",
               body={"code": "G43.909", "is_primary": False}), patient),
+        (Call("GET", "/api/v1/patients/{patient_id}/contact"), patient),
+        (Call("PUT", "/api/v1/patients/{patient_id}/contact", body={
+            "phone": "(201) 555-0123", "email": "fuzz.case@example.org", "consent_email": True,
+            "consent_sms": False}), patient),
         (Call("GET", "/api/v1/indications"), dict),
         (Call("GET", "/api/v1/contraindications"), dict),
         (Call("POST", "/api/v1/patients/{patient_id}/screenings",

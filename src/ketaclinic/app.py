@@ -46,12 +46,16 @@ from ketaclinic.outcomes import api as outcomes_api
 from ketaclinic.outcomes import goal_pages as outcomes_goal_pages
 from ketaclinic.outcomes import pages as outcomes_pages
 from ketaclinic.patients import api as patients_api
+from ketaclinic.patients import contact_api as patients_contact_api
+from ketaclinic.patients import contact_pages as patients_contact_pages
 from ketaclinic.patients import pages as patients_pages
 from ketaclinic.portal import pages as portal_pages
 from ketaclinic.protocols import api as protocols_api
 from ketaclinic.protocols import library_pages as protocol_library_pages
 from ketaclinic.protocols import pages as protocols_pages
 from ketaclinic.reports import pages as reports_pages
+from ketaclinic.scheduling import reminders_pages, reminders_portal_pages, reminders_worker
+from ketaclinic.scheduling.reminders_worker import BackgroundReminders
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
 from ketaclinic.web import api_docs
@@ -107,11 +111,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.audit_seal_interval_s > 0:
         sealer = BackgroundSealer(app.state.session_factory, settings.audit_seal_interval_s)
         sealer.start()
+    reminders = _start_reminders(app)
     try:
         yield
     finally:
         if sealer is not None:
             await run_in_threadpool(sealer.stop)
+        if reminders is not None:
+            await run_in_threadpool(reminders.stop)
+
+
+def _start_reminders(app: FastAPI) -> BackgroundReminders | None:
+    """The reminder worker as a thread of this process, when the clinic asks for it."""
+    settings: Settings = app.state.settings
+    if not settings.reminders_in_serve or not reminders_worker.channels_of(settings):
+        return None
+    worker = BackgroundReminders(app.state.session_factory, settings)
+    worker.start()
+    return worker
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -159,6 +176,10 @@ def _add_routes(app: FastAPI) -> None:
         api_docs.router,
     ):
         app.include_router(router)
+    app.include_router(patients_contact_pages.router)
+    app.include_router(patients_contact_api.router)
+    app.include_router(reminders_pages.router)
+    app.include_router(reminders_portal_pages.router)
     _include_optional(app)
 
 

@@ -137,6 +137,13 @@ def _mount_score() -> None:
     app.add_typer(report_app, name="report")
     app.add_typer(audit_app, name="audit")
     app.add_typer(inventory_app, name="inventory")
+    _mount_reminders()
+
+
+def _mount_reminders() -> None:
+    from ketaclinic.scheduling.reminders_cli import reminders_app
+
+    app.add_typer(reminders_app, name="reminders")
 
 
 _mount_score()

@@ -12,6 +12,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_MIN_LENGTH = 32
+REMINDER_OFFSET_MIN_MIN = 5
+REMINDER_OFFSET_MAX_MIN = 14 * 24 * 60
 
 
 class Settings(BaseSettings):
@@ -62,6 +64,43 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
+    # --- Reminders (scheduling.reminders_*): contact settings, SMTP and the SMS webhook ---
+    phone_region: str = Field(
+        default="US",
+        min_length=2,
+        max_length=2,
+        description="ISO 3166 country whose numbers may be typed without +country code.",
+    )
+    reminder_offsets_min: list[int] = Field(
+        default=[48 * 60, 2 * 60],
+        min_length=1,
+        max_length=5,
+        description="When reminders go out, in minutes before a session (clinic policy).",
+    )
+    reminders_in_serve: bool = Field(
+        default=False, description="Run the reminder worker inside `ketaclinic serve`."
+    )
+    reminder_interval_s: float = Field(
+        default=60, ge=1, le=3600, description="How often the reminder worker looks for work."
+    )
+    reminder_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries before a reminder is shown to staff as failed."
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset = no e-mail.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="clinic@example.org", max_length=200)
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP link with STARTTLS.")
+    smtp_timeout_s: float = Field(default=30, gt=0, le=300)
+    sms_webhook_url: str | None = Field(
+        default=None, description="POST target for SMS reminders (README); unset = no SMS."
+    )
+    sms_webhook_token: SecretStr | None = Field(
+        default=None, description="Sent as `Authorization: Bearer ...` to the SMS webhook."
+    )
+    # --- end of reminders ---
+
     @field_validator("clinic_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -70,6 +109,25 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
         return value
+
+    @field_validator("reminder_offsets_min")
+    @classmethod
+    def _sensible_offsets(cls, value: list[int]) -> list[int]:
+        """Between 5 minutes and 14 days before, each once (a typo must not spam a patient)."""
+        for offset in value:
+            if not REMINDER_OFFSET_MIN_MIN <= offset <= REMINDER_OFFSET_MAX_MIN:
+                raise ValueError(
+                    f"a reminder offset must be {REMINDER_OFFSET_MIN_MIN} to "
+                    f"{REMINDER_OFFSET_MAX_MIN} minutes, not {offset}"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("a reminder offset is listed twice")
+        return sorted(value, reverse=True)
+
+    @field_validator("phone_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
 
     @model_validator(mode="after")
     def _production_refuses_unsafe_defaults(self) -> Settings:

@@ -23,6 +23,9 @@ MODEL_MODULES = (
     "ketaclinic.infusions.models",
     "ketaclinic.inventory.models",
     "ketaclinic.inventory.count_models",
+    # reminders (issue 13, item 6)
+    "ketaclinic.patients.contact_models",
+    "ketaclinic.scheduling.reminders_models",
 )
 
 

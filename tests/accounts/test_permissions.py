@@ -206,6 +206,16 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/inventory/reports/receipts"): INVENTORY_READERS,
     ("GET", "/inventory/reports/reconciliation"): INVENTORY_READERS,
     ("GET", "/inventory/reports/lots/{lot_id}"): INVENTORY_READERS,
+    # Reminders and contact details (issue 13, item 6)
+    ("GET", "/api/v1/patients/{patient_id}/contact"): READERS,
+    ("PUT", "/api/v1/patients/{patient_id}/contact"): READERS,
+    ("GET", "/patients/{patient_id}/contact"): READERS,
+    ("POST", "/patients/{patient_id}/contact"): READERS,
+    ("GET", "/scheduling/reminders"): READERS,
+    ("POST", "/scheduling/reminders/{reminder_id}/retry"): READERS,
+    ("POST", "/scheduling/reschedule-requests/{request_id}/handled"): READERS,
+    ("GET", "/portal/sessions/{session_id}/reschedule"): frozenset({Role.PATIENT}),
+    ("POST", "/portal/sessions/{session_id}/reschedule"): frozenset({Role.PATIENT}),
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so

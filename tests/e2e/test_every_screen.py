@@ -50,6 +50,9 @@ def seeded(sqlite_settings: Settings) -> dict[str, Any]:
             "board": "/board",
             "session": f"/sessions/{infusing.id}",
             "patient": f"/patients/{portal_patient.id}",
+            # reminders (issue 13): the staff list and a patient's contact page
+            "reminders": "/scheduling/reminders",
+            "contact": f"/patients/{portal_patient.id}/contact",
         }
     return {"logins": logins, "pages": pages}
 
@@ -121,4 +124,4 @@ def test_every_page_fits_every_screen_without_sideways_scrolling(
         _check(page, "portal", width, shots)
         assert errors == []
         page.close()
-    assert len(list(shots.iterdir())) == 4 * len(WIDTHS)
+    assert len(list(shots.iterdir())) == (len(seeded["pages"]) + 1) * len(WIDTHS)
