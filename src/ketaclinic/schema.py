@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "ketaclinic.outcomes.models",
     "ketaclinic.protocols.models",
     "ketaclinic.courses.models",
+    "ketaclinic.scheduling.models",
     "ketaclinic.infusions.models",
     "ketaclinic.inventory.models",
     "ketaclinic.inventory.count_models",
