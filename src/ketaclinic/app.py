@@ -52,6 +52,8 @@ from ketaclinic.protocols import api as protocols_api
 from ketaclinic.protocols import library_pages as protocol_library_pages
 from ketaclinic.protocols import pages as protocols_pages
 from ketaclinic.reports import pages as reports_pages
+from ketaclinic.scheduling import api as scheduling_api
+from ketaclinic.scheduling import pages as scheduling_pages
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
 from ketaclinic.web import api_docs
@@ -137,6 +139,8 @@ def _add_routes(app: FastAPI) -> None:
         courses_api.router,
         inventory_api.router,
         inventory_counts_api.router,
+        scheduling_api.router,
+        scheduling_pages.router,
         outcomes_pages.router,
         outcomes_goal_pages.router,
         accounts_pages.router,
