@@ -54,6 +54,8 @@ from ketaclinic.protocols import pages as protocols_pages
 from ketaclinic.reports import pages as reports_pages
 from ketaclinic.scheduling import api as scheduling_api
 from ketaclinic.scheduling import pages as scheduling_pages
+from ketaclinic.scheduling import series_pages as scheduling_series_pages
+from ketaclinic.scheduling import view_pages as scheduling_view_pages
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
 from ketaclinic.web import api_docs
@@ -141,6 +143,10 @@ def _add_routes(app: FastAPI) -> None:
         inventory_counts_api.router,
         scheduling_api.router,
         scheduling_pages.router,
+        scheduling_view_pages.api,
+        scheduling_view_pages.pages,
+        scheduling_series_pages.api,
+        scheduling_series_pages.pages,
         outcomes_pages.router,
         outcomes_goal_pages.router,
         accounts_pages.router,
