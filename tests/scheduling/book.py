@@ -62,6 +62,4 @@ class Book(Clinic):
             "course_id": self.course["id"],
             "sessions": [{"chair_id": s["chair_id"], "start": s["start"]} for s in slots],
         }
-        return self.client.post(
-            "/api/v1/scheduling/series/confirm", json=body, headers=self.staff
-        )
+        return self.client.post("/api/v1/scheduling/series/confirm", json=body, headers=self.staff)

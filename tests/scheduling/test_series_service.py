@@ -3,6 +3,7 @@ conflicts, the all-or-nothing confirmation that checks every slot again, and att
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
@@ -25,18 +26,23 @@ def book(client: TestClient, make_person, factory: sessionmaker[Session]) -> Ite
 
 def _course_sessions(book: Book) -> int:
     with transaction(book.factory) as session:
-        return session.scalar(
-            select(func.count())
-            .select_from(InfusionSession)
-            .where(InfusionSession.course_id == book.course["id"])
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(InfusionSession)
+                .where(InfusionSession.course_id == book.course["id"])
+            )
+            or 0
+        )
 
 
 def _day(instant: str) -> date:
     return datetime.fromisoformat(instant).date()
 
 
-def test_a_fresh_course_gets_its_whole_series_at_the_preferred_time_on_open_days(book: Book) -> None:
+def test_a_fresh_course_gets_its_whole_series_at_the_preferred_time_on_open_days(
+    book: Book,
+) -> None:
     definition = book.definition("depression-murrough-2013")
     plan = book.plan(preferred="10:00")
     proposal = plan["proposal"]
@@ -49,7 +55,7 @@ def test_a_fresh_course_gets_its_whole_series_at_the_preferred_time_on_open_days
     starts = [datetime.fromisoformat(p["slot"]["start"]) for p in proposal]
     assert all(s.hour == 10 and s.minute == 0 for s in starts)
     assert all(s.weekday() < 5 for s in starts), "only days the clinic is open"
-    for before, after in zip(starts, starts[1:], strict=False):
+    for before, after in itertools.pairwise(starts):
         assert (after.date() - before.date()).days >= definition["series_spacing_days"]
     assert {p["slot"]["chair_id"] for p in proposal} == {book.chair_ids[0]}
 
@@ -86,7 +92,8 @@ def test_confirming_books_every_session_in_the_course_and_the_day_view_shows_the
     assert len(booked) == len(slots) == _course_sessions(book)
     assert {b["course_id"] for b in booked} == {book.course["id"]}
     day = book.client.get(
-        "/api/v1/scheduling/day", params={"date": _day(slots[0]["start"]).isoformat()},
+        "/api/v1/scheduling/day",
+        params={"date": _day(slots[0]["start"]).isoformat()},
         headers=book.staff,
     ).json()
     shown = [b for c in day["chairs"] for b in c["bookings"]]
@@ -122,7 +129,9 @@ def test_more_sessions_than_the_course_still_needs_are_refused(book: Book) -> No
 
 def test_sessions_closer_than_the_protocol_spacing_are_refused(book: Book) -> None:
     slots = [p["slot"] for p in book.plan(preferred="09:00")["proposal"]]
-    squeezed = dict(slots[1], start=(datetime.fromisoformat(slots[0]["start"]) + timedelta(days=1)).isoformat())
+    squeezed = dict(
+        slots[1], start=(datetime.fromisoformat(slots[0]["start"]) + timedelta(days=1)).isoformat()
+    )
     response = book.confirm([slots[0], squeezed])
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "sessions", 1, "start"]

@@ -109,11 +109,14 @@ class _Book:
         return not any(v.overlaps(visit) for v in self.patient)
 
 
-def _free_on_day(day: date, ask: SeriesAsk, clinic: Clinic, book: _Book) -> list[Slot]:
-    """Every start on ``day`` at which the visit fits some chair, the patient being free."""
+def _free_on_day(
+    day: date, earliest: datetime, ask: SeriesAsk, clinic: Clinic, book: _Book
+) -> list[Slot]:
+    """Every start on ``day`` from ``earliest`` at which the visit fits some chair, the
+    patient being free."""
     window = _day_window(day, clinic.zone)
     opening = _day_opening(clinic.opening, window)
-    after = max(window.start, ask.not_before)
+    after = max(window.start, earliest)
     found: list[Slot] = []
     if not opening or after >= window.end:
         return found
@@ -132,14 +135,14 @@ def _free_on_day(day: date, ask: SeriesAsk, clinic: Clinic, book: _Book) -> list
 
 
 def _nearest(
-    due: date, wanted: datetime, ask: SeriesAsk, clinic: Clinic, book: _Book
+    due: date, earliest: datetime, ask: SeriesAsk, clinic: Clinic, book: _Book
 ) -> list[Slot]:
     """Free starts from the due day on, nearest first: by day, then by distance from the
     preferred time, then in the clinic's chair order; one per start time."""
     order = {chair_id: i for i, chair_id in enumerate(clinic.chair_ids)}
     for offset in range(SEARCH_DAYS + 1):
         day = due + timedelta(days=offset)
-        on_day = _free_on_day(day, ask, clinic, book)
+        on_day = _free_on_day(day, earliest, ask, clinic, book)
         if not on_day:
             continue
         preferred = wall_instant(day, ask.preferred, clinic.zone)
@@ -150,15 +153,17 @@ def _nearest(
             if s.start not in seen:
                 seen.add(s.start)
                 unique.append(s)
-        later = _free_after(day, ask, clinic, book) if len(unique) <= ALTERNATIVES else []
+        later = _free_after(day, earliest, ask, clinic, book) if len(unique) <= ALTERNATIVES else []
         return (unique + later)[: ALTERNATIVES + 1]
     return []
 
 
-def _free_after(day: date, ask: SeriesAsk, clinic: Clinic, book: _Book) -> list[Slot]:
+def _free_after(
+    day: date, earliest: datetime, ask: SeriesAsk, clinic: Clinic, book: _Book
+) -> list[Slot]:
     """A few more alternatives on the following days when the day itself has few."""
     for offset in range(1, SEARCH_DAYS + 1):
-        more = _free_on_day(day + timedelta(days=offset), ask, clinic, book)
+        more = _free_on_day(day + timedelta(days=offset), earliest, ask, clinic, book)
         if more:
             preferred = wall_instant(day + timedelta(days=offset), ask.preferred, clinic.zone)
             more.sort(key=lambda s: (abs(s.start - preferred), s.start))
@@ -179,9 +184,10 @@ def place_series(ask: SeriesAsk, clinic: Clinic) -> list[Proposed]:
             book.holds[b.chair_id].append(b.hold)
     proposal: list[Proposed] = []
     due = ask.first_day
+    earliest = ask.not_before
     for number in range(1, ask.count + 1):
         wanted = wall_instant(due, ask.preferred, clinic.zone)
-        options = _nearest(due, wanted, ask, clinic, book)
+        options = _nearest(due, earliest, ask, clinic, book)
         exact = [s for s in options if s.start == wanted]
         if exact:
             chosen, fit = exact[0], Fit.AS_ASKED  # the first chair in order (options sort so)
@@ -194,6 +200,8 @@ def place_series(ask: SeriesAsk, clinic: Clinic) -> list[Proposed]:
         others = [s for s in options if s != chosen][:ALTERNATIVES]
         proposal.append(Proposed(number, due, wanted, fit, chosen, others))
         book.add(chosen, ask)
+        # The series keeps its order: the next one starts after this visit ends.
+        earliest = max(earliest, chosen.start + timedelta(minutes=ask.visit_min))
         due = chosen.start.astimezone(clinic.zone).date() + timedelta(days=ask.spacing_days)
     return proposal
 
