@@ -299,6 +299,32 @@ def scheduling_calls(
     ]  # fmt: skip
 
 
+def book_view_calls(
+    clinic: SeededClinic, protocol: int
+) -> list[tuple[Call, Callable[[], dict[str, Any]]]]:
+    """The appointment book's day and week views, series booking and attendance (issue 13)."""
+    B = "/api/v1/scheduling"  # noqa: N806
+
+    def series() -> dict[str, Any]:
+        course = clinic.fresh_course()
+        plan = clinic.client.get(
+            f"{B}/series/plan", params={"course_id": course}, headers=clinic.nurse
+        ).json()
+        slot = plan["proposal"][0]["slot"]
+        sessions = [{"chair_id": slot["chair_id"], "start": slot["start"]}]
+        return {"body": {"course_id": course, "sessions": sessions}}
+
+    return [
+        (Call("GET", f"{B}/day", role="nurse", query={"date": NOW.date().isoformat()}), dict),
+        (Call("GET", f"{B}/week", role="nurse", query={"start": NOW.date().isoformat()}), dict),
+        (Call("GET", f"{B}/series/plan", role="nurse",
+              query={"course_id": clinic.fresh_course(), "preferred": "10:00"}), dict),
+        (Call("POST", f"{B}/series/confirm", role="nurse"), series),
+        (Call("GET", f"{B}/patients/{{patient_id}}/attendance", role="nurse"),
+         lambda: {"patient_id": clinic.patients[0]}),
+    ]  # fmt: skip
+
+
 def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call]]:
     """For each operation, a request the seeded clinic accepts, made just before it is fuzzed
     (with a fresh record in the state it needs where it changes one)."""
@@ -392,6 +418,7 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
               body={"every_days": {"nrs": 1}}), course),
     ]  # fmt: skip
     calls += scheduling_calls(clinic, protocol)
+    calls += book_view_calls(clinic, protocol)
     calls += inventory_calls(clinic)
     return {(call.method, call.path): _made(clinic, call, make) for call, make in calls}
 

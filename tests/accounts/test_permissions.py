@@ -234,6 +234,17 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/scheduling/bookings/{session_id}"): READERS,
     ("POST", "/scheduling/bookings/{session_id}/reschedule"): READERS,
     ("POST", "/scheduling/bookings/{session_id}/cancel"): READERS,
+    # The day and week views (all staff; names only to patient readers), series booking and
+    # attendance (those who book).
+    ("GET", "/api/v1/scheduling/day"): STAFF_ALL,
+    ("GET", "/api/v1/scheduling/week"): STAFF_ALL,
+    ("GET", "/scheduling/day"): STAFF_ALL,
+    ("GET", "/scheduling/week"): STAFF_ALL,
+    ("GET", "/api/v1/scheduling/series/plan"): READERS,
+    ("POST", "/api/v1/scheduling/series/confirm"): READERS,
+    ("GET", "/api/v1/scheduling/patients/{patient_id}/attendance"): READERS,
+    ("GET", "/scheduling/series"): READERS,
+    ("POST", "/scheduling/series"): READERS,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so
