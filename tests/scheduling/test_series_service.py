@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ketaclinic import clock
 from ketaclinic.db import transaction
 from ketaclinic.infusions.models import InfusionSession
+from tests.conftest import log_in
 from tests.scheduling.book import MONDAY, Book
 
 
@@ -165,3 +166,7 @@ def test_late_cancellations_and_no_shows_are_counted_per_patient(book: Book) -> 
         "no_shows": 1,
         "late_hours": 24,
     }
+    log_in(book.client, book.staff_person)
+    page = book.client.get(f"/patients/{book.patient_id}")
+    assert page.status_code == 200
+    assert "1 late cancellation(s) (under 24 h notice) of 2, 1 no-show(s)" in page.text

@@ -23,6 +23,7 @@ from ketaclinic.patients import service
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.models import Patient
 from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate, PatientUpdate
+from ketaclinic.scheduling import series_service
 from ketaclinic.web.forms import blank_to_none, error_messages, lines, parse
 from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
@@ -180,6 +181,9 @@ def detail_context(
         "values": {},
         **_recent_sessions(session, actor, patient_id),
         **_trajectory(session, actor, found, settings.timezone),
+        "attendance": series_service.attendance(
+            session, patient_id=found.id, late_hours=settings.late_cancellation_hours
+        ),
     }
 
 
