@@ -35,6 +35,7 @@ from ketaclinic.outcomes.models import Measurement
 from ketaclinic.patients.models import Diagnosis, Patient, WeightMeasurement
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.scheduling import service as scheduling
 from ketaclinic.schema import upgrade
 from ketaclinic.screening.indications import BY_ID
 from ketaclinic.screening.models import Screening
@@ -44,6 +45,9 @@ BENCH_AUDIT_KEY = "bench-audit-key-that-is-long-enough-0123456789"
 BENCH_PASSWORD = "synthetic bench password"  # noqa: S105  (synthetic data only)
 PHYSICIAN = "bench.physician"
 BATCH = 10_000
+#: How long a synthetic booking holds its chair: a 60-min infusion, 60 min observation and the
+#: default 15 min turnover (bookings are not checked against each other here).
+HOLD = timedelta(minutes=60 + 60 + 15)
 # indication -> (protocol key, ICD-10-CM code, title, share of patients)
 CASES = (
     ("fibromyalgia", "fibromyalgia-graven-nielsen-2000", "M79.7", "Fibromyalgia", 0.25),
@@ -60,6 +64,7 @@ class Rows:
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     next_id: dict[str, int] = field(default_factory=dict)
+    chairs: list[int] = field(default_factory=list)  # the clinic's chair records (issue 13)
 
     def add(self, table: Table, **values: Any) -> int:
         new_id = self.next_id.get(table.name, 1)
@@ -68,11 +73,15 @@ class Rows:
         return new_id
 
 
-def _setup(engine: Engine) -> tuple[int, int, dict[str, int]]:
-    """Clinic, users and protocols through the services (a handful of rows)."""
+def _setup(engine: Engine, rows: Rows) -> tuple[int, int, dict[str, int]]:
+    """Clinic, users, protocols and eight chairs through the services (a handful of rows)."""
     with transaction(make_session_factory(engine)) as session:
         clinic = accounts.ensure_clinic(session, code="BENCH", name="Synthetic bench clinic")
         protocols.seed_library(session, clinic_id=clinic.id)
+        rows.chairs = [
+            scheduling.ensure_chair(session, clinic_id=clinic.id, name=f"Chair {n}").id
+            for n in range(1, 9)
+        ]
         physician = accounts.create_user(
             session, clinic=clinic, username=PHYSICIAN, password=BENCH_PASSWORD,
             role=Role.PHYSICIAN, display_name="Synthetic-Physician",
@@ -189,9 +198,9 @@ def _events(rows: Rows, sid: int, at: datetime, user: int, state: str,
 def build(engine: Engine, patients: int, sessions: int, seed: int = 2024) -> Rows:
     """Every row of the synthetic clinic, in memory (a few hundred MB at the default size)."""
     rng = random.Random(seed)
-    clinic_id, user, keys = _setup(engine)
-    now = clock.now()
     rows = Rows()
+    clinic_id, user, keys = _setup(engine, rows)
+    now = clock.now()
     for table in (Patient, Screening, Course, InfusionSession, SessionEvent, Measurement):
         rows.next_id[table.__tablename__] = _max_id(engine, table.__table__) + 1
     for index, count in enumerate(_session_counts(patients, sessions, rng), start=1):
@@ -223,7 +232,8 @@ def _sessions(rows: Rows, pid: int, cid: int, protocol_id: int, clinic_id: int, 
         sid = rows.add(
             InfusionSession.__table__, patient_id=pid, clinic_id=clinic_id,
             protocol_version_id=protocol_id, course_id=cid, state=state, scheduled_at=at,
-            chair=f"Chair {rng.randrange(1, 9)}", created_at=at - timedelta(days=2),
+            chair_id=rng.choice(rows.chairs), chair_held_until=at + HOLD,
+            created_at=at - timedelta(days=2),
             updated_at=at, created_by_user_id=user, version_id=1,
         )  # fmt: skip
         if state in ("discharged", "aborted"):
