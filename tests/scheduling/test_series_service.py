@@ -4,6 +4,7 @@ conflicts, the all-or-nothing confirmation that checks every slot again, and att
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ketaclinic import clock
 from ketaclinic.db import transaction
 from ketaclinic.infusions.models import InfusionSession
-from tests.conftest import log_in
+from tests.conftest import csrf_from, log_in
 from tests.scheduling.book import MONDAY, Book
 
 
@@ -170,3 +171,36 @@ def test_late_cancellations_and_no_shows_are_counted_per_patient(book: Book) -> 
     page = book.client.get(f"/patients/{book.patient_id}")
     assert page.status_code == 200
     assert "1 late cancellation(s) (under 24 h notice) of 2, 1 no-show(s)" in page.text
+
+
+def test_the_series_page_shows_the_collision_and_a_fresh_proposal_when_a_slot_was_taken(
+    book: Book,
+) -> None:
+    log_in(book.client, book.staff_person)
+    page = book.client.get("/scheduling/series", params={"course_id": book.course["id"]})
+    assert page.status_code == 200
+    form = dict(
+        re.findall(
+            r'<select id="f-(session-\d+)" name="session-\d+">\s*<option value="([^"]*)" selected',
+            page.text,
+        )
+    )
+    assert len(form) == book.plan()["remaining"] > 1
+    chair, _, start = form["session-1"].partition("@")
+    taken = book.book(book.new_patient("MRN-RACE"), datetime.fromisoformat(start), int(chair))
+    assert taken.status_code == 201
+    response = book.client.post(
+        "/scheduling/series",
+        data={
+            **form,
+            "course_id": str(book.course["id"]),
+            "preferred": "09:00",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert response.status_code == 409
+    assert f"session #{taken.json()['id']}" in response.text
+    assert "nothing was booked" in response.text
+    assert _course_sessions(book) == 0
+    fresh = re.search(r'name="session-1">\s*<option value="([^"]*)" selected', response.text)
+    assert fresh is not None and fresh.group(1) != form["session-1"], "proposed again around it"

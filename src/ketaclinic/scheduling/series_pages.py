@@ -25,7 +25,12 @@ from ketaclinic.patients import service as patients
 from ketaclinic.scheduling import series, series_service
 from ketaclinic.scheduling.api import booking_out
 from ketaclinic.scheduling.schemas import BookingOut, ClockTime, is_clock, minutes_of
-from ketaclinic.web.fields import ClinicInstant, OptionalQueryDate
+from ketaclinic.web.fields import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    ClinicInstant,
+    OptionalQueryDate,
+)
 from ketaclinic.web.forms import FieldErrors, error_messages
 from ketaclinic.web.inputs import ExactJsonRoute
 from ketaclinic.web.params import MAX_ID, RecordId
@@ -203,7 +208,8 @@ def _form_values(query: Any) -> tuple[dict[str, str], FieldErrors]:
         errors["preferred"] = "a time of day such as 09:00"
     if values["from"]:
         try:
-            date.fromisoformat(values["from"])
+            if not EARLIEST_DATE <= date.fromisoformat(values["from"]) <= LATEST_DATE:
+                raise ValueError
         except ValueError:
             errors["from"] = "a date such as 2026-03-04, or empty"
     return values, errors
