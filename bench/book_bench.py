@@ -66,6 +66,7 @@ def _plain_query(app: object, clinic_id: int, monday: date) -> int:
                 InfusionSession.state,
             ).where(
                 InfusionSession.clinic_id == clinic_id,
+                InfusionSession.scheduled_at > start - timedelta(days=1),
                 InfusionSession.scheduled_at < start + timedelta(days=7),
                 InfusionSession.chair_held_until > start,
             )

@@ -59,6 +59,22 @@ def _protocols(session: Session, ids: set[int]) -> dict[int, _ProtocolFacts]:
     return {p.id: _ProtocolFacts(f"{p.name} v{p.version}", service.visit_minutes(p)) for p in rows}
 
 
+def longest_hold(session: Session, clinic_id: int) -> timedelta:
+    """No booking of the clinic holds its chair longer than this: the longest visit any of its
+    protocol versions allows (maximum duration and observation) plus the longest turnover a
+    policy may set. A booking's hold is its default duration's visit plus the turnover in force,
+    and a move or an abort only shortens it."""
+    rows = session.scalars(select(ProtocolVersion).where(ProtocolVersion.clinic_id == clinic_id))
+    longest = max(
+        (
+            core.visit_minutes(d.max_duration_min, d.observation_min)
+            for d in (protocols.definition(p) for p in rows)
+        ),
+        default=0,
+    )
+    return timedelta(minutes=longest + core.MAX_TURNOVER_MIN)
+
+
 def bookings_in(
     session: Session, *, actor: Actor, window: core.Interval, names: bool
 ) -> list[grid.GridBooking]:
@@ -78,10 +94,14 @@ def bookings_in(
     )
     if not names:
         query = select(*columns)
+    clinic_id = _clinic(actor)
     rows = session.execute(
         query.where(
-            InfusionSession.clinic_id == _clinic(actor),
+            InfusionSession.clinic_id == clinic_id,
             InfusionSession.state.not_in(service.NOT_HOLDING),
+            # A lower bound too, so that the (clinic_id, scheduled_at) index reads the window
+            # and not every earlier booking of the clinic.
+            InfusionSession.scheduled_at > window.start - longest_hold(session, clinic_id),
             InfusionSession.scheduled_at < window.end,
             InfusionSession.chair_held_until > window.start,
         ).order_by(InfusionSession.scheduled_at, InfusionSession.id)
