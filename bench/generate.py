@@ -45,9 +45,8 @@ BENCH_AUDIT_KEY = "bench-audit-key-that-is-long-enough-0123456789"
 BENCH_PASSWORD = "synthetic bench password"  # noqa: S105  (synthetic data only)
 PHYSICIAN = "bench.physician"
 BATCH = 10_000
-#: How long a synthetic booking holds its chair: a 60-min infusion, 60 min observation and the
-#: default 15 min turnover (bookings are not checked against each other here).
-HOLD = timedelta(minutes=60 + 60 + 15)
+#: Chairs of the bench clinic; history rows are written directly, each holding its chair 3 h.
+BENCH_CHAIRS = 8
 # indication -> (protocol key, ICD-10-CM code, title, share of patients)
 CASES = (
     ("fibromyalgia", "fibromyalgia-graven-nielsen-2000", "M79.7", "Fibromyalgia", 0.25),
@@ -64,7 +63,6 @@ class Rows:
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     next_id: dict[str, int] = field(default_factory=dict)
-    chairs: list[int] = field(default_factory=list)  # the clinic's chair records (issue 13)
 
     def add(self, table: Table, **values: Any) -> int:
         new_id = self.next_id.get(table.name, 1)
@@ -73,15 +71,11 @@ class Rows:
         return new_id
 
 
-def _setup(engine: Engine, rows: Rows) -> tuple[int, int, dict[str, int]]:
-    """Clinic, users, protocols and eight chairs through the services (a handful of rows)."""
+def _setup(engine: Engine) -> tuple[int, int, dict[str, int], list[int]]:
+    """Clinic, users and protocols through the services (a handful of rows)."""
     with transaction(make_session_factory(engine)) as session:
         clinic = accounts.ensure_clinic(session, code="BENCH", name="Synthetic bench clinic")
         protocols.seed_library(session, clinic_id=clinic.id)
-        rows.chairs = [
-            scheduling.ensure_chair(session, clinic_id=clinic.id, name=f"Chair {n}").id
-            for n in range(1, 9)
-        ]
         physician = accounts.create_user(
             session, clinic=clinic, username=PHYSICIAN, password=BENCH_PASSWORD,
             role=Role.PHYSICIAN, display_name="Synthetic-Physician",
@@ -94,7 +88,11 @@ def _setup(engine: Engine, rows: Rows) -> tuple[int, int, dict[str, int]]:
             ProtocolVersion.clinic_id == clinic.id
         )
         keys = {key: pid for key, pid in session.execute(query)}  # noqa: C416  (Row objects)
-        return clinic.id, physician.id, keys
+        chairs = [
+            scheduling.ensure_chair(session, clinic_id=clinic.id, name=f"Chair {n}").id
+            for n in range(1, BENCH_CHAIRS + 1)
+        ]
+        return clinic.id, physician.id, keys, chairs
 
 
 def _phq9_answers(total: int, rng: random.Random) -> list[int]:
@@ -198,9 +196,9 @@ def _events(rows: Rows, sid: int, at: datetime, user: int, state: str,
 def build(engine: Engine, patients: int, sessions: int, seed: int = 2024) -> Rows:
     """Every row of the synthetic clinic, in memory (a few hundred MB at the default size)."""
     rng = random.Random(seed)
-    rows = Rows()
-    clinic_id, user, keys = _setup(engine, rows)
+    clinic_id, user, keys, chairs = _setup(engine)
     now = clock.now()
+    rows = Rows()
     for table in (Patient, Screening, Course, InfusionSession, SessionEvent, Measurement):
         rows.next_id[table.__tablename__] = _max_id(engine, table.__table__) + 1
     for index, count in enumerate(_session_counts(patients, sessions, rng), start=1):
@@ -218,13 +216,13 @@ def build(engine: Engine, patients: int, sessions: int, seed: int = 2024) -> Row
                        ended_at=first + timedelta(days=2) if count == 1 else None,
                        end_reason="Synthetic: stopped" if count == 1 else None)  # fmt: skip
         _sessions(rows, pid, cid, keys[key], clinic_id, user, first, count, instrument,
-                  baseline, now, rng)  # fmt: skip
+                  baseline, now, rng, chairs)  # fmt: skip
     return rows
 
 
 def _sessions(rows: Rows, pid: int, cid: int, protocol_id: int, clinic_id: int, user: int,
               first: datetime, count: int, instrument: str, baseline: int, now: datetime,
-              rng: random.Random) -> None:  # fmt: skip
+              rng: random.Random, chairs: list[int]) -> None:  # fmt: skip
     at = first
     improvement = rng.uniform(0.0, 0.7)  # this patient's eventual relative improvement
     for n in range(count):
@@ -232,7 +230,7 @@ def _sessions(rows: Rows, pid: int, cid: int, protocol_id: int, clinic_id: int, 
         sid = rows.add(
             InfusionSession.__table__, patient_id=pid, clinic_id=clinic_id,
             protocol_version_id=protocol_id, course_id=cid, state=state, scheduled_at=at,
-            chair_id=rng.choice(rows.chairs), chair_held_until=at + HOLD,
+            chair_id=rng.choice(chairs), chair_held_until=at + timedelta(hours=3),
             created_at=at - timedelta(days=2),
             updated_at=at, created_by_user_id=user, version_id=1,
         )  # fmt: skip
