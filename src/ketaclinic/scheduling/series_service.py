@@ -31,7 +31,7 @@ from ketaclinic.infusions.schemas import ScheduleIn
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
-from ketaclinic.scheduling import core, series, service
+from ketaclinic.scheduling import core, series, service, view_service
 
 #: The preferred time of day when none is given.
 DEFAULT_PREFERRED = time(9, 0)
@@ -103,6 +103,30 @@ def _course(session: Session, actor: Actor, course_id: int, loc: tuple[str, ...]
     return row
 
 
+def _booked(session: Session, clinic_id: int, window: core.Interval) -> list[core.Booked]:
+    """``service.occupancy`` read through the (clinic_id, scheduled_at) index: bounded below
+    by the clinic's longest possible hold (``view_service.longest_hold``)."""
+    earliest = window.start - view_service.longest_hold(session, clinic_id)
+    rows = session.execute(
+        select(
+            InfusionSession.id,
+            InfusionSession.chair_id,
+            InfusionSession.scheduled_at,
+            InfusionSession.chair_held_until,
+        ).where(
+            InfusionSession.clinic_id == clinic_id,
+            InfusionSession.state.not_in(service.NOT_HOLDING),
+            InfusionSession.scheduled_at > earliest,
+            InfusionSession.scheduled_at < window.end,
+            InfusionSession.chair_held_until > window.start,
+        )
+    ).all()
+    return [
+        core.Booked(sid, chair_id, core.Interval(start, max(start, until)))
+        for sid, chair_id, start, until in rows
+    ]
+
+
 def _patient_busy(session: Session, patient_id: int, window: core.Interval) -> list[core.Interval]:
     rows = session.execute(
         select(InfusionSession.scheduled_at, InfusionSession.chair_held_until).where(
@@ -152,7 +176,7 @@ def plan(
             zone=zone,
             chair_ids=[c.id for c in chairs],
             opening=[window] if opening is None else opening,
-            booked=service.occupancy(session, clinic_id=clinic_id, window=window),
+            booked=_booked(session, clinic_id, window),
             patient_busy=_patient_busy(session, course.patient_id, window),
         ),
     )
