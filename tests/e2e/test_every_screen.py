@@ -50,6 +50,8 @@ def seeded(sqlite_settings: Settings) -> dict[str, Any]:
             "board": "/board",
             "session": f"/sessions/{infusing.id}",
             "patient": f"/patients/{portal_patient.id}",
+            "book_day": "/scheduling/day",
+            "book_week": "/scheduling/week",
         }
     return {"logins": logins, "pages": pages}
 
@@ -121,4 +123,4 @@ def test_every_page_fits_every_screen_without_sideways_scrolling(
         _check(page, "portal", width, shots)
         assert errors == []
         page.close()
-    assert len(list(shots.iterdir())) == 4 * len(WIDTHS)
+    assert len(list(shots.iterdir())) == (len(seeded["pages"]) + 1) * len(WIDTHS)
