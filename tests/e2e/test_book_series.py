@@ -114,6 +114,8 @@ def test_a_nurse_books_a_series_from_the_course_and_sees_it_on_the_day_and_week(
         first = page.locator("#f-session-1 option:checked").inner_text()
         assert first.startswith("Mon 02 Mar 09:00")
         assert "Chair 2" in first, "Chair 1 is taken at 09:00: the next chair in order"
+        if SHOTS:
+            page.screenshot(path=f"{SHOTS}/series-820.png", full_page=True)
         page.click("#series-book")
         page.wait_for_selector("#day-grid")
         assert "series session(s) booked" in page.inner_text(".flash")
