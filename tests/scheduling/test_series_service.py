@@ -19,6 +19,8 @@ from ketaclinic.infusions.models import InfusionSession
 from tests.conftest import csrf_from, log_in
 from tests.scheduling.book import MONDAY, Book
 
+TUESDAY_9 = MONDAY.replace(hour=9) + timedelta(days=1)
+
 
 @pytest.fixture
 def book(client: TestClient, make_person, factory: sessionmaker[Session]) -> Iterator[Book]:  # type: ignore[no-untyped-def]
@@ -204,3 +206,19 @@ def test_the_series_page_shows_the_collision_and_a_fresh_proposal_when_a_slot_wa
     assert _course_sessions(book) == 0
     fresh = re.search(r'name="session-1">\s*<option value="([^"]*)" selected', response.text)
     assert fresh is not None and fresh.group(1) != form["session-1"], "proposed again around it"
+
+
+def test_a_moved_booking_shows_where_it_was_on_the_session_timeline(book: Book) -> None:
+    booked = book.book(book.patient_id, TUESDAY_9, book.chair_ids[0]).json()
+    moved = book.client.post(
+        f"/api/v1/scheduling/bookings/{booked['id']}/reschedule",
+        json={"scheduled_at": (TUESDAY_9 + timedelta(hours=3)).isoformat(),
+              "chair_id": book.chair_ids[2]},
+        headers=book.staff,
+    )  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    log_in(book.client, book.nurse_person)
+    page = book.client.get(f"/sessions/{booked['id']}")
+    assert page.status_code == 200
+    assert "Booking moved" in page.text
+    assert "from Tue 03 Mar 09:00 (Chair 1) to Tue 03 Mar 12:00 (Chair 3)" in page.text

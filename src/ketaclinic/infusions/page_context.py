@@ -33,6 +33,7 @@ from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.scheduling import service as scheduling
+from ketaclinic.scheduling.history import with_moves
 
 #: Board refresh period, seconds (issue 5: "updating without a reload").
 BOARD_REFRESH_S = 20
@@ -132,7 +133,7 @@ def session_context(
     )
     chart = views.chart(row, patient, given, settings.timezone)
     offer = offers(actor, row, has_bolus=protocols.definition(protocol).bolus is not None)
-    lines = views.timeline_lines(session, row)
+    lines = with_moves(session, views.timeline_lines(session, row), row, settings.timezone)
     if offer["verify"]:
         lines = views.blind(lines)
     return {
