@@ -7,19 +7,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from ketaclinic import clock
-from ketaclinic.schema import alembic_config, current_revision, upgrade
+from ketaclinic import clock, schema
+from ketaclinic.schema import current_revision, upgrade
 from tests.scheduling.conftest import MONDAY_9, NOW, Desk
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    schema.downgrade(engine, revision)  # foreign keys checked at the end on SQLite
 
 
 def _sessions(engine: Engine) -> list[Any]:
