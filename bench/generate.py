@@ -35,6 +35,7 @@ from ketaclinic.outcomes.models import Measurement
 from ketaclinic.patients.models import Diagnosis, Patient, WeightMeasurement
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.scheduling import service as scheduling
 from ketaclinic.schema import upgrade
 from ketaclinic.screening.indications import BY_ID
 from ketaclinic.screening.models import Screening
@@ -44,6 +45,8 @@ BENCH_AUDIT_KEY = "bench-audit-key-that-is-long-enough-0123456789"
 BENCH_PASSWORD = "synthetic bench password"  # noqa: S105  (synthetic data only)
 PHYSICIAN = "bench.physician"
 BATCH = 10_000
+#: Chairs of the bench clinic; history rows are written directly, each holding its chair 3 h.
+BENCH_CHAIRS = 8
 # indication -> (protocol key, ICD-10-CM code, title, share of patients)
 CASES = (
     ("fibromyalgia", "fibromyalgia-graven-nielsen-2000", "M79.7", "Fibromyalgia", 0.25),
@@ -68,7 +71,7 @@ class Rows:
         return new_id
 
 
-def _setup(engine: Engine) -> tuple[int, int, dict[str, int]]:
+def _setup(engine: Engine) -> tuple[int, int, dict[str, int], list[int]]:
     """Clinic, users and protocols through the services (a handful of rows)."""
     with transaction(make_session_factory(engine)) as session:
         clinic = accounts.ensure_clinic(session, code="BENCH", name="Synthetic bench clinic")
@@ -85,7 +88,11 @@ def _setup(engine: Engine) -> tuple[int, int, dict[str, int]]:
             ProtocolVersion.clinic_id == clinic.id
         )
         keys = {key: pid for key, pid in session.execute(query)}  # noqa: C416  (Row objects)
-        return clinic.id, physician.id, keys
+        chairs = [
+            scheduling.ensure_chair(session, clinic_id=clinic.id, name=f"Chair {n}").id
+            for n in range(1, BENCH_CHAIRS + 1)
+        ]
+        return clinic.id, physician.id, keys, chairs
 
 
 def _phq9_answers(total: int, rng: random.Random) -> list[int]:
@@ -189,7 +196,7 @@ def _events(rows: Rows, sid: int, at: datetime, user: int, state: str,
 def build(engine: Engine, patients: int, sessions: int, seed: int = 2024) -> Rows:
     """Every row of the synthetic clinic, in memory (a few hundred MB at the default size)."""
     rng = random.Random(seed)
-    clinic_id, user, keys = _setup(engine)
+    clinic_id, user, keys, chairs = _setup(engine)
     now = clock.now()
     rows = Rows()
     for table in (Patient, Screening, Course, InfusionSession, SessionEvent, Measurement):
@@ -209,13 +216,13 @@ def build(engine: Engine, patients: int, sessions: int, seed: int = 2024) -> Row
                        ended_at=first + timedelta(days=2) if count == 1 else None,
                        end_reason="Synthetic: stopped" if count == 1 else None)  # fmt: skip
         _sessions(rows, pid, cid, keys[key], clinic_id, user, first, count, instrument,
-                  baseline, now, rng)  # fmt: skip
+                  baseline, now, rng, chairs)  # fmt: skip
     return rows
 
 
 def _sessions(rows: Rows, pid: int, cid: int, protocol_id: int, clinic_id: int, user: int,
               first: datetime, count: int, instrument: str, baseline: int, now: datetime,
-              rng: random.Random) -> None:  # fmt: skip
+              rng: random.Random, chairs: list[int]) -> None:  # fmt: skip
     at = first
     improvement = rng.uniform(0.0, 0.7)  # this patient's eventual relative improvement
     for n in range(count):
@@ -223,7 +230,8 @@ def _sessions(rows: Rows, pid: int, cid: int, protocol_id: int, clinic_id: int, 
         sid = rows.add(
             InfusionSession.__table__, patient_id=pid, clinic_id=clinic_id,
             protocol_version_id=protocol_id, course_id=cid, state=state, scheduled_at=at,
-            chair=f"Chair {rng.randrange(1, 9)}", created_at=at - timedelta(days=2),
+            chair_id=rng.choice(chairs), chair_held_until=at + timedelta(hours=3),
+            created_at=at - timedelta(days=2),
             updated_at=at, created_by_user_id=user, version_id=1,
         )  # fmt: skip
         if state in ("discharged", "aborted"):

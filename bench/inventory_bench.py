@@ -54,6 +54,7 @@ from ketaclinic.inventory.report_files import pdf_bytes
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.scheduling import service as scheduling
 from ketaclinic.schema import upgrade
 
 TARGET_MS = 50.0
@@ -125,6 +126,7 @@ def _setup(engine: Engine) -> dict[str, Any]:
             "lots": [(lot.id, lot.product_id) for lot in lots],
             "places": [p.id for p in places],
             "protocol_id": protocol,
+            "chair_id": scheduling.ensure_chair(session, clinic_id=clinic.id, name="Chair 1").id,
         }
 
 
@@ -216,7 +218,8 @@ def build(engine: Engine, entries: int, seed: int = 12) -> dict[str, Any]:
                 "course_id": None,
                 "state": "discharged",
                 "scheduled_at": at,
-                "chair": "Chair 1",
+                "chair_id": setup["chair_id"],
+                "chair_held_until": at + timedelta(hours=3),
                 "created_at": at,
                 "updated_at": at,
                 "created_by_user_id": setup["nurses"][0],

@@ -261,6 +261,80 @@ def inventory_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[
     ]  # fmt: skip
 
 
+def scheduling_calls(
+    clinic: SeededClinic, protocol: int
+) -> list[tuple[Call, Callable[[], dict[str, Any]]]]:
+    """The appointment book's routes (issue 13): an admin keeps the clinic data; bookings are
+    made, moved and cancelled on fresh sessions of their own chair."""
+    B = "/api/v1/scheduling"  # noqa: N806
+    later = (NOW + timedelta(days=2)).isoformat()
+
+    def chair() -> dict[str, Any]:
+        return {"chair_id": clinic.new_chair()}
+
+    def closure() -> dict[str, Any]:
+        body = {"first_date": "2031-01-01", "reason": "fuzz"}
+        return {"closure_id": clinic.post(f"{B}/closures", clinic.admin, **body)["id"]}
+
+    def booking() -> dict[str, Any]:
+        body = {"patient_id": clinic.patients[0], "protocol_id": protocol, "scheduled_at": later}
+        return {"body": {**body, "chair_id": clinic.new_chair()}}
+
+    def booked() -> dict[str, Any]:
+        return {"session_id": clinic.book(timedelta(days=1))}
+
+    return [
+        (Call("GET", f"{B}/chairs", role="admin"), dict),
+        (Call("POST", f"{B}/chairs", role="admin", body={"name": "Fuzz chair", "room": "A"},
+              renew=_new("name", "Fuzz chair", lambda n: f"Fuzz chair {n}")), dict),
+        (Call("PUT", f"{B}/chairs/{{chair_id}}", role="admin",
+              body={"name": "Renamed chair", "active": True, "display_order": 3},
+              renew=_new("name", "Renamed chair", lambda n: f"Renamed chair {n}")), chair),
+        (Call("GET", f"{B}/hours", role="admin"), dict),
+        (Call("PUT", f"{B}/hours", role="admin", body={"intervals": []}), dict),
+        (Call("GET", f"{B}/closures", role="admin"), dict),
+        (Call("POST", f"{B}/closures", role="admin",
+              body={"first_date": "2030-12-24", "last_date": "2030-12-26", "reason": "holiday"}),
+         dict),
+        (Call("DELETE", f"{B}/closures/{{closure_id}}", role="admin"), closure),
+        (Call("GET", f"{B}/policy", role="admin"), dict),
+        (Call("PUT", f"{B}/policy", role="admin", body={"turnover_min": 15}), dict),
+        (Call("GET", f"{B}/free-starts", role="nurse", query={"protocol_id": protocol}), dict),
+        (Call("POST", f"{B}/bookings", role="nurse"), booking),
+        (Call("GET", f"{B}/bookings/{{session_id}}", role="nurse"), booked),
+        (Call("POST", f"{B}/bookings/{{session_id}}/reschedule", role="nurse",
+              body={"scheduled_at": later}), booked),
+        (Call("POST", f"{B}/bookings/{{session_id}}/cancel", role="nurse",
+              body={"reason": "the patient called"}), booked),
+    ]  # fmt: skip
+
+
+def book_view_calls(
+    clinic: SeededClinic, protocol: int
+) -> list[tuple[Call, Callable[[], dict[str, Any]]]]:
+    """The appointment book's day and week views, series booking and attendance (issue 13)."""
+    B = "/api/v1/scheduling"  # noqa: N806
+
+    def series() -> dict[str, Any]:
+        course = clinic.fresh_course()
+        plan = clinic.client.get(
+            f"{B}/series/plan", params={"course_id": course}, headers=clinic.nurse
+        ).json()
+        slot = plan["proposal"][0]["slot"]
+        sessions = [{"chair_id": slot["chair_id"], "start": slot["start"]}]
+        return {"body": {"course_id": course, "sessions": sessions}}
+
+    return [
+        (Call("GET", f"{B}/day", role="nurse", query={"date": NOW.date().isoformat()}), dict),
+        (Call("GET", f"{B}/week", role="nurse", query={"start": NOW.date().isoformat()}), dict),
+        (Call("GET", f"{B}/series/plan", role="nurse",
+              query={"course_id": clinic.fresh_course(), "preferred": "10:00"}), dict),
+        (Call("POST", f"{B}/series/confirm", role="nurse"), series),
+        (Call("GET", f"{B}/patients/{{patient_id}}/attendance", role="nurse"),
+         lambda: {"patient_id": clinic.patients[0]}),
+    ]  # fmt: skip
+
+
 def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call]]:
     """For each operation, a request the seeded clinic accepts, made just before it is fuzzed
     (with a fresh record in the state it needs where it changes one)."""
@@ -321,7 +395,7 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
               body={"protocol_id": protocol, "weight_kg": 72.5, "dose": 0.15, "duration_min": 60}),
          dict),
         (Call("POST", "/api/v1/sessions", role="nurse", body={
-            "patient_id": clinic.patients[0], "protocol_id": protocol, "chair": "Chair 40",
+            "patient_id": clinic.patients[0], "protocol_id": protocol, "chair": "Chair 4",
             "scheduled_at": (NOW + timedelta(days=1)).isoformat()}), dict),
         (Call("GET", S), lambda: {"session_id": clinic.bystanders[State.INFUSING]}),
         (Call("POST", f"{S}/check-in", role="nurse", body=CHECK_IN), dict),
@@ -357,6 +431,8 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
         (Call("POST", "/api/v1/courses/{course_id}/questionnaires",
               body={"every_days": {"nrs": 1}}), course),
     ]  # fmt: skip
+    calls += scheduling_calls(clinic, protocol)
+    calls += book_view_calls(clinic, protocol)
     calls += inventory_calls(clinic)
     return {(call.method, call.path): _made(clinic, call, make) for call, make in calls}
 
@@ -476,6 +552,7 @@ def test_no_generated_request_gets_a_server_error(
         every_id = sorted({i for group in ids.values() for i in group})
         tokens = {"physician": clinic.physician, "nurse": clinic.nurse}
         tokens["second_nurse"] = clinic.second_nurse
+        tokens["admin"] = clinic.admin
         schema = app.openapi()
         operations = {(m.upper(), p) for p, items in schema["paths"].items() for m in items}
         in_schema = [(m, p) for m, p, route in every_route(app) if route.include_in_schema]

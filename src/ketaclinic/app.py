@@ -54,7 +54,11 @@ from ketaclinic.protocols import api as protocols_api
 from ketaclinic.protocols import library_pages as protocol_library_pages
 from ketaclinic.protocols import pages as protocols_pages
 from ketaclinic.reports import pages as reports_pages
+from ketaclinic.scheduling import api as scheduling_api
+from ketaclinic.scheduling import pages as scheduling_pages
 from ketaclinic.scheduling import reminders_pages, reminders_portal_pages, reminders_worker
+from ketaclinic.scheduling import series_pages as scheduling_series_pages
+from ketaclinic.scheduling import view_pages as scheduling_view_pages
 from ketaclinic.scheduling.reminders_worker import BackgroundReminders
 from ketaclinic.screening import api as screening_api
 from ketaclinic.screening import pages as screening_pages
@@ -154,6 +158,12 @@ def _add_routes(app: FastAPI) -> None:
         courses_api.router,
         inventory_api.router,
         inventory_counts_api.router,
+        scheduling_api.router,
+        scheduling_pages.router,
+        scheduling_view_pages.api,
+        scheduling_view_pages.pages,
+        scheduling_series_pages.api,
+        scheduling_series_pages.pages,
         outcomes_pages.router,
         outcomes_goal_pages.router,
         accounts_pages.router,

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         le=720,
         description="How far back (minutes) a late bedside entry may be observed; clinic policy.",
     )
+    late_cancellation_hours: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 14,
+        description="A cancellation under this many hours before the session is late; policy.",
+    )
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
     # --- Reminders (scheduling.reminders_*): contact settings, SMTP and the SMS webhook ---

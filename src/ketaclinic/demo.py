@@ -28,10 +28,13 @@ from ketaclinic.patients import service as patients
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.schemas import AddressIn, DiagnosisIn, PatientCreate
 from ketaclinic.protocols import service as protocols
+from ketaclinic.scheduling import service as scheduling
+from ketaclinic.scheduling.core import MINUTES_PER_DAY, DailyHours
 
 CLINIC_CODE = "DEMO"
 CLINIC_NAME = "Demo Infusion Clinic"
 PATIENT_COUNT = 44
+DEMO_CHAIRS = 6
 STAFF = (
     ("demo.admin", Role.ADMIN, "Avery Admin (demo)"),
     ("demo.physician", Role.PHYSICIAN, "Dr Parker Physician (demo)"),
@@ -125,6 +128,7 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
         clinic = accounts.ensure_clinic(session, code=CLINIC_CODE, name=CLINIC_NAME)
         actor = Actor(None, "demo-seed", None, clinic.id, client_address="cli")
         today = clock.today(settings.timezone)
+        set_up_book(session, actor=actor, today=today)
         ids = [
             patients.create(session, actor=actor, data=d, today=today).id
             for d in synthetic_patients(today)
@@ -158,6 +162,25 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
         floor.seed_today(session, clinic_id=clinic.id, zone=settings.timezone)
         seed_inventory(session, clinic_id=clinic.id, today=today)
         return SeedResult(CLINIC_CODE, created=True, patient_count=len(ids), passwords=passwords)
+
+
+def set_up_book(session: Session, *, actor: Actor, today: date) -> None:
+    """The demo's appointment book: six chairs in two rooms, open around the clock (so that its
+    floor has a day whenever it is tried) with a training day closed two months ahead."""
+    assert actor.clinic_id is not None
+    for number in range(1, DEMO_CHAIRS + 1):
+        chair = scheduling.ensure_chair(session, clinic_id=actor.clinic_id, name=f"Chair {number}")
+        chair.room = "Room A" if number <= DEMO_CHAIRS // 2 else "Room B"
+        chair.display_order = number
+    scheduling.set_hours(
+        session,
+        clinic_id=actor.clinic_id,
+        week=[DailyHours(day, 0, MINUTES_PER_DAY) for day in range(7)],
+    )
+    training = today + timedelta(days=60)
+    scheduling.add_closure(
+        session, actor=actor, first=training, last=training, reason="staff training day (demo)"
+    )
 
 
 def synthetic_patients(

@@ -58,7 +58,7 @@ class Plan:
     """One chair: minutes from now when the session was scheduled, and how far it has gone by
     now (``steps`` is given the current time)."""
 
-    chair: str
+    chair: str | None  # None: the first free chair, as the front desk books a later visit
     scheduled_min: int
     steps: Callable[[Session, Team, InfusionSession, datetime], None]
 
@@ -80,6 +80,7 @@ def seed_today(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
         with clock.frozen_at(min(at, now)):
             row = sessions.schedule(
                 session,
+                zone=zone,
                 actor=team.nurse,
                 data=ScheduleIn(
                     patient_id=patient.id,
@@ -216,6 +217,6 @@ PLANS: tuple[Plan, ...] = (
     Plan("Chair 2", -40, _infusing),
     Plan("Chair 3", -10, _ready),
     Plan("Chair 4", -5, _checked_in_high_bp),
-    Plan("Chair 1", 120, _nothing),
-    Plan("Chair 3", 150, _nothing),
+    Plan(None, 120, _nothing),
+    Plan(None, 150, _nothing),
 )

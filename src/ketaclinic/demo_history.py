@@ -83,7 +83,6 @@ class Plot:
     protocol: ProtocolVersion
     monday: date  # this week's Monday, clinic time
     zone: ZoneInfo
-    chair: str
     rng: random.Random
 
     def at(self, day: tuple[int, int], hour: int, minute: int = 0) -> datetime:
@@ -104,7 +103,7 @@ def seed_history(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
     today = clock.today(zone)
     rng = random.Random(SEED)  # noqa: S311  (synthetic data, not security)
     booked = 0
-    for number, story in enumerate(STORIES):
+    for story in STORIES:
         plot = Plot(
             session=session,
             team=team,
@@ -112,7 +111,6 @@ def seed_history(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
             protocol=by_key[story.protocol],
             monday=today - timedelta(days=today.weekday()),
             zone=zone,
-            chair=f"Chair {number % 4 + 1}",
             rng=rng,
         )
         booked += _play(plot, story, _portal_actor(session, clinic_id, plot.patient))
@@ -207,12 +205,12 @@ def _visit(plot: Plot, story: Story, course: Course, visit: Visit, booked_at: da
     with clock.frozen_at(booked_at):
         row = sessions.schedule(
             plot.session,
+            zone=plot.zone,
             actor=plot.team.nurse,
             data=ScheduleIn(
                 patient_id=plot.patient.id,
                 protocol_id=plot.protocol.id,
                 scheduled_at=slot,
-                chair=plot.chair,
                 course_id=course.id,
             ),
         )

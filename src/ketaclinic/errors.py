@@ -40,6 +40,41 @@ class Conflict(KetaclinicError):
     status_code = 409
 
 
+class SlotTaken(Conflict):
+    """A booking whose chair is held by another at that time; ``alternatives`` are free starts
+    (``{"chair_id", "chair", "start"}``) a person may pick instead."""
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        loc: Sequence[str | int] = (),
+        alternatives: Sequence[dict[str, object]] = (),
+    ) -> None:
+        super().__init__(msg, loc=loc)
+        self.alternatives = list(alternatives)
+
+    def detail(self) -> list[dict[str, object]]:
+        return [{**item, "alternatives": self.alternatives} for item in super().detail()]
+
+
+class OutsideHours(InvalidInput):
+    """A booking outside the opening hours or on a closed day, with free starts to pick from."""
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        loc: Sequence[str | int] = (),
+        alternatives: Sequence[dict[str, object]] = (),
+    ) -> None:
+        super().__init__(msg, loc=loc)
+        self.alternatives = list(alternatives)
+
+    def detail(self) -> list[dict[str, object]]:
+        return [{**item, "alternatives": self.alternatives} for item in super().detail()]
+
+
 class InvalidTransition(Conflict):
     """A move the session's state machine does not allow."""
 

@@ -28,6 +28,8 @@ READERS = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
 CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
 INVENTORY_READERS = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE})
 REGISTRANTS = frozenset({Role.ADMIN, Role.PHYSICIAN})
+STAFF_ALL = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.STAFF})
+ADMIN = frozenset({Role.ADMIN})
 
 # (method, path) -> who may; every route of the app must be listed here.
 EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
@@ -114,9 +116,9 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/sessions/{session_id}/discharge"): CLINICIANS,
     ("POST", "/sessions/{session_id}/alerts/{alert_id}/acknowledge"): CLINICIANS,
     ("POST", "/sessions/{session_id}/entries/{event_id}/entered-in-error"): CLINICIANS,
-    ("GET", "/patients/{patient_id}/sessions/new"): CLINICIANS,
+    ("GET", "/patients/{patient_id}/sessions/new"): READERS,
     ("POST", "/patients/{patient_id}/goals"): CLINICIANS,
-    ("POST", "/patients/{patient_id}/sessions/new"): CLINICIANS,
+    ("POST", "/patients/{patient_id}/sessions/new"): READERS,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): EVERYONE,
@@ -216,6 +218,45 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/scheduling/reschedule-requests/{request_id}/handled"): READERS,
     ("GET", "/portal/sessions/{session_id}/reschedule"): frozenset({Role.PATIENT}),
     ("POST", "/portal/sessions/{session_id}/reschedule"): frozenset({Role.PATIENT}),
+    # The appointment book (issue 13): all staff read the clinic data, an admin keeps it, the
+    # front desk books, moves and cancels with the clinicians.
+    ("GET", "/api/v1/scheduling/chairs"): STAFF_ALL,
+    ("POST", "/api/v1/scheduling/chairs"): ADMIN,
+    ("PUT", "/api/v1/scheduling/chairs/{chair_id}"): ADMIN,
+    ("GET", "/api/v1/scheduling/hours"): STAFF_ALL,
+    ("PUT", "/api/v1/scheduling/hours"): ADMIN,
+    ("GET", "/api/v1/scheduling/closures"): STAFF_ALL,
+    ("POST", "/api/v1/scheduling/closures"): ADMIN,
+    ("DELETE", "/api/v1/scheduling/closures/{closure_id}"): ADMIN,
+    ("GET", "/api/v1/scheduling/policy"): STAFF_ALL,
+    ("PUT", "/api/v1/scheduling/policy"): ADMIN,
+    ("GET", "/api/v1/scheduling/free-starts"): READERS,
+    ("POST", "/api/v1/scheduling/bookings"): READERS,
+    ("GET", "/api/v1/scheduling/bookings/{session_id}"): READERS,
+    ("POST", "/api/v1/scheduling/bookings/{session_id}/reschedule"): READERS,
+    ("POST", "/api/v1/scheduling/bookings/{session_id}/cancel"): READERS,
+    ("GET", "/scheduling/chairs"): STAFF_ALL,
+    ("POST", "/scheduling/chairs"): ADMIN,
+    ("POST", "/scheduling/chairs/{chair_id}"): ADMIN,
+    ("GET", "/scheduling/hours"): STAFF_ALL,
+    ("POST", "/scheduling/hours"): ADMIN,
+    ("POST", "/scheduling/policy"): ADMIN,
+    ("POST", "/scheduling/closures"): ADMIN,
+    ("POST", "/scheduling/closures/{closure_id}/delete"): ADMIN,
+    ("GET", "/scheduling/bookings/{session_id}"): READERS,
+    ("POST", "/scheduling/bookings/{session_id}/reschedule"): READERS,
+    ("POST", "/scheduling/bookings/{session_id}/cancel"): READERS,
+    # The day and week views (all staff; names only to patient readers), series booking and
+    # attendance (those who book).
+    ("GET", "/api/v1/scheduling/day"): STAFF_ALL,
+    ("GET", "/api/v1/scheduling/week"): STAFF_ALL,
+    ("GET", "/scheduling/day"): STAFF_ALL,
+    ("GET", "/scheduling/week"): STAFF_ALL,
+    ("GET", "/api/v1/scheduling/series/plan"): READERS,
+    ("POST", "/api/v1/scheduling/series/confirm"): READERS,
+    ("GET", "/api/v1/scheduling/patients/{patient_id}/attendance"): READERS,
+    ("GET", "/scheduling/series"): READERS,
+    ("POST", "/scheduling/series"): READERS,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so

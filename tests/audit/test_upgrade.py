@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ketaclinic import db
+from ketaclinic import db, schema
 from ketaclinic.audit import sealing
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.config import Settings
@@ -31,14 +31,8 @@ def legacy(engine: Engine, busy_trail: int) -> Iterator[Engine]:  # noqa: F811
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
-    from alembic import command
 
-    from ketaclinic.schema import alembic_config
-
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    schema.downgrade(engine, revision)  # foreign keys checked at the end on SQLite
 
 
 def _upgraded_trail(engine: Engine, factory: sessionmaker[Session]) -> tuple[str, bool]:

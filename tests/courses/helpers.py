@@ -73,8 +73,7 @@ class Clinic:
             "patient_id": course["patient_id"],
             "protocol_id": course["protocol_id"],
             "scheduled_at": at.isoformat(),
-            "chair": "Chair 1",
-        }
+        }  # no chair: the first free one (issue 13)
         with clock.frozen_at(min(clock.now(), at)):  # booked before it happens, as the API asks
             response = self.client.post("/api/v1/sessions", json=body, headers=self.nurse)
         assert response.status_code == 201, response.text

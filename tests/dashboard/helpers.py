@@ -17,6 +17,7 @@ from ketaclinic.outcomes.models import Measurement
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.scheduling import service as scheduling
 from ketaclinic.screening.models import Screening
 
 PAIN = "chronic-pain-low-dose"
@@ -131,7 +132,10 @@ class Builder:
         alert: bool = False,
         side_effects: list[dict[str, object]] | None = None,
     ) -> int:
-        """A session; a discharged or aborted one was checked in and started at ``at``."""
+        """A session; a discharged or aborted one was checked in and started at ``at``. Written
+        directly (history, not bookings): it holds ``chair`` for ``minutes_in_chair`` + 15."""
+        with transaction(self.factory) as session:
+            seat = scheduling.ensure_chair(session, clinic_id=self.clinic_id, name=chair).id
         row = InfusionSession(
             patient_id=patient_id,
             clinic_id=self.clinic_id,
@@ -139,7 +143,8 @@ class Builder:
             course_id=course_id,
             state=state,
             scheduled_at=at,
-            chair=chair,
+            chair_id=seat,
+            chair_held_until=at + timedelta(minutes=minutes_in_chair + 15),
             created_at=at - timedelta(days=1),
             updated_at=at,
             created_by_user_id=self.user_id,

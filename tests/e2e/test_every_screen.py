@@ -53,6 +53,8 @@ def seeded(sqlite_settings: Settings) -> dict[str, Any]:
             # reminders (issue 13): the staff list and a patient's contact page
             "reminders": "/scheduling/reminders",
             "contact": f"/patients/{portal_patient.id}/contact",
+            "book_day": "/scheduling/day",
+            "book_week": "/scheduling/week",
         }
     return {"logins": logins, "pages": pages}
 

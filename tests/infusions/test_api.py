@@ -56,11 +56,23 @@ class Team:
         self.physician = token_for(client, make_person(Role.PHYSICIAN))
         self.nurse = token_for(client, make_person(Role.NURSE))
         self.second_nurse = token_for(client, make_person(Role.NURSE))
+        self.admin = token_for(client, make_person(Role.ADMIN))  # keeps the chairs (issue 13)
+        self._chairs = 0
         patient = client.post("/api/v1/patients", json=patient_body(), headers=self.nurse)
         assert patient.status_code == 201, patient.text
         self.patient_id: int = patient.json()["id"]
         rows = client.get("/api/v1/protocols", headers=self.nurse).json()
         self.protocol_id: int = next(r["id"] for r in rows if r["key"] == MIGRAINE)
+
+    def new_chair(self) -> int:
+        """A chair of its own for each session: every test books at ``T0``."""
+        self._chairs += 1
+        body = {"name": f"Team chair {self._chairs}"}
+        with clock.frozen_at(min(clock.now(), T0)):
+            made = self.client.post("/api/v1/scheduling/chairs", json=body, headers=self.admin)
+        assert made.status_code == 201, made.text
+        chair_id: int = made.json()["id"]
+        return chair_id
 
     def schedule(self, protocol_key: str = MIGRAINE) -> int:
         rows = self.client.get("/api/v1/protocols", headers=self.nurse).json()
@@ -68,7 +80,7 @@ class Team:
             "patient_id": self.patient_id,
             "protocol_id": next(r["id"] for r in rows if r["key"] == protocol_key),
             "scheduled_at": T0.isoformat(),
-            "chair": "Chair 3",
+            "chair_id": self.new_chair(),
         }
         with clock.frozen_at(min(clock.now(), T0)):  # booked before it happens, as the API asks
             response = self.client.post("/api/v1/sessions", json=body, headers=self.nurse)

@@ -37,9 +37,9 @@ def test_a_no_show_click_writes_nothing_and_asks_a_second_time_naming_what_happe
     sid = ward.team.schedule()
     first = ward.nurse.post(sid, "no-show")
     assert first.status_code == 200
-    # T0 is 09:00 UTC, the test clinic's zone; the chair is "Chair 3" (Team.schedule).
+    # T0 is 09:00 UTC, the test clinic's zone; the chair is Team.schedule's first new one.
     assert (
-        f"Mark {NAME} as a no-show for 09:00 in Chair 3: the session ends and cannot be "
+        f"Mark {NAME} as a no-show for 09:00 in Team chair 1: the session ends and cannot be "
         "restarted." in first.text
     )
     assert "Confirm no-show" in first.text and "Go back" in first.text

@@ -108,7 +108,7 @@ def test_the_board_lists_todays_sessions_of_the_actors_clinic_only(
             "patient_id": team.patient_id,
             "protocol_id": team.protocol_id,
             "scheduled_at": (T0 + timedelta(days=1)).isoformat(),
-            "chair": "Chair 9",
+            "chair": "Chair 4",
         }
         tomorrow = team.client.post("/api/v1/sessions", json=body, headers=team.nurse)
         assert tomorrow.status_code == 201
@@ -118,7 +118,7 @@ def test_the_board_lists_todays_sessions_of_the_actors_clinic_only(
         ).json()["id"]
         protocols = team.client.get("/api/v1/protocols", headers=south).json()
         body = {**body, "patient_id": other, "protocol_id": protocols[0]["id"]}
-        body.update(scheduled_at=T0.isoformat(), chair="Chair 5")
+        body.update(scheduled_at=T0.isoformat(), chair="Chair 4")
         assert team.client.post("/api/v1/sessions", json=body, headers=south).status_code == 201
     with at(0):
         board = ward.nurse.client.get("/board")

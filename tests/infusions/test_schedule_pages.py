@@ -87,7 +87,7 @@ def _valid(clinic: Clinic, **overrides: str) -> dict[str, str]:
     fields = {
         "protocol_id": str(clinic.protocol_ids[SINGLE]),
         "scheduled_at": _local(NOW + timedelta(days=2)),
-        "chair": "Chair 4",
+        "chair_id": "",
         "course_id": "",
     }
     fields.update(overrides)
@@ -101,19 +101,25 @@ def test_a_nurse_schedules_in_the_clinics_local_time_and_lands_on_the_session_pa
     expected = datetime.fromisoformat(typed).replace(tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
     assert expected.replace(tzinfo=None) != datetime.fromisoformat(typed)  # the zone matters
     browser = _browser(clinic, clinic.nurse_person)
+    chairs = clinic.client.get("/api/v1/scheduling/chairs", headers=clinic.nurse).json()
+    chair = next(c for c in chairs if c["name"] == "Chair 3")
     status, _, location = _post(
-        browser, clinic.patient_id, **_valid(clinic, scheduled_at=typed, chair=" Chair 7 ")
+        browser, clinic.patient_id, **_valid(clinic, scheduled_at=typed, chair_id=str(chair["id"]))
     )
     assert status == 303
     [row] = _stored(factory)
     assert location == f"/sessions/{row.id}"
     assert row.scheduled_at == expected
-    assert (row.patient_id, row.chair, row.state) == (clinic.patient_id, "Chair 7", "scheduled")
+    assert (row.patient_id, row.chair.name, row.state) == (
+        clinic.patient_id,
+        "Chair 3",
+        "scheduled",
+    )
     assert row.protocol_version_id == clinic.protocol_ids[SINGLE]
     assert row.course_id is None
     page = browser.get(location)
     assert page.status_code == 200
-    assert "Session scheduled for 2026-03-04 14:30 in Chair 7." in page.text
+    assert "Session scheduled for 2026-03-04 14:30 in Chair 3." in page.text
 
 
 def test_the_form_from_a_course_is_prefilled_with_it_and_shows_its_next_suggestion(
@@ -146,8 +152,8 @@ def test_the_form_from_a_course_is_prefilled_with_it_and_shows_its_next_suggesti
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("chair", "   ", "enter the chair"),
-        ("chair", "C" * 41, "at most 40 characters"),
+        ("chair_id", "999999", "choose a chair from the list"),
+        ("chair_id", "Chair 7", "choose a chair from the list"),
         ("scheduled_at", "", "enter the date and time"),
         ("scheduled_at", "2026-03-04", "enter the time as well as the date"),
         ("scheduled_at", "next tuesday", "enter a date and time"),
@@ -167,8 +173,8 @@ def test_bad_input_is_a_message_next_to_its_field_and_writes_nothing(
     assert status == 422
     assert message in _error(page, field)
     assert _stored(factory) == []
-    if field != "chair":
-        assert 'value="Chair 4"' in page  # what was typed is kept
+    if field != "scheduled_at":
+        assert f'value="{fields["scheduled_at"]}"' in page  # what was typed is kept
 
 
 def test_a_time_within_the_hour_past_is_accepted(
@@ -216,13 +222,15 @@ def test_another_clinics_patient_is_not_found_and_nothing_is_written(
     assert _stored(factory) == []
 
 
-def _schedule(clinic: Clinic, at: datetime, chair: str, key: str = SINGLE) -> int:
+def _schedule(clinic: Clinic, at: datetime, chair: str | None, key: str = SINGLE) -> int:
+    """A booking on the chair named, or on the first free one."""
     body = {
         "patient_id": clinic.patient_id,
         "protocol_id": clinic.protocol_ids[key],
         "scheduled_at": at.isoformat(),
-        "chair": chair,
     }
+    if chair is not None:
+        body["chair"] = chair
     response = clinic.client.post("/api/v1/sessions", json=body, headers=clinic.nurse)
     assert response.status_code == 201, response.text
     value: int = response.json()["id"]
@@ -244,7 +252,7 @@ def test_the_patient_page_lists_the_sessions_most_recent_first_and_audits_the_li
     clinic: Clinic, factory: sessionmaker[Session]
 ) -> None:
     earlier = _schedule(clinic, NOW + timedelta(days=1), "Chair 2", SINGLE)
-    later = _schedule(clinic, NOW + timedelta(days=8), "Chair 5", SERIES)
+    later = _schedule(clinic, NOW + timedelta(days=8), "Chair 4", SERIES)
     protocols = {
         r["id"]: r for r in clinic.client.get("/api/v1/protocols", headers=clinic.nurse).json()
     }
@@ -253,7 +261,7 @@ def test_the_patient_page_lists_the_sessions_most_recent_first_and_audits_the_li
     rows = re.findall(r'<tr class="patient-session [^"]*">(.*?)</tr>', page, re.S)
     assert len(rows) == 2
     for row, sid, at, chair, key in (
-        (rows[0], later, NOW + timedelta(days=8), "Chair 5", SERIES),
+        (rows[0], later, NOW + timedelta(days=8), "Chair 4", SERIES),
         (rows[1], earlier, NOW + timedelta(days=1), "Chair 2", SINGLE),
     ):
         protocol = protocols[clinic.protocol_ids[key]]
@@ -267,7 +275,7 @@ def test_the_patient_page_lists_the_sessions_most_recent_first_and_audits_the_li
 
 def test_the_patient_page_shows_only_the_latest_sessions(clinic: Clinic) -> None:
     first = NOW + timedelta(days=1)
-    ids = [_schedule(clinic, first + timedelta(hours=i), f"Chair {i}") for i in range(21)]
+    ids = [_schedule(clinic, first + timedelta(days=i), None) for i in range(21)]
     assert len(ids) > RECENT_LIMIT
     browser = _browser(clinic, clinic.physician_person)
     page = browser.get(f"/patients/{clinic.patient_id}").text
@@ -275,15 +283,17 @@ def test_the_patient_page_shows_only_the_latest_sessions(clinic: Clinic) -> None
     assert shown == list(reversed(ids))[:RECENT_LIMIT]
 
 
-def test_staff_see_the_record_without_the_sessions_and_nothing_is_listed(
+def test_staff_see_the_bookings_not_the_sessions_and_the_list_is_audited(
     clinic: Clinic, make_person: Callable[..., Person], factory: sessionmaker[Session]
 ) -> None:
-    _schedule(clinic, NOW + timedelta(days=1), "Chair 2")
+    booked = _schedule(clinic, NOW + timedelta(days=1), "Chair 2")
     browser = _browser(clinic, make_person(Role.STAFF))
     page = browser.get(f"/patients/{clinic.patient_id}")
     assert page.status_code == 200
-    assert 'id="sessions"' not in page.text and "/sessions/new" not in page.text
-    assert _list_audits(factory, clinic.patient_id) == []
+    assert 'id="sessions"' not in page.text and f'href="/sessions/{booked}"' not in page.text
+    assert f'href="/scheduling/bookings/{booked}"' in page.text
+    assert f'href="/patients/{clinic.patient_id}/sessions/new"' in page.text
+    assert _list_audits(factory, clinic.patient_id) == ["results=1"]
 
 
 def test_another_clinics_sessions_are_not_listed(
@@ -298,10 +308,9 @@ def test_another_clinics_sessions_are_not_listed(
         "patient_id": other,
         "protocol_id": protocol,
         "scheduled_at": (NOW + timedelta(days=1)).isoformat(),
-        "chair": "Chair South",
+        "chair": "Chair 1",
     }
     assert clinic.client.post("/api/v1/sessions", json=body, headers=south).status_code == 201
-    mine = _schedule(clinic, NOW + timedelta(days=1), "Chair North")
+    mine = _schedule(clinic, NOW + timedelta(days=1), "Chair 1")
     page = _browser(clinic, clinic.nurse_person).get(f"/patients/{clinic.patient_id}").text
     assert re.findall(r'href="/sessions/(\d+)"', page) == [str(mine)]
-    assert "Chair South" not in page

@@ -100,7 +100,6 @@ class Clinic:
             protocol_id=self.protocol_id,
             course_id=course["id"],
             scheduled_at=T0.isoformat(),
-            chair="Chair 2",
         )["id"]
         act = f"/api/v1/sessions/{sid}"
         self.post(f"{act}/check-in", self.nurse, T0 - timedelta(minutes=30), **CHECK_IN)

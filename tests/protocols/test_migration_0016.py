@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from alembic import command
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ketaclinic import clock
+from ketaclinic import clock, schema
 from ketaclinic.accounts import service as accounts
 from ketaclinic.db import transaction
 from ketaclinic.dosing.library import CHRONIC_PAIN_LOW_DOSE
@@ -18,7 +17,7 @@ from ketaclinic.indications import KNOWN_IDS
 from ketaclinic.protocols import service
 from ketaclinic.protocols.codec import from_json, to_json
 from ketaclinic.protocols.models import ProtocolVersion
-from ketaclinic.schema import alembic_config, current_revision, upgrade
+from ketaclinic.schema import current_revision, upgrade
 
 #: The protocols' own list before revision 0016 (dosing/protocol.py KNOWN_INDICATIONS then).
 OLD_LIST = frozenset(
@@ -29,10 +28,7 @@ OLD_LIST = frozenset(
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    schema.downgrade(engine, revision)  # foreign keys checked at the end on SQLite
 
 
 def _store(session: Session, clinic_id: int, key: str, definition: dict[str, Any]) -> int:

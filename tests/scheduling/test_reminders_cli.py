@@ -11,7 +11,7 @@ from ketaclinic import clock
 from ketaclinic.cli import app
 from ketaclinic.config import Settings
 from tests.conftest import cli_env
-from tests.scheduling.conftest import EMAIL, NOW, Book, SmtpSink
+from tests.scheduling.reminder_fixtures import EMAIL, NOW, Book, SmtpSink
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from ketaclinic.app import create_app
 from ketaclinic.config import Settings
-from tests.scheduling.conftest import SmtpSink, with_smtp
+from tests.scheduling.reminder_fixtures import SmtpSink, with_smtp
 
 
 def _reminder_threads() -> list[threading.Thread]:

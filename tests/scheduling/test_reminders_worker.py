@@ -27,7 +27,7 @@ from ketaclinic.scheduling import reminders_worker as worker
 from ketaclinic.scheduling.reminders_core import CLAIM_LEASE, RETRY_DELAYS_MIN, ReminderState
 from ketaclinic.scheduling.reminders_models import Reminder
 from tests.conftest import csrf_from, log_in
-from tests.scheduling.conftest import (
+from tests.scheduling.reminder_fixtures import (
     EMAIL,
     NOW,
     PHONE_E164,

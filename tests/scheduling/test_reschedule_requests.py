@@ -16,7 +16,7 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.scheduling.reminders_models import RescheduleRequest
 from tests.conftest import Person, csrf_from, log_in
-from tests.scheduling.conftest import NOW, Book
+from tests.scheduling.reminder_fixtures import NOW, Book
 
 
 @pytest.fixture(autouse=True)

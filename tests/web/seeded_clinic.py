@@ -100,6 +100,7 @@ class SeededClinic:
     event_id: int = 0  # a vitals row the nurse charted, to be marked entered in error
     make_person: Callable[..., Person] | None = None  # for a new witness
     stock: dict[str, int] = field(default_factory=dict)
+    admin: dict[str, str] = field(default_factory=dict)  # keeps the chairs (issue 13)
     _serial: Iterator[int] = field(default_factory=lambda: iter(range(1, 10_000)))
 
     def post(self, url: str, headers: dict[str, str], **body: Any) -> Any:
@@ -120,13 +121,19 @@ class SeededClinic:
         course_id: int = self.post("/api/v1/courses", self.physician, **body)["id"]
         return course_id
 
+    def new_chair(self) -> int:
+        """A chair of its own for each booking, so that bystanders never share one."""
+        name = f"Seeded chair {next(self._serial)}"
+        chair_id: int = self.post("/api/v1/scheduling/chairs", self.admin, name=name)["id"]
+        return chair_id
+
     def book(self, when: timedelta, key: str = INFUSION) -> int:
         """A session of a new patient, booked ``when`` from ``NOW`` at the time it starts."""
         body = {
             "patient_id": self.new_patient(),
             "protocol_id": self.protocols[key],
             "scheduled_at": (NOW + when).isoformat(),
-            "chair": f"Chair {next(self._serial)}",
+            "chair_id": self.new_chair(),
         }
         with at(min(when, timedelta(0))):
             session_id: int = self.post("/api/v1/sessions", self.nurse, **body)["id"]
@@ -335,6 +342,7 @@ def seed(client: TestClient, make_person: Callable[..., Person]) -> SeededClinic
             second_nurse=token_for(client, make_person(Role.NURSE)),
             protocols={},
             make_person=make_person,
+            admin=token_for(client, make_person(Role.ADMIN)),
         )
         listed = client.get("/api/v1/protocols", headers=clinic.nurse).json()
         clinic.protocols = {row["key"]: row["id"] for row in listed}

@@ -38,6 +38,9 @@ class Permission(StrEnum):
     INVENTORY_READ = "inventory.read"
     INVENTORY_MOVE = "inventory.move"
     INVENTORY_MANAGE = "inventory.manage"
+    SCHEDULE_READ = "schedule.read"
+    SCHEDULE_BOOK = "schedule.book"
+    SCHEDULE_MANAGE = "schedule.manage"
 
 
 CLINICAL_STAFF = frozenset({Role.PHYSICIAN, Role.NURSE, Role.STAFF})
@@ -79,6 +82,12 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.INVENTORY_MOVE: CLINICIANS,
     # The registration, the products stocked and the locked locations: the registrant's side.
     Permission.INVENTORY_MANAGE: frozenset({Role.ADMIN, Role.PHYSICIAN}),
+    # The appointment book: everyone on staff reads the chairs and hours; the front desk books,
+    # moves and cancels bookings with the clinicians (not clinical actions); an admin keeps the
+    # chairs, the hours, the closures and the booking policy.
+    Permission.SCHEDULE_READ: frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.STAFF}),
+    Permission.SCHEDULE_BOOK: CLINICAL_STAFF,
+    Permission.SCHEDULE_MANAGE: frozenset({Role.ADMIN}),
 }
 
 PASSWORD_MIN_LENGTH = 10

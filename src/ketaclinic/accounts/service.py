@@ -24,6 +24,7 @@ from ketaclinic.audit import service as audit
 from ketaclinic.db import begin_read_only
 from ketaclinic.errors import Conflict, InvalidInput
 from ketaclinic.protocols import service as protocols
+from ketaclinic.scheduling import service as scheduling
 
 
 def get_clinic(session: Session, *, code: str) -> Clinic | None:
@@ -38,6 +39,7 @@ def ensure_clinic(session: Session, *, code: str, name: str | None = None) -> Cl
         session.add(clinic)
         session.flush()
         protocols.seed_library(session, clinic_id=clinic.id)
+        scheduling.seed_chairs(session, clinic_id=clinic.id)
     return clinic
 
 

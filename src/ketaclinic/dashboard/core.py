@@ -204,7 +204,26 @@ class ChairLine:
     booked: int
     infused: int
     timed: int  # infused sessions with both a check-in and a discharge or abort
-    occupied_minutes: float
+    occupied_minutes: float  # used: check-in to discharge or abort
+    booked_minutes: float = 0.0  # each booking's hold (visit + turnover), not cancelled/no-show
+    open_minutes: float | None = None  # opening hours minus closures; None: no hours set
+
+    @property
+    def booked_hours(self) -> str:
+        return f"{self.booked_minutes / 60:.1f}"
+
+    @property
+    def open_hours(self) -> str:
+        return "" if self.open_minutes is None else f"{self.open_minutes / 60:.1f}"
+
+    @property
+    def booked_percent(self) -> int | None:
+        """Booked chair time against open chair time (``None`` without opening hours)."""
+        return _share(self.booked_minutes, self.open_minutes)
+
+    @property
+    def used_percent(self) -> int | None:
+        return _share(self.occupied_minutes, self.open_minutes)
 
     @property
     def mean_minutes(self) -> int | None:
@@ -213,6 +232,10 @@ class ChairLine:
     @property
     def occupied_hours(self) -> str:
         return f"{self.occupied_minutes / 60:.1f}"
+
+
+def _share(part: float, whole: float | None) -> int | None:
+    return round(100 * part / whole) if whole else None
 
 
 # --- courses -------------------------------------------------------------------------------------

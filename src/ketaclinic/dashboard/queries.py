@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,6 +31,8 @@ from ketaclinic.dashboard.report import Dashboard
 from ketaclinic.indications import BY_ID
 from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.scheduling import service as scheduling
+from ketaclinic.scheduling.core import Interval
 
 NOT_HELD = ("cancelled", "no_show")
 #: States reached only through ``start`` (DESIGN §3: infusing ⇄ paused → observing → discharged).
@@ -161,9 +164,13 @@ def safety(
     )
 
 
-def chairs(session: Session, window: core.Window, zone: tzinfo) -> list[core.ChairLine]:
-    """Per chair: sessions booked and infused, and chair time from check-in to discharge/abort."""
-    in_window = _in_window(window.clinic_id, window.start(zone), window.end(zone))
+def chairs(session: Session, window: core.Window, zone: ZoneInfo) -> list[core.ChairLine]:
+    """Per chair (every active one, and any other with a booking in the window), in the clinic's
+    order: sessions booked and infused; chair time booked (each booking's hold: visit and
+    turnover, cancelled and no-show left out), used (check-in to discharge/abort) and open (the
+    opening hours minus closures, for an active chair; ``None`` when no hours are set)."""
+    start, end = window.start(zone), window.end(zone)
+    in_window = _in_window(window.clinic_id, start, end)
     kind = SessionEvent.kind
     stay = (
         select(
@@ -178,11 +185,15 @@ def chairs(session: Session, window: core.Window, zone: tzinfo) -> list[core.Cha
     )
     inner = (
         select(
-            InfusionSession.chair,
+            InfusionSession.chair_id.label("chair_id"),
+            InfusionSession.state.label("state"),
+            InfusionSession.scheduled_at.label("scheduled_at"),
+            InfusionSession.chair_held_until.label("held_until"),
             _infused().label("infused"),
             stay.c.arrived,
             stay.c.left,
         )
+        .select_from(InfusionSession)
         .outerjoin(stay, stay.c.session_id == InfusionSession.id)
         .where(in_window)
         .subquery()
@@ -190,27 +201,40 @@ def chairs(session: Session, window: core.Window, zone: tzinfo) -> list[core.Cha
     dialect = session.get_bind().dialect.name
     timed = and_(inner.c.infused, inner.c.arrived.is_not(None), inner.c.left.is_not(None))
     minutes = case((timed, _minutes(dialect, inner.c.arrived, inner.c.left)), else_=0.0)
+    held = inner.c.state.not_in(NOT_HELD)
+    booked = case((held, _minutes(dialect, inner.c.scheduled_at, inner.c.held_until)), else_=0.0)
     rows = session.execute(
         select(
-            inner.c.chair,
+            inner.c.chair_id,
             func.count(),
             _count_if(inner.c.infused),
             _count_if(timed),
             func.coalesce(func.sum(minutes), 0.0),
-        )
-        .group_by(inner.c.chair)
-        .order_by(inner.c.chair)
+            func.coalesce(func.sum(booked), 0.0),
+        ).group_by(inner.c.chair_id)
     )
-    return [
-        core.ChairLine(
-            chair=chair,
-            booked=booked,
-            infused=int(infused),
-            timed=int(n_timed),
-            occupied_minutes=float(occupied),
+    counted = {row[0]: row[1:] for row in rows}
+    opening = scheduling.opening(
+        session, clinic_id=window.clinic_id, zone=zone, window=Interval(start, end)
+    )
+    open_minutes = None if opening is None else sum(o.minutes for o in opening)
+    lines = []
+    for chair in scheduling.list_chairs(session, clinic_id=window.clinic_id):
+        if chair.id not in counted and not chair.active:
+            continue
+        n_booked, infused, n_timed, occupied, booked_min = counted.get(chair.id, (0, 0, 0, 0, 0))
+        lines.append(
+            core.ChairLine(
+                chair=chair.name,
+                booked=int(n_booked),
+                infused=int(infused),
+                timed=int(n_timed),
+                occupied_minutes=float(occupied),
+                booked_minutes=float(booked_min),
+                open_minutes=open_minutes if chair.active else None,
+            )
         )
-        for chair, booked, infused, n_timed, occupied in rows
-    ]
+    return lines
 
 
 def courses(session: Session, window: core.Window, zone: tzinfo) -> list[core.CourseFacts]:
@@ -273,7 +297,7 @@ def treated(session: Session, window: core.Window, zone: tzinfo) -> list[tuple[i
 
 
 def load(
-    session: Session, window: core.Window, zone: tzinfo, now: datetime, overdue_shown: int = 25
+    session: Session, window: core.Window, zone: ZoneInfo, now: datetime, overdue_shown: int = 25
 ) -> Dashboard:
     """Every figure of the dashboard for ``window``; "now"-like figures are as of the window's
     end when it lies in the past. At most ``overdue_shown`` overdue patients are named."""

@@ -97,6 +97,10 @@ def csv_rows(board: Dashboard) -> list[tuple[str, str, str, str]]:
                 "booked": c.booked,
                 "infused": c.infused,
                 "occupied_hours": c.occupied_hours,
+                "booked_hours": c.booked_hours,
+                "open_hours": c.open_hours,
+                "booked_percent": "" if c.booked_percent is None else c.booked_percent,
+                "used_percent": "" if c.used_percent is None else c.used_percent,
                 "mean_minutes": "" if c.mean_minutes is None else c.mean_minutes,
             },
         )

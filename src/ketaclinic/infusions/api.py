@@ -66,9 +66,14 @@ def _act(
 
 
 @router.post("", response_model=SessionOut, status_code=201)
-def schedule_session(data: ScheduleIn, actor: Runner, session: SessionDep) -> SessionOut:
+def schedule_session(
+    data: ScheduleIn, actor: Runner, session: SessionDep, settings: SettingsDep
+) -> SessionOut:
+    """Book a session on a chair; refused (with free starts to pick from) as
+    ``POST /api/v1/scheduling/bookings`` is."""
     with session.begin():
-        return service.to_out(session, service.schedule(session, actor=actor, data=data))
+        row = service.schedule(session, actor=actor, data=data, zone=settings.timezone)
+        return service.to_out(session, row)
 
 
 @router.get("/{session_id}", response_model=SessionOut)

@@ -54,7 +54,7 @@ def recent_for_patient(
         SessionListItem(
             id=row.id,
             scheduled_at=row.scheduled_at,
-            chair=row.chair,
+            chair=row.chair.name,
             protocol_name=name,
             protocol_version=version,
             state=row.state,

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.db import Base, UTCDateTime
+from ketaclinic.scheduling.models import Chair
 
 
 class InfusionSession(Base):
@@ -23,6 +24,8 @@ class InfusionSession(Base):
     # The dashboard and the chair board read one clinic's sessions by date (bench/pages_bench.py).
     __table_args__ = (
         Index("ix_infusion_session_clinic_id_scheduled_at", "clinic_id", "scheduled_at"),
+        # A booking's conflicts are one chair's sessions around a time (``scheduling.service``).
+        Index("ix_infusion_session_chair_id_scheduled_at", "chair_id", "scheduled_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,7 +35,10 @@ class InfusionSession(Base):
     course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id"), index=True)
     state: Mapped[str] = mapped_column(String(32))
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    chair: Mapped[str] = mapped_column(String(40))
+    chair_id: Mapped[int] = mapped_column(ForeignKey("chair.id"))
+    #: When the chair is free again: the planned visit's end plus the clinic's turnover time
+    #: (``scheduling.core``), kept on the row so that a conflict is one indexed range query.
+    chair_held_until: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
@@ -48,6 +54,7 @@ class InfusionSession(Base):
     events: Mapped[list[SessionEvent]] = relationship(
         order_by="(SessionEvent.at, SessionEvent.id)", cascade="all, delete-orphan"
     )
+    chair: Mapped[Chair] = relationship(lazy="joined", innerjoin=True)
     alerts: Mapped[list[SessionAlert]] = relationship(
         order_by="(SessionAlert.raised_at, SessionAlert.id)", cascade="all, delete-orphan"
     )

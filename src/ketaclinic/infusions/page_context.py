@@ -32,6 +32,8 @@ from ketaclinic.patients.banner import safety_banner
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.scheduling import service as scheduling
+from ketaclinic.scheduling.history import with_moves
 
 #: Board refresh period, seconds (issue 5: "updating without a reload").
 BOARD_REFRESH_S = 20
@@ -102,10 +104,16 @@ def _shared(settings: Settings) -> dict[str, Any]:
 def board_context(session: Session, actor: Actor, settings: Settings) -> dict[str, Any]:
     day = clock.today(settings.timezone)
     rows = service.board(session, actor=actor, day=day, zone=settings.timezone)
+    assert actor.clinic_id is not None  # the board needs a clinic's clinician
+    chairs = scheduling.list_chairs(session, clinic_id=actor.clinic_id, active_only=True)
+    # A chair retired today still shows while it has today's sessions on it.
+    chairs += sorted({r.chair for r in rows if not r.chair.active}, key=lambda c: c.display_order)
+    board_rows = views.board_rows(session, rows)
     return {
         **_shared(settings),
         "day": day,
-        "rows": views.board_rows(session, rows),
+        "rows": board_rows,
+        "cards": views.chair_cards(chairs, board_rows),
         "refresh_s": BOARD_REFRESH_S,
         "unrecorded_waste": unrecorded_waste(session, actor),
     }
@@ -125,7 +133,7 @@ def session_context(
     )
     chart = views.chart(row, patient, given, settings.timezone)
     offer = offers(actor, row, has_bolus=protocols.definition(protocol).bolus is not None)
-    lines = views.timeline_lines(session, row)
+    lines = with_moves(session, views.timeline_lines(session, row), row, settings.timezone)
     if offer["verify"]:
         lines = views.blind(lines)
     return {

@@ -7,7 +7,7 @@ chart's data can be read (and tested) without a request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -31,6 +31,7 @@ from ketaclinic.pk.models import Patient as PkPatient
 from ketaclinic.pk.pages import chart_data
 from ketaclinic.pk.simulate import simulate
 from ketaclinic.protocols.models import ProtocolVersion
+from ketaclinic.scheduling.models import Chair
 from ketaclinic.web.chart_axes import clock_axis
 from ketaclinic.web.labels import label, labelled
 
@@ -56,6 +57,7 @@ _MOVE_WORDS = {
     "stop": "Infusion stopped; observation begins",
     "abort": "Aborted",
     "cancel": "Cancelled",
+    "reschedule": "Booking moved",
     "mark_no_show": "Marked as no-show",
     "discharge": "Discharged",
     "verify": "Order verified (second check)",
@@ -272,6 +274,7 @@ class BoardRow:
     """One chair on today's board; times are instants, shown relative to now by the template."""
 
     session_id: int
+    chair_id: int
     chair: str
     patient: str
     mrn: str
@@ -289,7 +292,7 @@ class BoardRow:
 
 
 def board_rows(session: Session, rows: Iterable[InfusionSession]) -> list[BoardRow]:
-    """Chairs in name order (the room's layout), then by time."""
+    """One row per session, by time."""
     result = []
     for row in rows:
         patient = session.get(Patient, row.patient_id)
@@ -299,7 +302,8 @@ def board_rows(session: Session, rows: Iterable[InfusionSession]) -> list[BoardR
         result.append(
             BoardRow(
                 session_id=row.id,
-                chair=row.chair,
+                chair_id=row.chair_id,
+                chair=row.chair.name,
                 patient=f"{patient.family_name}, {patient.given_name}",
                 mrn=patient.mrn,
                 state=row.state,
@@ -315,12 +319,46 @@ def board_rows(session: Session, rows: Iterable[InfusionSession]) -> list[BoardR
                 protocol=f"{protocol.name} v{protocol.version}",
             )
         )
-    result.sort(key=lambda r: (_chair_key(r.chair), r.scheduled_at))
+    result.sort(key=lambda r: (r.scheduled_at, r.session_id))
     return result
 
 
-def _chair_key(chair: str) -> tuple[str, int, str]:
-    """'Chair 2' before 'Chair 10'."""
-    head = chair.rstrip("0123456789")
-    tail = chair[len(head) :]
-    return head.lower(), int(tail) if tail else -1, chair
+#: Off the floor: the chair is free again and the board does not show them.
+OFF_FLOOR = frozenset({"cancelled", "no_show"})
+#: In the chair now.
+IN_CHAIR = frozenset({"checked_in", "infusing", "paused", "observing"})
+
+
+@dataclass(frozen=True)
+class ChairCard:
+    """One active chair on today's board: who is in it (or next, or was last), and the day's
+    later bookings of the chair."""
+
+    chair_id: int
+    name: str
+    room: str | None
+    current: BoardRow | None
+    later: tuple[BoardRow, ...]
+
+
+def chair_cards(chairs: Sequence[Chair], rows: Sequence[BoardRow]) -> list[ChairCard]:
+    """One card per chair in the clinic's order, even an empty one. Cancelled and no-show
+    sessions are left off; the card shows the session in the chair, else the next booked one,
+    else the last finished one, and lists the chair's bookings after it."""
+    cards = []
+    for chair in chairs:
+        mine = [r for r in rows if r.chair_id == chair.id and r.state not in OFF_FLOOR]
+        current = (
+            next((r for r in mine if r.state in IN_CHAIR), None)
+            or next((r for r in mine if r.state == "scheduled"), None)
+            or (mine[-1] if mine else None)
+        )
+        later = tuple(
+            r
+            for r in mine
+            if r is not current
+            and r.state == "scheduled"
+            and (current is None or r.scheduled_at >= current.scheduled_at)
+        )
+        cards.append(ChairCard(chair.id, chair.name, chair.room, current, later))
+    return cards

@@ -404,7 +404,7 @@ def _confirm(
             failed["confirm"] = page_confirm.confirmation(
                 action.path,
                 patient=f"{patient.given_name} {patient.family_name}",
-                chair=row.chair,
+                chair=row.chair.name,
                 scheduled_at=row.scheduled_at,
                 zone=settings.timezone,
                 reason=str(getattr(data, "reason", "") or ""),

@@ -47,6 +47,7 @@ EVENT_KINDS = frozenset(
         "stop",
         "abort",
         "cancel",
+        "reschedule",
         "mark_no_show",
         "discharge",
         "vitals",

@@ -7,6 +7,7 @@ past is refused by the service (``infusions.core.booking_time_problem``), as for
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ketaclinic import clock
-from ketaclinic.accounts.core import Actor, Permission
+from ketaclinic.accounts.core import Actor, Permission, may
 from ketaclinic.accounts.deps import SessionDep, SettingsDep, require, require_csrf
 from ketaclinic.config import Settings
 from ketaclinic.courses import service as courses
@@ -31,6 +32,7 @@ from ketaclinic.patients.banner import safety_banner
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.suggestion import suggest
+from ketaclinic.scheduling import service as scheduling
 from ketaclinic.web.forms import FieldErrors, error_messages, parse
 from ketaclinic.web.labels import label as label_of
 from ketaclinic.web.params import MAX_ID, RecordId
@@ -38,15 +40,21 @@ from ketaclinic.web.templating import flash, render
 
 router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
 
-Scheduler = Annotated[Actor, Depends(require(Permission.SESSION_RUN))]
+Scheduler = Annotated[Actor, Depends(require(Permission.SCHEDULE_BOOK))]
 PAGE = "infusions/schedule.html"
-FIELDS = ("protocol_id", "scheduled_at", "chair", "course_id")
+FIELDS = ("protocol_id", "scheduled_at", "chair_id", "course_id")
 #: What a ``datetime-local`` input sends, and what the field shows.
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 @dataclass(frozen=True)
 class ProtocolChoice:
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class ChairChoice:
     id: int
     label: str
 
@@ -65,9 +73,13 @@ class Choices:
 
     protocols: list[ProtocolChoice]
     courses: list[CourseChoice]
+    chairs: list[ChairChoice]
 
     def protocol_ids(self) -> set[int]:
         return {p.id for p in self.protocols}
+
+    def chair_ids(self) -> set[int]:
+        return {c.id for c in self.chairs}
 
     def course(self, course_id: str | int | None) -> CourseChoice | None:
         return next((c for c in self.courses if str(c.id) == str(course_id)), None)
@@ -118,8 +130,8 @@ def read_form(
     scheduled_at, problem = local_instant(values["scheduled_at"], zone)
     if problem:
         errors["scheduled_at"] = problem
-    if not values["chair"]:
-        errors["chair"] = "enter the chair the patient will sit in, e.g. Chair 3"
+    if values["chair_id"] and _record_id(values["chair_id"]) not in choices.chair_ids():
+        errors["chair_id"] = "choose a chair from the list, or the first free one"
     if values["course_id"] and _record_id(values["course_id"]) is None:
         errors["course_id"] = "choose one of the patient's open courses, or none"
     if errors:
@@ -130,7 +142,7 @@ def read_form(
             "patient_id": patient_id,
             "protocol_id": values["protocol_id"],
             "scheduled_at": scheduled_at,
-            "chair": values["chair"],
+            "chair_id": values["chair_id"] or None,
             "course_id": values["course_id"] or None,
         },
     )
@@ -168,12 +180,22 @@ def _context(session: Session, actor: Actor, settings: Settings, patient_id: int
         if all(p.id != course.protocol_id for p in offered):
             offered.append(ProtocolChoice(course.protocol_id, f"{label}, this course's version"))
     return {
+        "zone": settings.timezone,
         "patient": patient,
         "suggestion": suggest(session, patient, current),
         "banner": safety_banner(
             patient, today=clock.today(settings.timezone), zone=settings.timezone
         ),
-        "choices": Choices(offered, course_choices),
+        "choices": Choices(
+            offered,
+            course_choices,
+            [
+                ChairChoice(c.id, f"{c.name} ({c.room})" if c.room else c.name)
+                for c in scheduling.list_chairs(
+                    session, clinic_id=actor.clinic_id, active_only=True
+                )
+            ],
+        ),
         "earliest": (clock.now() - PAST_GRACE).astimezone(settings.timezone).strftime(LOCAL_FORMAT),
     }
 
@@ -184,10 +206,16 @@ def _form(
     values: dict[str, str],
     errors: FieldErrors,
     status_code: int = 200,
+    alternatives: Sequence[dict[str, object]] = (),
 ) -> Response:
     choices: Choices = context["choices"]
     selected = choices.course(values.get("course_id"))
-    extra = {"values": values, "errors": errors, "selected_course": selected}
+    extra = {
+        "values": values,
+        "errors": errors,
+        "selected_course": selected,
+        "alternatives": _alternatives(alternatives, context),
+    }
     return render(request, PAGE, {**context, **extra}, status_code=status_code)
 
 
@@ -245,12 +273,41 @@ def _schedule(
         return _form(request, context, values, errors, status_code=422)
     try:
         with session.begin():
-            row = service.schedule(session, actor=actor, data=data)
-            session_id = row.id
+            row = service.schedule(session, actor=actor, data=data, zone=settings.timezone)
+            session_id, chair = row.id, row.chair.name
     except KetaclinicError as error:
         if error.loc == ("body", "patient_id"):
             raise  # not this clinic's patient: a 404, not a form message
-        return _form(request, context, values, error_messages(error), error.status_code)
+        offers = getattr(error, "alternatives", ())
+        return _form(request, context, values, error_messages(error), error.status_code, offers)
     local = data.scheduled_at.astimezone(settings.timezone)
-    flash(request, f"Session scheduled for {local:%Y-%m-%d %H:%M} in {data.chair}.", "success")
-    return RedirectResponse(f"/sessions/{session_id}", status_code=303)
+    flash(request, f"Session scheduled for {local:%Y-%m-%d %H:%M} in {chair}.", "success")
+    runs = actor.role is not None and may(actor.role, Permission.SESSION_RUN)
+    target = "sessions" if runs else "scheduling/bookings"
+    return RedirectResponse(f"/{target}/{session_id}", status_code=303)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A free start the refusal offers: picking it fills the form with its chair and time."""
+
+    chair_id: int
+    chair: str
+    local: str  # as the datetime-local field takes it
+    text: str
+
+
+def _alternatives(offers: Sequence[dict[str, object]], context: dict[str, Any]) -> list[Offer]:
+    zone: ZoneInfo = context["zone"]
+    result = []
+    for o in offers:
+        at = datetime.fromisoformat(str(o["start"])).astimezone(zone)
+        result.append(
+            Offer(
+                int(str(o["chair_id"])),
+                str(o["chair"]),
+                at.strftime(LOCAL_FORMAT),
+                f"{o['chair']}, {at:%a %d %b %H:%M}",
+            )
+        )
+    return result

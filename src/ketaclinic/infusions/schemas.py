@@ -15,6 +15,7 @@ from ketaclinic.vitals.core import problem as vital_problem
 from ketaclinic.web.fields import ClinicInstant, Exact
 from ketaclinic.web.params import MAX_ID
 
+ChairName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 VersionField = Field(
     default=None,
@@ -44,7 +45,15 @@ class ScheduleIn(BaseModel):
     scheduled_at: ClinicInstant = Field(
         description="With its UTC offset; at most an hour in the past (a late entry)"
     )
-    chair: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    chair_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="The chair (GET /api/v1/scheduling/chairs); none: the first free active chair",
+    )
+    chair: ChairName | None = Field(
+        default=None, description="An active chair of the clinic by its name, instead of chair_id"
+    )
     course_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="The course the session belongs to, if any"
     )
@@ -365,7 +374,11 @@ class SessionOut(BaseModel):
     state: str
     allowed_moves: list[str]
     scheduled_at: datetime
-    chair: str
+    chair_id: int
+    chair: str = Field(description="The chair's name")
+    chair_held_until: datetime = Field(
+        description="When the chair is free again: visit (infusion + observation) + turnover"
+    )
     created_at: datetime
     order: OrderOut | None
     events: list[EventOut]

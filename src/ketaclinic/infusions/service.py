@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,7 +71,10 @@ from ketaclinic.infusions.schemas import OrderIn, ScheduleIn
 from ketaclinic.patients import service as patients
 from ketaclinic.protocols import dose
 from ketaclinic.protocols import service as protocols
+from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.schemas import DoseCalculationIn, DosePlanOut
+from ketaclinic.scheduling import service as scheduling
+from ketaclinic.scheduling.models import Chair
 
 __all__ = [
     "acknowledge_alert",
@@ -126,40 +130,53 @@ def board(session: Session, *, actor: Actor, day: date, zone: tzinfo) -> Sequenc
             InfusionSession.scheduled_at >= start,
             InfusionSession.scheduled_at < start + timedelta(days=1),
         )
-        .order_by(InfusionSession.scheduled_at, InfusionSession.chair, InfusionSession.id)
+        .order_by(InfusionSession.scheduled_at, InfusionSession.chair_id, InfusionSession.id)
     ).all()
     for row in rows:
         audit_session(session, actor, row, "session.board")
     return rows
 
 
-def schedule(session: Session, *, actor: Actor, data: ScheduleIn) -> InfusionSession:
-    """Book a session; a time more than an hour in the past is refused (``core.PAST_GRACE``)."""
-    late = booking_time_problem(data.scheduled_at, clock.now())
-    if late:
-        raise InvalidInput(f"the session time {late}", loc=("body", "scheduled_at"))
+def schedule(
+    session: Session, *, actor: Actor, data: ScheduleIn, zone: ZoneInfo
+) -> InfusionSession:
+    """Book a session on a chair. A time more than an hour in the past is refused
+    (``core.PAST_GRACE``); where it may go is ``scheduling.service.place``'s rule (opening
+    hours, closures, the chair's other bookings, the clinic's cap), the chair locked until the
+    booking is written."""
+    _require_bookable_time(data.scheduled_at)
     clinic_id = clinic_of(actor)
     patient = patients.get(session, actor=actor, patient_id=data.patient_id)
     if patient is None:
         raise NotFound(f"no patient {data.patient_id} in your clinic", loc=("body", "patient_id"))
-    protocol = _protocol_id(session, clinic_id, data.protocol_id)
+    protocol = _protocol(session, clinic_id, data.protocol_id)
     if data.course_id is not None:
         courses.require_open_course(
             session,
             actor=actor,
             course_id=data.course_id,
             patient_id=patient.id,
-            protocol_version_id=protocol,
+            protocol_version_id=protocol.id,
         )
+    placed = scheduling.place(
+        session,
+        clinic_id=clinic_id,
+        chair=_chair_asked(session, clinic_id, data),
+        start=data.scheduled_at,
+        visit_min=scheduling.visit_minutes(protocol),
+        zone=zone,
+    )
     now = clock.now()
     row = InfusionSession(
         patient_id=patient.id,
         clinic_id=clinic_id,
-        protocol_version_id=protocol,
+        protocol_version_id=protocol.id,
         course_id=data.course_id,
         state=State.SCHEDULED.value,
         scheduled_at=data.scheduled_at,
-        chair=data.chair,
+        chair_id=placed.chair.id,
+        chair=placed.chair,
+        chair_held_until=placed.held_until,
         created_at=now,
         updated_at=now,
         created_by_user_id=user_of(actor),
@@ -170,11 +187,85 @@ def schedule(session: Session, *, actor: Actor, data: ScheduleIn) -> InfusionSes
     return row
 
 
-def _protocol_id(session: Session, clinic_id: int, protocol_id: int) -> int:
+def reschedule(
+    session: Session,
+    *,
+    actor: Actor,
+    row: InfusionSession,
+    scheduled_at: datetime,
+    chair_id: int | None,
+    zone: ZoneInfo,
+) -> InfusionSession:
+    """Move a booking that has not started to another time or chair (``chair_id`` ``None``
+    keeps its chair), refused as a new booking would be; the move is kept on the timeline."""
+    if State(row.state) is not State.SCHEDULED:
+        raise Conflict(
+            f"only a scheduled session is moved; this one is {row.state}", loc=("state",)
+        )
+    _require_bookable_time(scheduled_at)
+    chair = (
+        row.chair
+        if chair_id is None
+        else scheduling.require_chair(session, clinic_id=row.clinic_id, chair_id=chair_id)
+    )
+    placed = scheduling.place(
+        session,
+        clinic_id=row.clinic_id,
+        chair=chair,
+        start=scheduled_at,
+        visit_min=scheduling.visit_minutes(protocol_row(session, row)),
+        zone=zone,
+        exclude_session_id=row.id,
+    )
+    event(
+        row,
+        actor,
+        "reschedule",
+        data={
+            "from_at": row.scheduled_at.isoformat(),
+            "to_at": scheduled_at.isoformat(),
+            "from_chair_id": row.chair_id,
+            "to_chair_id": placed.chair.id,
+        },
+    )
+    row.scheduled_at = scheduled_at
+    row.chair_id = placed.chair.id
+    row.chair = placed.chair
+    row.chair_held_until = placed.held_until
+    touch(session, actor, row, "session.reschedule")
+    return row
+
+
+def _require_bookable_time(scheduled_at: datetime) -> None:
+    late = booking_time_problem(scheduled_at, clock.now())
+    if late:
+        raise InvalidInput(f"the session time {late}", loc=("body", "scheduled_at"))
+
+
+def _chair_asked(session: Session, clinic_id: int, data: ScheduleIn) -> Chair | None:
+    """The chair named by id or by name, or ``None`` for the first free one."""
+    if data.chair_id is not None:
+        return scheduling.require_chair(session, clinic_id=clinic_id, chair_id=data.chair_id)
+    if data.chair is not None:
+        chair = scheduling.chair_by_name(session, clinic_id=clinic_id, name=data.chair)
+        if chair is None:
+            names = ", ".join(
+                c.name
+                for c in scheduling.list_chairs(session, clinic_id=clinic_id, active_only=True)
+            )
+            raise InvalidInput(
+                f"the clinic has no chair named {data.chair!r}; its chairs: {names or 'none'}",
+                loc=("body", "chair"),
+            )
+        return chair
+    return None
+
+
+def _protocol(session: Session, clinic_id: int, protocol_id: int) -> ProtocolVersion:
     protocol = protocols.get(session, clinic_id=clinic_id, protocol_id=protocol_id)
     if protocol is None:
         raise NotFound(f"no protocol {protocol_id}", loc=("body", "protocol_id"))
-    return protocol.id
+    return protocol
 
 
 # --- the order -----------------------------------------------------------------------------------
@@ -346,7 +437,11 @@ def stop(
 
 
 def abort(session: Session, *, actor: Actor, row: InfusionSession, reason: str) -> InfusionSession:
-    return move(session, actor, row, Move.ABORT, _context(row, reason))
+    """End the session where it stands; its chair is free again after the turnover."""
+    moved = move(session, actor, row, Move.ABORT, _context(row, reason))
+    scheduling.release_on_abort(session, row=row, at=clock.now())
+    session.flush()
+    return moved
 
 
 def cancel(session: Session, *, actor: Actor, row: InfusionSession, reason: str) -> InfusionSession:

@@ -23,6 +23,7 @@ from ketaclinic.patients import service
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.models import Patient
 from ketaclinic.patients.schemas import AddressIn, DiagnosisIn, PatientCreate, PatientUpdate
+from ketaclinic.scheduling import series_service
 from ketaclinic.web.forms import blank_to_none, error_messages, lines, parse
 from ketaclinic.web.params import RecordId
 from ketaclinic.web.templating import flash, render
@@ -67,9 +68,14 @@ def _found(session: Session, actor: Actor, patient_id: int) -> Patient:
 
 
 def _recent_sessions(session: Session, actor: Actor, patient_id: int) -> dict[str, Any]:
-    """The Sessions list for clinicians who run sessions (an audited read), else nothing."""
-    if actor.role is None or not may(actor.role, Permission.SESSION_RUN):
+    """The Sessions list for clinicians who run sessions (an audited read); for the front desk,
+    who book but do not run sessions, the booking list (same read, linked to the booking page);
+    else nothing."""
+    if actor.role is None or not may(actor.role, Permission.SCHEDULE_BOOK):
         return {}
+    if not may(actor.role, Permission.SESSION_RUN):
+        items = session_listing.recent_for_patient(session, actor=actor, patient_id=patient_id)
+        return {"bookings": [i for i in items if i.state == "scheduled"]}
     items = session_listing.recent_for_patient(session, actor=actor, patient_id=patient_id)
     return {"sessions": items, "sessions_limit": session_listing.RECENT_LIMIT}
 
@@ -204,6 +210,9 @@ def detail_context(
         "values": {},
         **_recent_sessions(session, actor, patient_id),
         **_trajectory(session, actor, found, settings.timezone),
+        "attendance": series_service.attendance(
+            session, patient_id=found.id, late_hours=settings.late_cancellation_hours
+        ),
     }
 
 

@@ -241,7 +241,7 @@ def _session_line(row: InfusionSession, labels: dict[int, str], zone: ZoneInfo) 
         session_id=row.id,
         at=row.scheduled_at.astimezone(zone),
         state=row.state,
-        chair=row.chair,
+        chair=row.chair.name,
         protocol=labels.get(row.protocol_version_id, f"protocol {row.protocol_version_id}"),
         planned=_planned(row),
         delivered_mg=given.total_mg if given is not None else None,

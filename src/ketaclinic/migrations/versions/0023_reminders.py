@@ -5,7 +5,7 @@ does not touch the patient row. A reminder row is unique per session, offset, ch
 time: a moved session gets new rows, and the rows for its old time are skipped when reached.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import ketaclinic.db
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
