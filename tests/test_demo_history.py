@@ -219,6 +219,8 @@ def test_baselines_diaries_and_goals_are_stored_as_planned_in_the_past(seeded: S
 def test_the_history_is_synthetic_before_today_audited_and_seeded_once(
     settings: Settings, demo: Session
 ) -> None:
+    """Slow because it runs the demo twice on a database of its own (the second run must add
+    nothing), each run thousands of audited writes."""
     zone = ZoneInfo(ZONE)
     start_of_today = datetime.combine(clock.today(zone), time(), tzinfo=zone)
     in_courses = InfusionSession.course_id.is_not(None)
