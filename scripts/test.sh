@@ -7,8 +7,14 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+# Install only when pyproject.toml changed since the last install (the package is installed
+# editable, so changes to src/ need none): asking the index again costs 20 to 40 s of wall time.
+STAMP=.venv/.test-installed
+if [ ! -e "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$STAMP"
+fi
 
 # Browser tests drive Debian's Chromium; install it where we may (root with apt).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -21,5 +27,8 @@ fi
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 # One worker process per core (pytest-xdist): each has its own SQLite template and PostgreSQL
-# database, so tests never share state.
-.venv/bin/python -m pytest -n auto "$@"
+# database, so tests never share state. Work stealing: a worker that runs out of tests takes
+# some from the other's queue, so one long test (the fuzz test, a browser test) does not leave a
+# core idle at the end. The summary lists tests slower than 15 s without a reason
+# (tests/slow_tests.py).
+.venv/bin/python -m pytest -n auto --dist worksteal "$@"

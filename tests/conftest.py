@@ -11,16 +11,20 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from ketaclinic.accounts import security
 from ketaclinic.accounts import service as accounts
 from ketaclinic.accounts.core import Role
 from ketaclinic.app import create_app
@@ -33,10 +37,29 @@ TEST_AUDIT_KEY = "test-audit-key-kept-outside-the-database-0123456789"
 PASSWORD = "correct horse battery"
 PG_ENV = "KETACLINIC_TEST_POSTGRES_URL"
 
+pytest_plugins = ["tests.slow_tests"]
+
 # No wall-clock deadline on any property test: on a busy machine (CI, or 2 cores shared) the
 # 200 ms default fails examples by timing alone (DeadlineExceeded, then FlakyFailure).
 hypothesis_settings.register_profile("ketaclinic", deadline=None)
 hypothesis_settings.load_profile("ketaclinic")
+
+#: The hasher the application ships with (argon2id, RFC 9106 low-memory profile: 64 MiB, three
+#: passes). tests/accounts/test_password_hashing.py checks it and hashes with it.
+PRODUCTION_HASHER = security._hasher
+#: argon2id at the library's smallest cost, for the tests only: a production hash takes 0.1 to
+#: 0.8 s of both cores here, and thousands of tests create users and log in. What is hashed and
+#: verified, and every refusal, stays the same; only the work factor differs.
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Every test hashes passwords with ``TEST_HASHER`` (the unknown-username dummy too)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(security, "_hasher", TEST_HASHER)
+        patch.setattr(security, "_DUMMY_HASH", TEST_HASHER.hash("not-a-real-password-for-timing"))
+        yield
 
 
 def _settings(url: str) -> Settings:
@@ -81,40 +104,87 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
+    """A database of this run (of this xdist worker), migrated once, dropped at the end."""
+    url = _create_postgres_database("ketaclinic_test")
+    engine = make_engine(_settings(url))
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    _drop_postgres_database(url)
+
+
+def _create_postgres_database(prefix: str) -> str:
+    """A new, empty database on the server at ``KETACLINIC_TEST_POSTGRES_URL``; its URL.
+
+    Its commits do not wait for the disk (``synchronous_commit = off``): a crash of the server
+    could lose the last few, which a test database never needs, and each commit is still atomic
+    and visible to the next transaction exactly as before."""
     server_url = os.environ.get(PG_ENV)
     if not server_url:
         if _ci():
             pytest.fail(f"CI=true but {PG_ENV} is not set: the PostgreSQL tests must run in CI")
         pytest.skip(f"no PostgreSQL: set {PG_ENV}=postgresql+psycopg://user@host:port/db to run")
-    name = f"ketaclinic_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     except Exception as error:  # the server did not answer or refused
         if _ci():
             pytest.fail(f"PostgreSQL at {PG_ENV} is not usable: {error}")
         pytest.skip(f"PostgreSQL at {PG_ENV} is not usable: {error}")
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(_settings(url))
-    upgrade(engine)
-    engine.dispose()
-    yield url
+    finally:
+        admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(url: str) -> None:
+    server_url = os.environ[PG_ENV]
+    name = make_url(url).database
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
-def _reset_postgres(url: str) -> None:
-    """Empty every table between tests. The audit tables refuse TRUNCATE through triggers, which
-    a superuser's replica mode switches off for this connection only."""
-    import_all_models()
-    engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+@pytest.fixture(scope="session")
+def postgres_reset_engine(postgres_database: str) -> Iterator[Engine]:
+    """One connection kept for the resets between tests (a new connection costs a process)."""
+    engine = create_engine(postgres_database, pool_size=1)
+    yield engine
     engine.dispose()
+
+
+def _reset_postgres(engine: Engine) -> None:
+    """Leave the database as the migration left it: empty every table a test wrote to and
+    restart every sequence it drew from (ids start at 1 again).
+
+    One query finds the tables holding rows; DELETE empties those few small tables in
+    milliseconds, where TRUNCATE of every table (as this did before) replaces every table's
+    files and took 0.3 to 0.9 s per test. The audit tables refuse deletion through triggers,
+    which a superuser's replica mode switches off for this transaction only, foreign-key
+    checks with them, so the order of the deletes does not matter."""
+    import_all_models()
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    holding_rows = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT FROM \"{name}\")" for name in tables
+    )
+    with engine.begin() as connection:
+        written = connection.execute(text(holding_rows)).scalars().all()
+        drawn = connection.execute(text(_DRAWN_SEQUENCES)).scalars().all()
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for name in written:
+            connection.execute(text(f'DELETE FROM "{name}"'))
+        for sequence in drawn:
+            connection.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
+
+
+#: Sequences that handed out a value since they were created or last restarted.
+_DRAWN_SEQUENCES = (
+    "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences "
+    "WHERE last_value IS NOT NULL"
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -126,8 +196,42 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Pa
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("postgres_database")
-        _reset_postgres(url)
+        _reset_postgres(request.getfixturevalue("postgres_reset_engine"))
     return _settings(url)
+
+
+@contextmanager
+def own_database(kind: str, directory: Path, sqlite_template: Path) -> Iterator[Settings]:
+    """Settings for a new migrated database of ``kind`` ("sqlite" or "postgresql") that no other
+    fixture resets, for a fixture shared by several tests (``scope="module"``); dropped after."""
+    if kind == "sqlite":
+        path = directory / "shared.db"
+        shutil.copy(sqlite_template, path)
+        yield _settings(f"sqlite:///{path}")
+        return
+    url = _create_postgres_database("ketaclinic_shared")
+    try:
+        engine = make_engine(_settings(url))
+        upgrade(engine)
+        engine.dispose()
+        yield _settings(url)
+    finally:
+        _drop_postgres_database(url)
+
+
+def refuse_writes(engine: Engine) -> None:
+    """Every connection ``engine`` opens from now on can only read: a shared database stays
+    as it was seeded, whatever a test sharing it does (a write fails loudly)."""
+
+    @event.listens_for(engine, "connect")
+    def _read_only(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_connection.commit()
+        cursor.close()
 
 
 @pytest.fixture
@@ -137,11 +241,34 @@ def sqlite_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
     return _settings(f"sqlite:///{path}")
 
 
+#: One application per distinct test settings (the database aside), served to every test with
+#: those settings. FastAPI works out each route's dependencies on an app's first request (about
+#: 0.15 s of CPU, the largest cost of a short test), which each test paid again with an app of
+#: its own.
+_apps: dict[str, FastAPI] = {}
+
+
+def _app_key(settings: Settings) -> str:
+    """Every setting but the database, secrets included (the middleware keeps the signing key)."""
+    values = []
+    for name in sorted(type(settings).model_fields):
+        value = getattr(settings, name)
+        reveal = getattr(value, "get_secret_value", None)
+        values.append((name, reveal() if reveal else value))
+    return repr([(name, value) for name, value in values if name != "database_url"])
+
+
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
-    application = create_app(settings)
+    """The app for ``settings``: each test gets the state a new ``create_app(settings)`` makes
+    (its own engine and session factory on the test's database, and whatever else
+    ``create_app`` puts in ``app.state``) in an app whose routes and middleware, which depend on
+    nothing but the settings here, were built once."""
+    fresh = create_app(settings)
+    application = _apps.setdefault(_app_key(settings), fresh)
+    application.state = fresh.state
     yield application
-    application.state.engine.dispose()
+    fresh.state.engine.dispose()
 
 
 @pytest.fixture

@@ -545,6 +545,8 @@ def _fuzz(
 def test_no_generated_request_gets_a_server_error(
     app: FastAPI, client: TestClient, make_person: Callable[..., Person]
 ) -> None:
+    """Slow because it sends about 2,000 requests per database, every operation's extremes and
+    generated requests (about 40 s of CPU); one test, since every operation must be fed."""
     with clock.frozen_at(NOW):
         clinic = seed(client, make_person)
         calls = valid_calls(clinic)

@@ -415,6 +415,8 @@ def access_failures(
 
 
 def test_each_role_reaches_exactly_the_routes_it_may(app: FastAPI, cast: Cast) -> None:
+    """Slow because it calls every route as every role and as another clinic's physician
+    (about 12 s of CPU)."""
     assert access_failures(app, cast, EXPECTED) == []
 
 

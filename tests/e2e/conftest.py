@@ -77,7 +77,10 @@ def browser_page() -> Iterator[object]:
         )
         context = browser.new_context(viewport={"width": 1024, "height": 768})
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        # A generous wait for each step: on the shared 2-core machine, with other test runs
+        # beside it, a page with its charts took longer than 10 s to load (a timeout is no
+        # measure of the app here; waiting longer costs nothing when the page is quick).
+        page.set_default_timeout(30_000)
         yield page
         context.close()
         browser.close()

@@ -85,6 +85,8 @@ def _state(page: Any) -> str:
 def test_a_nurse_and_a_physician_run_a_session_from_check_in_to_discharge(
     live_server: str, browser_page: Any, scheduled: tuple[dict[str, Person], int]
 ) -> None:
+    """Slow because it plays a whole session in Chromium, two people's logins and every step
+    from check-in to discharge (most of its time is Chromium's, not this process's)."""
     people, sid = scheduled
     page = browser_page
     page.set_viewport_size({"width": 768, "height": 1024})  # a tablet in portrait

@@ -95,6 +95,8 @@ def _check(page: Any, name: str, width: int, shots: Path) -> None:
 def test_every_page_fits_every_screen_without_sideways_scrolling(
     live_server: str, contexts: dict[str, Any], seeded: dict[str, Any], tmp_path: Path
 ) -> None:
+    """Slow because Chromium renders four pages with their charts at three widths and screenshots
+    each, after the demo is seeded (most of its time is Chromium's, not this process's)."""
     shots = tmp_path / "screens"
     shots.mkdir()
     print(f"screenshots: {shots}")

@@ -112,6 +112,8 @@ def test_time_above_counts_a_plateau_exactly_at_the_threshold() -> None:
 
 
 def test_a_hundred_thousand_patients_on_a_10_s_grid_stay_under_a_gigabyte() -> None:
+    """Slow because it simulates a hundred thousand patients with tracemalloc counting every
+    allocation (about 10 s of CPU): the size is what it checks."""
     tracemalloc.start()
     try:
         result = run(n=100_000)
