@@ -139,7 +139,6 @@ class Book(Clinic):
             "patient_id": patient_id,
             "protocol_id": self.protocol_ids[key],
             "scheduled_at": at.isoformat(),
-            "chair": "Chair 1",
         }
         with clock.frozen_at(min(clock.now(), at - timedelta(days=7))):
             response = self.client.post("/api/v1/sessions", json=body, headers=self.nurse)

@@ -59,7 +59,7 @@ def test_two_workers_send_each_reminder_exactly_once_with_a_parseable_ics(
     book: Book, factory: sessionmaker[Session], settings: Settings, smtp_server: SmtpSink
 ) -> None:
     patients = [book.consenting_patient(f"MRN-{n}") for n in range(1, 6)]
-    starts = {book.book(p, NOW + 30 * HOUR + n * HOUR): p for n, p in enumerate(patients)}
+    starts = {book.book(p, NOW + 30 * HOUR + 2 * n * HOUR): p for n, p in enumerate(patients)}
     config = with_smtp(settings, smtp_server)
     barrier = threading.Barrier(2)
     results: list[worker.PassResult] = []
