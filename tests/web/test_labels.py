@@ -43,7 +43,7 @@ def _request_fields() -> set[str]:
 
 #: How many ids of each kind exist today; a new one must get its label (and this count).
 KINDS = {
-    "request fields": (_request_fields, 52),
+    "request fields": (_request_fields, 53),
     "indications": (lambda: set(KNOWN_INDICATIONS) | {i.id for i in INDICATIONS}, 15),
     "states": (lambda: {s.value for s in State}, 9),
     "moves": (lambda: {m.value for m in Move}, 9),

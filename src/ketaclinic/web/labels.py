@@ -101,6 +101,7 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "patient_id": "patient",
         "scheduled_at": "date and time",
         "chair": "chair",
+        "chair_id": "chair",
         "course_id": "course",
         "version": "page version",
     }
