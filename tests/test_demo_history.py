@@ -1,10 +1,11 @@
 """The demo clinic's history, seeded by `ketaclinic demo`: every expectation is computed from
-``demo_history_data``, the plan the seeding plays, on SQLite and PostgreSQL."""
+``demo.history_data``, the plan the seeding plays, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,8 +21,8 @@ from ketaclinic.config import Settings
 from ketaclinic.courses import service as courses
 from ketaclinic.courses.models import Course
 from ketaclinic.db import begin_read_only, engine_scope, make_session_factory
-from ketaclinic.demo_history import history_patients
-from ketaclinic.demo_history_data import (
+from ketaclinic.demo.history import history_patients
+from ketaclinic.demo.history_data import (
     ABORT_REASON,
     DEPRESSION,
     FLOOR_POSITIONS,
@@ -30,6 +31,7 @@ from ketaclinic.demo_history_data import (
     Event,
     Story,
 )
+from ketaclinic.demo.series import PREFERRED
 from ketaclinic.dosing.library import PROTOCOLS
 from ketaclinic.indications import fit, indications_for_code
 from ketaclinic.infusions.models import InfusionSession
@@ -162,8 +164,10 @@ def test_sessions_follow_the_plan_with_scores_before_and_after_and_the_abort_rea
     seeded: Session,
 ) -> None:
     expected_states = {Event.ABORT: "aborted", Event.NO_SHOW: "no_show"}
+    now = clock.now()
     for story, patient in _stories(seeded):
-        rows = list(courses.sessions_of(seeded, _course(seeded, patient)))
+        course = _course(seeded, patient)
+        rows = [r for r in courses.sessions_of(seeded, course) if r.scheduled_at < now]
         assert [r.state for r in rows] == [
             expected_states.get(v.event, "discharged") for v in story.visits
         ]
@@ -182,6 +186,40 @@ def test_sessions_follow_the_plan_with_scores_before_and_after_and_the_abort_rea
             assert reasons == ([ABORT_REASON] if visit.event is Event.ABORT else [])
     assert any(v.event is Event.ABORT for s in STORIES for v in s.visits)
     assert any(v.event is Event.NO_SHOW for s in STORIES for v in s.visits)
+
+
+def test_the_rest_of_each_open_series_is_booked_through_the_book_from_tomorrow(
+    seeded: Session,
+) -> None:
+    """The demo books a series as the front desk would (``demo.series``): each open course still
+    in its series gets its remaining sessions from tomorrow at the preferred time, on chairs of
+    the book, spaced as its protocol says, never more than the series needs."""
+    zone = ZoneInfo(ZONE)
+    tomorrow = clock.today(zone) + timedelta(days=1)
+    ahead: dict[int, list[InfusionSession]] = {}
+    for row in seeded.scalars(
+        select(InfusionSession)
+        .where(InfusionSession.state == "scheduled", InfusionSession.course_id.is_not(None))
+        .order_by(InfusionSession.scheduled_at)
+    ):
+        if row.scheduled_at.astimezone(zone).date() >= tomorrow:
+            ahead.setdefault(row.course_id or 0, []).append(row)
+    assert ahead, "the demo booked no series"
+    for course_id, rows in ahead.items():
+        course = seeded.get(Course, course_id)
+        assert course is not None and course.ended_at is None
+        version = seeded.get(ProtocolVersion, course.protocol_version_id)
+        assert version is not None
+        rule = protocols.definition(version)
+        done = [s for s in courses.sessions_of(seeded, course) if s.state == "discharged"]
+        assert len(done) + len(rows) <= rule.series_sessions
+        local = [r.scheduled_at.astimezone(zone) for r in rows]
+        assert all(t.time() == PREFERRED for t in local)
+        days = [t.date() for t in local]
+        assert all(
+            (later - earlier).days >= rule.series_spacing_days for earlier, later in pairwise(days)
+        )
+        assert all(r.chair_id is not None for r in rows)
 
 
 def test_the_booster_rule_suggests_a_booster_exactly_for_the_patients_who_relapsed(
@@ -224,11 +262,15 @@ def test_the_history_is_synthetic_before_today_audited_and_seeded_once(
     zone = ZoneInfo(ZONE)
     start_of_today = datetime.combine(clock.today(zone), time(), tzinfo=zone)
     in_courses = InfusionSession.course_id.is_not(None)
-    booked = [
-        _aware(at) for at in demo.scalars(select(InfusionSession.scheduled_at).where(in_courses))
-    ]
-    assert len(booked) == sum(len(s.visits) for s in STORIES)
-    assert max(booked) < start_of_today
+    rows = demo.execute(
+        select(InfusionSession.scheduled_at, InfusionSession.state).where(in_courses)
+    ).all()
+    played = [_aware(at) for at, state in rows if state != "scheduled"]
+    assert len(played) == sum(len(s.visits) for s in STORIES)
+    assert max(played) < start_of_today
+    tomorrow = datetime.combine(clock.today(zone) + timedelta(days=1), time(), tzinfo=zone)
+    ahead = [_aware(at) for at, state in rows if state == "scheduled"]
+    assert ahead and min(ahead) >= tomorrow  # the open series, booked from tomorrow
     floor = select(func.count()).select_from(InfusionSession).where(~in_courses)
     assert demo.scalar(floor) == 6  # today's floor was still seeded after the history
     names = demo.scalars(select(Patient.family_name)).all()

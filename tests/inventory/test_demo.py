@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ketaclinic.accounts import service as accounts
 from ketaclinic.db import transaction
 from ketaclinic.demo import STAFF
-from ketaclinic.demo_inventory import DEMO_DEA_NUMBER, seed_inventory
+from ketaclinic.demo.inventory import DEMO_DEA_NUMBER, seed_inventory
 from ketaclinic.inventory import core, service
 
 TODAY = date(2026, 12, 1)

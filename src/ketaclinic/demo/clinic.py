@@ -15,15 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic import clock
-from ketaclinic import demo_floor as floor
-from ketaclinic import demo_history as history
 from ketaclinic.accounts import service as accounts
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.models import User
 from ketaclinic.audit import service as audit
 from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory, transaction
-from ketaclinic.demo_inventory import seed_inventory
+from ketaclinic.demo import floor, history, series
+from ketaclinic.demo.inventory import seed_inventory
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.core import Sex
 from ketaclinic.patients.schemas import AddressIn, DiagnosisIn, PatientCreate
@@ -160,6 +159,9 @@ def seed(settings: Settings, *, new_passwords: bool = False) -> SeedResult:
         passwords.append((PORTAL_USER, Role.PATIENT.value, password))
         history.seed_history(session, clinic_id=clinic.id, zone=settings.timezone)
         floor.seed_today(session, clinic_id=clinic.id, zone=settings.timezone)
+        desk = history.front_desk(session, clinic_id=clinic.id)
+        if desk is not None:
+            series.book_open_series(session, actor=desk, zone=settings.timezone)
         seed_inventory(session, clinic_id=clinic.id, today=today)
         return SeedResult(CLINIC_CODE, created=True, patient_count=len(ids), passwords=passwords)
 

@@ -1,9 +1,9 @@
 """The demo clinic's history: screenings, courses, sessions and scores over the past ten weeks,
 so the outcome charts, the physician's work list, the dashboard and the reports have data.
 
-Played through the clinic's own use-cases, like ``demo_floor``: every step is validated and
+Played through the clinic's own use-cases, like ``demo.floor``: every step is validated and
 audited, and past times are reached with ``clock.frozen_at``. Who and what comes from
-``demo_history_data``; a seeded ``random.Random`` only varies what no chart depends on (vitals,
+``demo.history_data``; a seeded ``random.Random`` only varies what no chart depends on (vitals,
 minutes, which PHQ-9 items make up a total). Seeded once, when the demo clinic is created.
 """
 
@@ -25,8 +25,8 @@ from ketaclinic.accounts.models import User
 from ketaclinic.courses import service as courses
 from ketaclinic.courses.models import Course
 from ketaclinic.courses.schemas import CourseCreate
-from ketaclinic.demo_floor import FLOOR_STAFF, Team
-from ketaclinic.demo_history_data import ABORT_REASON, STORIES, Diary, Event, Story, Visit
+from ketaclinic.demo.floor import FLOOR_STAFF, Team
+from ketaclinic.demo.history_data import ABORT_REASON, STORIES, Diary, Event, Story, Visit
 from ketaclinic.indications import indications_for_code
 from ketaclinic.infusions import service as sessions
 from ketaclinic.infusions.discharge import observation_minutes
@@ -56,7 +56,7 @@ from ketaclinic.screening.schemas import BaselineQuestionnaire, ScreeningIn
 
 SEED = 11
 PORTAL_USER = "demo.patient"
-#: The check-in threshold demo_floor uses, so the two halves of the demo agree.
+#: the check-in threshold demo.floor uses, so the two halves of the demo agree.
 CHECK_IN_THRESHOLD = BpThreshold(140, 90)
 CALM = {
     "systolic_mmhg": 124,
@@ -94,7 +94,7 @@ class Plot:
 
 
 def seed_history(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
-    """Play every story of ``demo_history_data``; returns how many sessions were booked."""
+    """Play every story of ``demo.history_data``; returns how many sessions were booked."""
     team = _team(session, clinic_id)
     patients = _by_id(session, clinic_id)
     if team is None or len(patients) <= max(s.position for s in STORIES):
@@ -115,6 +115,12 @@ def seed_history(session: Session, *, clinic_id: int, zone: ZoneInfo) -> int:
         )
         booked += _play(plot, story, _portal_actor(session, clinic_id, plot.patient))
     return booked
+
+
+def front_desk(session: Session, clinic_id: int) -> Actor | None:
+    """The demo nurse as the one who books (the floor's team), or None on a clinic without it."""
+    team = _team(session, clinic_id)
+    return None if team is None else team.nurse
 
 
 def _team(session: Session, clinic_id: int) -> Team | None:

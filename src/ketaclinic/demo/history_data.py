@@ -1,5 +1,5 @@
 """The demo clinic's past ten weeks, as data: who was screened, treated and followed, and how
-each patient's scores went. ``demo_history`` plays it through the clinic's use-cases.
+each patient's scores went. ``demo.history`` plays it through the clinic's use-cases.
 
 Scores are written out, not drawn at random, so that what the booster rule and the charts show is
 known: two patients relapse in maintenance, two do not respond and have their course ended, one
