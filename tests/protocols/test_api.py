@@ -14,6 +14,7 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.cli import app as cli
 from ketaclinic.config import Settings
 from ketaclinic.dosing.library import PROTOCOLS
+from ketaclinic.web.labels import label
 from tests.conftest import Person, cli_env, token_for
 
 
@@ -110,6 +111,11 @@ def test_the_cli_prints_every_figure_and_exits_2_on_a_hard_limit(
     assert listed.exit_code == 0, listed.output
     crps = next(r for r in json.loads(listed.output) if r["key"] == "crps-schwartzman-2009")
     assert set(crps) >= {"id", "name", "version", "indications"}
+    assert crps["indications"] == ["crps"]  # JSON keeps the ids scripts rely on
+    text = runner.invoke(cli, ["protocols", "list"], env=env)
+    assert text.exit_code == 0, text.output
+    line = next(n for n in text.output.splitlines() if f"{crps['name']}" in n)
+    assert line.endswith(f"({label('crps')})")  # people read the clinic's words
     ok = runner.invoke(
         cli, ["dose", "calc", "--protocol", str(crps["id"]), "--weight-kg", "70", "--json"], env=env
     )

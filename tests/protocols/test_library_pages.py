@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from ketaclinic.accounts.core import Role
+from ketaclinic.web.labels import label
 from tests.conftest import Person, csrf_from, log_in, token_for
 
 KEY = "crps-schwartzman-2009"
@@ -73,6 +74,18 @@ def test_a_physician_reads_the_protocol_but_cannot_edit(
     assert "Schwartzman" in page.text
     assert "Edit (makes a new version)" not in page.text
     assert client.get(f"/protocols/{protocol_id}/edit").status_code == 403
+
+
+def test_the_library_names_each_protocols_indications_in_the_clinics_words(
+    client: TestClient, make_person: Callable[..., Person]
+) -> None:
+    physician = make_person(Role.PHYSICIAN)
+    protocol_id = _crps_id(client, physician)
+    log_in(client, physician)
+    library = client.get("/protocols").text
+    row = next(r for r in library.split("<tr>") if f'href="/protocols/{protocol_id}"' in r)
+    assert f"<td>{label('crps')}</td>" in row
+    assert "<td>crps</td>" not in row
 
 
 def test_the_booster_rule_is_edited_with_the_protocol_and_a_blank_trigger_is_off(

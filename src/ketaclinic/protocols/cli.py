@@ -19,6 +19,7 @@ from ketaclinic.protocols import dose, service
 from ketaclinic.protocols.api import summary
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.schemas import DoseCalculationIn
+from ketaclinic.web import labels
 
 protocols_app = typer.Typer(help="The protocol library.", no_args_is_help=True)
 dose_app = typer.Typer(help="Dose calculation.", no_args_is_help=True)
@@ -51,7 +52,7 @@ def list_protocols(
         print(json.dumps(rows))
         return
     for r in rows:
-        indications = ", ".join(r["indications"])
+        indications = labels.labelled(r["indications"])  # the clinic's words; --json keeps ids
         print(f"{r['id']:>4}  {r['clinic']:<8} v{r['version']:<3} {r['name']}  ({indications})")
 
 
