@@ -18,8 +18,8 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Role
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.dashboard import core
+from ketaclinic.labels import label
 from ketaclinic.outcomes.core import depression_status, pain_response
-from ketaclinic.web.labels import label
 from tests.conftest import Person, log_in
 from tests.dashboard.helpers import MOOD, PAIN, Builder
 

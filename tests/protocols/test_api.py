@@ -14,7 +14,7 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.cli import app as cli
 from ketaclinic.config import Settings
 from ketaclinic.dosing.library import PROTOCOLS
-from ketaclinic.web.labels import label
+from ketaclinic.labels import label
 from tests.conftest import Person, cli_env, token_for
 
 

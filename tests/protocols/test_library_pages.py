@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from ketaclinic.accounts.core import Role
-from ketaclinic.web.labels import label
+from ketaclinic.labels import label
 from tests.conftest import Person, csrf_from, log_in, token_for
 
 KEY = "crps-schwartzman-2009"

@@ -17,9 +17,9 @@ from ketaclinic.accounts.core import Role
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.cli import app as cli_app
 from ketaclinic.config import Settings
+from ketaclinic.labels import label
 from ketaclinic.reports.render import DISCLAIMER, number
 from ketaclinic.reports.render import pdf_text as in_core_font
-from ketaclinic.web.labels import label
 from tests.conftest import Person, cli_env, log_in, patient_body, token_for
 from tests.reports.helpers import Record, build_record, pdf_text
 
@@ -65,7 +65,9 @@ def test_the_pdf_names_the_patient_diagnoses_doses_scores_and_adverse_events(
     assert [context for context, _ in record.phq9_totals] == ["baseline", "pre", "post"]
     assert len({total for _, total in record.phq9_totals}) == 3
     for context, total in record.phq9_totals:
-        assert f"PHQ-9 {label(context)} {total} " in text  # "pre" reads "before" (web/labels)
+        assert (
+            f"PHQ-9 {label(context)} {total} " in text
+        )  # "pre" reads "before" (ketaclinic/labels.py)
     # "≥" is not in the PDF's core font; the report writes ">=" (render.pdf_text).
     assert "≥" in record.alert_message
     assert in_core_font(record.alert_message) in text

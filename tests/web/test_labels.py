@@ -20,13 +20,13 @@ from ketaclinic.dosing.protocol import (
 )
 from ketaclinic.infusions import schemas as session_schemas
 from ketaclinic.infusions.core import Move, State
+from ketaclinic.labels import has_label, label, labelled, message
 from ketaclinic.monitoring.alerts import Watch
 from ketaclinic.outcomes.schemas import Context
 from ketaclinic.protocols.schemas import DoseCalculationIn
 from ketaclinic.screening.contraindications import CONTRAINDICATIONS
 from ketaclinic.screening.core import Outcome
 from ketaclinic.screening.indications import INDICATIONS
-from ketaclinic.web.labels import has_label, label, labelled, message
 
 
 def _request_fields() -> set[str]:

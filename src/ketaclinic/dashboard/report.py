@@ -13,7 +13,7 @@ from ketaclinic.dashboard.core import (
     WeekCounts,
     Window,
 )
-from ketaclinic.web.labels import label
+from ketaclinic.labels import label
 
 CSV_HEADER = ("table", "key", "metric", "value")
 

@@ -17,8 +17,8 @@ from ketaclinic.errors import InvalidInput
 from ketaclinic.infusions.discharge import ALDRETE_ITEMS, NRS_MAX, discharge_problems
 from ketaclinic.infusions.page_forms import mood, text
 from ketaclinic.instruments.core import score
+from ketaclinic.labels import label
 from ketaclinic.web.forms import whole_number
-from ketaclinic.web.labels import label
 
 
 @dataclass

@@ -24,11 +24,11 @@ from ketaclinic.infusions import service
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.page_views import user_names
 from ketaclinic.infusions.schemas import OrderIn
+from ketaclinic.labels import label
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import saved_plans
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.schemas import DosePlanOut
-from ketaclinic.web.labels import label
 
 #: What the preview showed, sent back with "Sign this order": form field → plan attribute.
 SHOWN: Mapping[str, str] = {

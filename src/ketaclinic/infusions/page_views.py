@@ -23,6 +23,7 @@ from ketaclinic.infusions import service
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
 from ketaclinic.infusions.pump import show, stopped_early
 from ketaclinic.infusions.timeline import Delivered
+from ketaclinic.labels import label, labelled
 from ketaclinic.patients.core import age_in_years
 from ketaclinic.patients.models import Patient
 from ketaclinic.pk.errors import PkInputError
@@ -33,7 +34,6 @@ from ketaclinic.pk.simulate import simulate
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.scheduling.models import Chair
 from ketaclinic.web.chart_axes import clock_axis
-from ketaclinic.web.labels import label, labelled
 
 PK_MODEL = "domino"  # the adult model the dose plan page draws with
 #: The curve after the stop is drawn for the clinic's minimum observation (DESIGN §3).

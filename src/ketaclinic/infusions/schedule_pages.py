@@ -28,13 +28,13 @@ from ketaclinic.errors import KetaclinicError
 from ketaclinic.infusions import service
 from ketaclinic.infusions.core import PAST_GRACE
 from ketaclinic.infusions.schemas import ScheduleIn
+from ketaclinic.labels import label as label_of
 from ketaclinic.patients.banner import safety_banner
 from ketaclinic.protocols import service as protocols
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.suggestion import suggest
 from ketaclinic.scheduling import service as scheduling
 from ketaclinic.web.forms import FieldErrors, error_messages, parse
-from ketaclinic.web.labels import label as label_of
 from ketaclinic.web.params import MAX_ID, RecordId
 from ketaclinic.web.templating import flash, render
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ketaclinic.errors import InvalidInput
+from ketaclinic.labels import label
 from ketaclinic.monitoring.side_effects import MOAA_S_LEVELS, Severity
 from ketaclinic.vitals.core import PLAUSIBLE
-from ketaclinic.web.labels import label
 
 
 class Watch(StrEnum):

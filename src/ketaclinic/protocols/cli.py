@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import select
 
+from ketaclinic import labels
 from ketaclinic.accounts.models import Clinic
 from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory
@@ -19,7 +20,6 @@ from ketaclinic.protocols import dose, service
 from ketaclinic.protocols.api import summary
 from ketaclinic.protocols.models import ProtocolVersion
 from ketaclinic.protocols.schemas import DoseCalculationIn
-from ketaclinic.web import labels
 
 protocols_app = typer.Typer(help="The protocol library.", no_args_is_help=True)
 dose_app = typer.Typer(help="Dose calculation.", no_args_is_help=True)

@@ -16,11 +16,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 
+from ketaclinic.labels import label
 from ketaclinic.outcomes.core import score_text as score
 from ketaclinic.reports import charts
 from ketaclinic.reports.content import PatientReport
 from ketaclinic.reports.outcome_lines import MOOD_INSTRUMENT, PAIN_INSTRUMENT, ResponseLine
-from ketaclinic.web.labels import label
 
 TITLE = "Patient progress report"
 DISCLAIMER = (

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ketaclinic.errors import KetaclinicError
-from ketaclinic.web.labels import message
+from ketaclinic.labels import message
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 FieldErrors = dict[str, str]

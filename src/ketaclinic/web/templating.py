@@ -14,8 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import Response
 
-from ketaclinic import clock
-from ketaclinic.web import labels
+from ketaclinic import clock, labels
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _SEARCH_PATH = [str(_PACKAGE / "web" / "templates")] + sorted(
