@@ -228,6 +228,16 @@ def test_a_manual_schedule_is_a_bolus_and_few_held_rates(site: str) -> None:
     assert result.reached
 
 
+@pytest.mark.parametrize("resolution", [0.5, 2.0])
+def test_a_manual_schedules_rates_are_steps_of_the_pumps_resolution(resolution: float) -> None:
+    limits = TciLimits(max_pump_mg_per_h=1200, max_mg_per_h=140, max_bolus_mg=24.5,
+                       pump_resolution_mg_per_h=resolution)  # fmt: skip
+    result = plan("domino", ADULT, Target("effect", 150), 240, limits, mode="manual")
+    steps = [i.mg_per_h / resolution for i in result.schedule.infusions]
+    assert steps and all(abs(s - round(s)) < 1e-9 for s in steps)
+    assert any(f"{resolution:g} mg/h" in n for n in result.notes)
+
+
 def test_a_manual_schedule_stays_near_target() -> None:
     result = plan("clements", ADULT, Target("effect", 100), 240, mode="manual")
     late = result.effect_site_ng_per_ml[result.times_min >= 30]

@@ -25,8 +25,8 @@ from ketaclinic.pk.targets import UPDATE_INTERVAL_MIN, Plan, Target, TciLimits
 
 FloatArray = npt.NDArray[np.float64]
 
-#: What the manual schedule is rounded to: what a nurse can key in.
-RATE_GRAIN_MG_PER_H = 0.1
+#: What the manual bolus is rounded to: what a nurse can key in. Rates are rounded to the pump's
+#: resolution (``TciLimits.pump_resolution_mg_per_h``), as the TCI pump planner's are.
 BOLUS_GRAIN_MG = 0.1
 #: Gaps between rate changes tried, in multiples of the minimum hold.
 _EVEN_GAPS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
@@ -83,7 +83,8 @@ def _response(modes: engine.Modes, schedule: Schedule, times: FloatArray, site: 
 def _as_plan(edges: tuple[float, ...], x: FloatArray, limits: TciLimits, rate_cap: float) -> Plan:
     """Round to what a pump takes (never above a limit), merge equal neighbours, and say so."""
     bolus = _to_grain(float(x[0]), BOLUS_GRAIN_MG, limits.max_bolus_mg)
-    rates = [_to_grain(float(r), RATE_GRAIN_MG_PER_H, rate_cap) for r in x[1:]]
+    grain = limits.pump_resolution_mg_per_h
+    rates = [_to_grain(float(r), grain, rate_cap) for r in x[1:]]
     doses: list[Bolus | Infusion] = [Bolus(0.0, bolus)] if bolus > 0 else []
     start = 0
     for i in range(1, len(rates) + 1):
@@ -93,9 +94,7 @@ def _as_plan(edges: tuple[float, ...], x: FloatArray, limits: TciLimits, rate_ca
             start = i
     bolus_limited = bool(x[0] >= limits.max_bolus_mg * (1 - 1e-9)) and limits.max_bolus_mg >= 0
     rate_limited = any(r >= rate_cap * (1 - 1e-9) for r in x[1:])
-    notes = [
-        f"rates rounded to {RATE_GRAIN_MG_PER_H:g} mg/h and the bolus to {BOLUS_GRAIN_MG:g} mg"
-    ]
+    notes = [f"rates rounded to the pump's {grain:g} mg/h and the bolus to {BOLUS_GRAIN_MG:g} mg"]
     if bolus_limited:
         notes.append(f"the loading bolus is held at the {limits.max_bolus_mg:g} mg limit")
     if rate_limited:
