@@ -1,6 +1,6 @@
 """Racemic-ketamine compartment models, their sources, and the patient they are applied to.
 
-Cross-checks (2025, by the ketaclinic PK work; see docs/pk.md):
+Cross-checks (2025, by the ketaclinic PK work):
 
 * Domino: the same constants are coded in two independent repositories, opentiva
   (``opentiva/ketamine.py``, commit 4c6b38c) and fus_anes (``tci/ketamine.py``, commit 9778dc1,
