@@ -3,7 +3,8 @@
 Each command reads FILE (a path, or ``-`` for stdin) and prints a short summary, or with ``--json``
 exact JSON on stdout (floats as Python writes them, which read back to the same number). Bad input
 (malformed JSON, a field of the wrong type, an unknown model, a negative dose, a weight the model
-does not accept …) exits 2 with a one-line reason on stderr. The JSON shapes are in the README ("Pharmacokinetics", "Command line").
+does not accept …) exits 2 with a one-line reason on stderr. The JSON shapes are in the README
+(section "Pharmacokinetics", "Command line").
 """
 
 from __future__ import annotations
