@@ -172,3 +172,33 @@ def test_the_session_page_returns_an_unopened_vial_with_a_witness(
         assert "Returned 1 unopened (500 mg) to stock, witnessed." in done.text
         assert "ketamine lot K-001: 1 drawn whole, not returned" in done.text
     assert stock.balance() == {("K-001", "Safe A"): VIAL_MG}
+
+
+def test_a_visit_cancelled_after_its_draw_closes_its_chain_as_waste_and_returns(
+    stock: Stock,
+) -> None:
+    """Drug drawn for a visit that is then cancelled is not stranded: whole vials go back and
+    what was drawn up is wasted with a witness; nothing was given."""
+    team = stock.team
+    with at(-30):
+        sid = team.schedule()
+        stock.draw(sid, containers=1)
+        stock.draw(sid, volume_ml="2")  # drawn up from the second vial: 100 mg, opened
+        team.act(sid, "cancel", team.nurse, reason="patient has flu")
+        assert sid in _unrecorded(stock)
+        _return(stock, sid)  # the unopened vial
+        body = {"manner": "sharps bin, rendered unrecoverable", "witness": stock.witness}
+        closed = stock.post(f"/sessions/{sid}/waste", body, team.nurse)
+    assert Decimal(closed["administered_mg"]) == 0
+    assert Decimal(closed["wasted_mg"]) == Decimal(100)
+    assert Decimal(closed["returned_mg"]) == VIAL_MG
+    assert Decimal(closed["unaccounted_mg"]) == 0
+    assert stock.balance() == {("K-001", "Cabinet B"): VIAL_MG, ("K-001", "Safe A"): 400}
+    assert sid not in _unrecorded(stock)
+
+
+def _unrecorded(stock: Stock) -> list[int]:
+    response = stock.client.get(f"{API}/unrecorded-waste", headers=stock.team.nurse)
+    assert response.status_code == 200, response.text
+    result: list[int] = response.json()
+    return result

@@ -32,8 +32,11 @@ from ketaclinic.inventory.service import Witness
 LEDGER_QUANTUM = Decimal("1e-9")
 #: Drug is drawn while the bag is prepared and, for a bolus or an adjunct, while it runs.
 DRAW_STATES = frozenset({State.SCHEDULED, State.CHECKED_IN, State.INFUSING, State.PAUSED})
-#: Waste is recorded once nothing more will be given.
-WASTE_STATES = frozenset({State.OBSERVING, State.DISCHARGED, State.ABORTED})
+#: Waste is recorded once nothing more will be given: after the infusion, or when a visit drawn
+#: for was cancelled or missed (nothing was given, so everything drawn and not returned is waste).
+WASTE_STATES = frozenset(
+    {State.OBSERVING, State.DISCHARGED, State.ABORTED, State.CANCELLED, State.NO_SHOW}
+)
 
 
 def draw(
@@ -220,7 +223,10 @@ def record_waste(
     """Close the session's chain: per lot, *administered* (derived) and *wasted* (the rest),
     the waste co-signed by a second licensed person."""
     if row.state not in WASTE_STATES:
-        raise Conflict(f"waste is recorded after the infusion has ended, not when {row.state}")
+        raise Conflict(
+            f"waste is recorded once nothing more will be given (after the infusion, or for a "
+            f"cancelled or missed visit), not when {row.state}"
+        )
     if waste_recorded(session, row.id):
         raise Conflict(f"the waste of session {row.id} is recorded already")
     witness_id = service.witness_user(
