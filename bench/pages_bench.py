@@ -9,8 +9,8 @@ through ``TestClient`` logged in as a physician: ``/dashboard`` (default window,
 weeks), ``/patients/{id}`` and ``/patients/{id}/courses`` for random patients, the chair board
 (``/board`` and ``/board/data``), ``/sessions/{id}`` for random sessions, and ``/portal`` logged in
 as one patient. Each figure is printed with its ratio to its target (300 ms; 100 ms for the
-patient page and the board, issue #15) and to a reference timed in the same run (``/login``, a page that reads nothing), so
-a slow machine shows as a slow reference, not as a slow page.
+patient page and the board, issue #15) and to a reference timed in the same run (``/login``, a
+page that reads nothing), so a slow machine shows as a slow reference, not as a slow page.
 """
 
 from __future__ import annotations
@@ -102,17 +102,17 @@ def bench(url: str, label: str, repeats: int) -> None:
             log_in(patient_client, portal_user)
             pages: dict[str, Callable[[int], int]] = {
                 "GET /dashboard": lambda _: client.get("/dashboard").status_code,
-                "GET /patients/{id}": lambda _: client.get(
-                    f"/patients/{rng.choice(patient_ids)}"
-                ).status_code,
+                "GET /patients/{id}": lambda _: (
+                    client.get(f"/patients/{rng.choice(patient_ids)}").status_code
+                ),
                 "GET /board": lambda _: client.get("/board").status_code,
                 "GET /board/data": lambda _: client.get("/board/data").status_code,
-                "GET /sessions/{id}": lambda _: client.get(
-                    f"/sessions/{rng.choice(session_ids)}"
-                ).status_code,
-                "GET /patients/{id}/courses": lambda _: client.get(
-                    f"/patients/{rng.choice(patient_ids)}/courses"
-                ).status_code,
+                "GET /sessions/{id}": lambda _: (
+                    client.get(f"/sessions/{rng.choice(session_ids)}").status_code
+                ),
+                "GET /patients/{id}/courses": lambda _: (
+                    client.get(f"/patients/{rng.choice(patient_ids)}/courses").status_code
+                ),
                 "GET /portal": lambda _: patient_client.get("/portal").status_code,
             }
             client.get("/login")
