@@ -87,3 +87,16 @@ def test_a_wait_longer_than_the_busy_timeout_answers_503_with_retry_after(
     assert page.status_code == 503 and page.headers["retry-after"] == "1"
     assert "busy" in page.text
     assert after.status_code == 200
+
+
+def test_postgresql_connections_run_without_jit(settings: Settings) -> None:
+    """Pages run short queries; JIT compiling one the planner over-estimates cost the dashboard
+    about 60 ms a request (issue #15)."""
+    if settings.is_sqlite:
+        pytest.skip("JIT is a PostgreSQL setting; SQLite has none")
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW jit")).scalar_one() == "off"
+    finally:
+        engine.dispose()

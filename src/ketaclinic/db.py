@@ -83,13 +83,22 @@ class Base(DeclarativeBase):
 _settings_of: WeakKeyDictionary[Engine, Settings] = WeakKeyDictionary()
 
 
+#: PostgreSQL's JIT compiles a query whose estimated cost passes ``jit_above_cost``; the
+#: dashboard's aggregates pass it on estimates (correlated subplans), and compiling took ~60 ms of a
+#: query that runs in ~100 ms (EXPLAIN ANALYZE, bench/pages_bench.py data, issue #15). Pages run
+#: short queries, so JIT never pays here; switching it off changes no result.
+_POSTGRES_CONNECT_ARGS = {"options": "-c jit=off"}
+
+
 def make_engine(settings: Settings) -> Engine:
     """An engine for the configured database; SQLite gets WAL, foreign keys and a busy timeout."""
     if settings.is_sqlite:
         engine = create_engine(settings.database_url, connect_args={"check_same_thread": False})
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
     else:
-        engine = create_engine(settings.database_url, pool_pre_ping=True)
+        engine = create_engine(
+            settings.database_url, pool_pre_ping=True, connect_args=_POSTGRES_CONNECT_ARGS
+        )
     _settings_of[engine] = settings
     return engine
 

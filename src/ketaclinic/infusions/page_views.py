@@ -292,11 +292,27 @@ class BoardRow:
 
 
 def board_rows(session: Session, rows: Iterable[InfusionSession]) -> list[BoardRow]:
-    """One row per session, by time."""
+    """One row per session, by time. Patients and protocols are read in one query each (and held
+    here, so the identity map keeps them for the row helpers that look them up again)."""
+    rows = list(rows)
+    patients = {
+        p.id: p
+        for p in session.scalars(
+            select(Patient).where(Patient.id.in_({row.patient_id for row in rows}))
+        )
+    }
+    protocols = {
+        p.id: p
+        for p in session.scalars(
+            select(ProtocolVersion).where(
+                ProtocolVersion.id.in_({row.protocol_version_id for row in rows})
+            )
+        )
+    }
     result = []
     for row in rows:
-        patient = session.get(Patient, row.patient_id)
-        protocol = session.get(ProtocolVersion, row.protocol_version_id)
+        patient = patients.get(row.patient_id)
+        protocol = protocols.get(row.protocol_version_id)
         assert patient is not None and protocol is not None  # foreign keys
         given = service.delivered(row)
         result.append(

@@ -16,7 +16,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Role
@@ -131,6 +131,8 @@ def board(session: Session, *, actor: Actor, day: date, zone: tzinfo) -> Sequenc
             InfusionSession.scheduled_at < start + timedelta(days=1),
         )
         .order_by(InfusionSession.scheduled_at, InfusionSession.chair_id, InfusionSession.id)
+        # Every row's timeline and alerts are read: one query each, not one per session.
+        .options(selectinload(InfusionSession.events), selectinload(InfusionSession.alerts))
     ).all()
     for row in rows:
         audit_session(session, actor, row, "session.board")

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor
@@ -206,6 +206,7 @@ def _sessions(
         select(InfusionSession)
         .where(InfusionSession.patient_id == patient.id)
         .order_by(InfusionSession.scheduled_at, InfusionSession.id)
+        .options(selectinload(InfusionSession.events))  # one query, not one per session
     ).all()
     drawn = []
     for row in rows:
