@@ -1,0 +1,360 @@
+"""Receiving HL7 v2 messages: each stored once, vitals charted on the patient's active session.
+
+Every message is kept (issue #14: nothing silently dropped) with the ACK its sender got, so a
+repeated MSH-10 from the same sender is answered with that same ACK and stored once. Vitals go
+through the same charting service as a nurse's entry (plausibility bands, late-entry rule, alert
+rules), by the clinic's device account, and are marked as from a device. What cannot be placed is
+answered AE with the reason and waits in the inbox for a nurse, who decides what becomes of it.
+One transaction per message; nothing about a patient is logged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ketaclinic import clock
+from ketaclinic.accounts.core import Actor, Role
+from ketaclinic.accounts.models import Clinic, User
+from ketaclinic.audit import service as audit
+from ketaclinic.errors import KetaclinicError
+from ketaclinic.infusions import charting
+from ketaclinic.infusions import service as infusions
+from ketaclinic.infusions.core import State
+from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.infusions.schemas import VitalsIn
+from ketaclinic.interop.device_codes import DEFAULT_TABLE, FLOWSHEET_FIELDS_TODAY, DeviceCodeTable
+from ketaclinic.interop.hl7_core import (
+    ERR_DATA_TYPE,
+    AckCode,
+    MessageHeader,
+    Reading,
+    Refusal,
+    VitalsMessage,
+    build_ack,
+    parse_message,
+)
+from ketaclinic.interop.models import Hl7Message
+from ketaclinic.patients.models import Patient
+
+#: The states in which a monitor's vitals are placed on a session (issue #14: "current infusing
+#: or observing session"; paused is still at the chair with the line in).
+ACTIVE_STATES = (State.INFUSING.value, State.PAUSED.value, State.OBSERVING.value)
+
+#: Error code for "application internal error" (HL7 table 0357) used when a message is usable
+#: but cannot be placed; the reason in MSA-3/ERR-8 says why.
+ERR_CANNOT_PLACE = "207"
+
+#: Not an argon2 hash, so verify_password answers False for every password.
+UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105
+REASON_MAX = 500
+SENDER_MAX = 227
+CONTROL_ID_MAX = 199
+
+
+class ClinicNotConfigured(KetaclinicError):
+    """The listener cannot tell whose patients it charts."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message, before it is stored."""
+
+    outcome: str
+    ack_code: AckCode
+    reason: str | None = None
+    error_code: str | None = None
+    patient_id: int | None = None
+    session_id: int | None = None
+
+
+class _CannotPlace(Exception):
+    def __init__(self, reason: str, patient_id: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.patient_id = patient_id
+
+
+def resolve_clinic(session: Session, code: str | None) -> int:
+    """The clinic the listener charts for: the configured code, or the only clinic there is."""
+    if code is not None:
+        found = session.scalar(select(Clinic.id).where(Clinic.code == code))
+        if found is None:
+            raise ClinicNotConfigured(f"no clinic with code {code!r} (KETACLINIC_HL7_CLINIC)")
+        return found
+    ids = session.scalars(select(Clinic.id).limit(2)).all()
+    if len(ids) != 1:
+        raise ClinicNotConfigured(
+            "set KETACLINIC_HL7_CLINIC to the code of the clinic whose patients the listener "
+            f"charts (found {'no' if not ids else 'more than one'} clinic)"
+        )
+    return ids[0]
+
+
+def device_username(clinic_id: int) -> str:
+    return f"hl7-device-{clinic_id}"
+
+
+def device_actor(session: Session, clinic_id: int) -> Actor:
+    """The clinic's device account, which charts what monitors send. It cannot sign in: it is
+    inactive and has no usable password."""
+    username = device_username(clinic_id)
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(
+            clinic_id=clinic_id,
+            username=username,
+            display_name="Bedside monitor (HL7)",
+            role=Role.STAFF.value,
+            password_hash=UNUSABLE_PASSWORD_HASH,
+            is_active=False,
+            created_at=clock.now(),
+        )
+        session.add(user)
+        session.flush()
+    return Actor(user.id, username, None, clinic_id, client_address="hl7")
+
+
+def ensure_device_account(session: Session, clinic_id: int) -> None:
+    """Create the device account up front (the listener does, in its own transaction), so two
+    messages at once never both try."""
+    with session.begin():
+        device_actor(session, clinic_id)
+
+
+def receive(
+    session: Session,
+    raw_text: str,
+    *,
+    clinic_id: int,
+    zone: tzinfo,
+    now: datetime,
+    policy: charting.ChartingPolicy = charting.DEFAULT_POLICY,
+    table: DeviceCodeTable = DEFAULT_TABLE,
+) -> str:
+    """Handle one received message in one transaction and return the ACK to send back."""
+    parsed = parse_message(raw_text, table=table, assume_tz=zone)
+    header = parsed.header
+    if header is not None and _too_long(header):
+        parsed = Refusal(
+            "AR", "MSH-3, MSH-4 or MSH-10 is longer than HL7 allows", ERR_DATA_TYPE, None
+        )
+        header = None
+    try:
+        with session.begin():
+            if header is not None:
+                earlier = _stored(session, header)
+                if earlier is not None:
+                    return earlier.ack_text
+            outcome = _decide(session, parsed, clinic_id=clinic_id, policy=policy)
+            ack = _ack(header, outcome, now)
+            _store(session, clinic_id, raw_text, header, outcome, ack, now)
+            return ack
+    except IntegrityError:
+        # The same message arrived on another connection at the same moment and was stored
+        # first: answer with what that one got. Any other violation is a fault, raised as it is.
+        if header is None:
+            raise
+        with session.begin():
+            earlier = _stored(session, header)
+        if earlier is None:
+            raise
+        return earlier.ack_text
+
+
+def _too_long(header: MessageHeader) -> bool:
+    """Longer than the columns (HL7 v2.6: HD 227, MSH-10 199); such a message is kept whole but
+    never deduplicated, since its key cannot be stored."""
+    return (
+        len(header.sending_application) > SENDER_MAX
+        or len(header.sending_facility) > SENDER_MAX
+        or len(header.control_id) > CONTROL_ID_MAX
+    )
+
+
+def _stored(session: Session, header: MessageHeader) -> Hl7Message | None:
+    return session.scalar(
+        select(Hl7Message).where(
+            Hl7Message.sending_application == header.sending_application,
+            Hl7Message.sending_facility == header.sending_facility,
+            Hl7Message.control_id == header.control_id,
+        )
+    )
+
+
+def _decide(
+    session: Session,
+    parsed: VitalsMessage | Refusal | object,
+    *,
+    clinic_id: int,
+    policy: charting.ChartingPolicy,
+) -> Outcome:
+    if isinstance(parsed, Refusal):
+        # AR: the message itself cannot be processed; AE: usable but its content cannot be placed.
+        where = "refused" if parsed.ack_code == "AR" else "inbox"
+        return Outcome(where, parsed.ack_code, parsed.reason, parsed.error_code)
+    if not isinstance(parsed, VitalsMessage):
+        return Outcome(
+            "inbox", "AE", "registering patients from ADT is not supported yet", ERR_CANNOT_PLACE
+        )
+    # Outside the savepoint: the audit events of a refused charting (the session read) name it.
+    actor = device_actor(session, clinic_id)
+    try:
+        with session.begin_nested():
+            return _chart(session, parsed, actor=actor, clinic_id=clinic_id, policy=policy)
+    except _CannotPlace as refused:
+        return Outcome(
+            "inbox", "AE", refused.reason, ERR_CANNOT_PLACE, patient_id=refused.patient_id
+        )
+
+
+def _chart(
+    session: Session,
+    message: VitalsMessage,
+    *,
+    actor: Actor,
+    clinic_id: int,
+    policy: charting.ChartingPolicy,
+) -> Outcome:
+    """Place the message on the patient's active session and chart each set of readings."""
+    patient_id = session.scalar(
+        select(Patient.id).where(Patient.clinic_id == clinic_id, Patient.mrn == message.mrn)
+    )
+    if patient_id is None:
+        raise _CannotPlace("no patient with this MRN (PID-3) in the clinic")
+    active = session.scalars(
+        select(InfusionSession.id).where(
+            InfusionSession.patient_id == patient_id,
+            InfusionSession.state.in_(ACTIVE_STATES),
+        )
+    ).all()
+    if len(active) != 1:
+        audit.record(session, actor=actor, action="hl7.unplaced", patient_id=patient_id)
+        what = "no infusing, paused or observing session" if not active else "several sessions"
+        raise _CannotPlace(f"the patient has {what} to chart on", patient_id)
+    row = infusions.get(session, actor=actor, session_id=active[0], lock=True)
+    assert row is not None  # same clinic: the patient's
+    charted, extra = _vitals_sets(message.readings, patient_id)
+    source = {"source": "device", "device": message.device_id or ""}
+    for observed_at, values in charted:
+        try:
+            data = VitalsIn(**values, observed_at=observed_at)
+            charting.record_vitals(
+                session, actor=actor, row=row, data=data, policy=policy, source=source
+            )
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+            raise _CannotPlace(problems, patient_id) from None
+        except KetaclinicError as error:
+            raise _CannotPlace(error.msg, patient_id) from None
+    note = None
+    if extra:
+        note = "kept in the message, not on the flowsheet: " + ", ".join(sorted(extra))
+    return Outcome("accepted", "AA", note, patient_id=patient_id, session_id=row.id)
+
+
+def _vitals_sets(
+    readings: Sequence[Reading], patient_id: int
+) -> tuple[list[tuple[datetime, dict[str, int]]], set[str]]:
+    """The readings grouped by the time they were observed, each a whole flowsheet row.
+
+    The flowsheet stores whole numbers: a fraction is refused, never rounded. It charts the five
+    vitals together, so a time missing one of them cannot be charted."""
+    groups: dict[datetime, dict[str, int]] = {}
+    extra: set[str] = set()
+    for reading in readings:
+        if reading.field not in FLOWSHEET_FIELDS_TODAY:
+            extra.add(reading.field)
+            continue
+        if reading.value != reading.value.to_integral_value():
+            raise _CannotPlace(
+                f"{reading.field} {reading.value}: the flowsheet stores whole numbers "
+                "(the value is not rounded)",
+                patient_id,
+            )
+        groups.setdefault(reading.observed_at, {})[reading.field] = int(reading.value)
+    if not groups:
+        raise _CannotPlace("no value the flowsheet records", patient_id)
+    for values in groups.values():
+        missing = FLOWSHEET_FIELDS_TODAY - values.keys()
+        if missing:
+            raise _CannotPlace(
+                "the flowsheet charts the five vitals together; missing: "
+                + ", ".join(sorted(missing)),
+                patient_id,
+            )
+    return sorted(groups.items()), extra
+
+
+def _ack(header: MessageHeader | None, outcome: Outcome, now: datetime) -> str:
+    return build_ack(
+        header,
+        outcome.ack_code,
+        control_id=uuid.uuid4().hex[:20],
+        timestamp=now,
+        text=outcome.reason or "" if outcome.ack_code != "AA" else "",
+        error_code=outcome.error_code,
+    )
+
+
+def _store(
+    session: Session,
+    clinic_id: int,
+    raw_text: str,
+    header: MessageHeader | None,
+    outcome: Outcome,
+    ack: str,
+    now: datetime,
+) -> None:
+    message_type = (
+        f"{header.message_code}^{header.trigger_event}"[:16] if header is not None else ""
+    )
+    stored = Hl7Message(
+        clinic_id=clinic_id,
+        received_at=now,
+        sending_application=header.sending_application if header else None,
+        sending_facility=header.sending_facility if header else None,
+        control_id=header.control_id if header else None,
+        message_type=message_type,
+        raw_text=raw_text,
+        outcome=outcome.outcome,
+        ack_code=outcome.ack_code,
+        ack_text=ack,
+        reason=outcome.reason[:REASON_MAX] if outcome.reason else None,
+        patient_id=outcome.patient_id,
+        session_id=outcome.session_id,
+    )
+    session.add(stored)
+    session.flush()
+
+
+def inbox(session: Session, *, actor: Actor) -> Sequence[Hl7Message]:
+    """Messages waiting for a person: refused or not placed, newest first."""
+    return session.scalars(
+        select(Hl7Message)
+        .where(
+            Hl7Message.clinic_id == actor.clinic_id,
+            Hl7Message.outcome.in_(("inbox", "refused")),
+        )
+        .order_by(Hl7Message.received_at.desc(), Hl7Message.id.desc())
+    ).all()
+
+
+__all__ = [
+    "ACTIVE_STATES",
+    "ClinicNotConfigured",
+    "device_actor",
+    "ensure_device_account",
+    "inbox",
+    "receive",
+    "resolve_clinic",
+]
