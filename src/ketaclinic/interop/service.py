@@ -35,10 +35,12 @@ from ketaclinic.interop.hl7_core import (
     ERR_DATA_TYPE,
     AckCode,
     MessageHeader,
+    Parsed,
     Reading,
     Refusal,
     VitalsMessage,
     build_ack,
+    decode_payload,
     parse_message,
 )
 from ketaclinic.interop.models import Hl7Message
@@ -141,6 +143,41 @@ def receive(
 ) -> str:
     """Handle one received message in one transaction and return the ACK to send back."""
     parsed = parse_message(raw_text, table=table, assume_tz=zone)
+    return _receive(session, raw_text, parsed, clinic_id=clinic_id, now=now, policy=policy)
+
+
+def receive_payload(
+    session: Session,
+    payload: bytes,
+    *,
+    clinic_id: int,
+    zone: tzinfo,
+    now: datetime,
+    policy: charting.ChartingPolicy = charting.DEFAULT_POLICY,
+    table: DeviceCodeTable = DEFAULT_TABLE,
+) -> bytes:
+    """An MLLP payload as received: text that is not UTF-8 is refused (AR) and kept as well,
+    its undecodable bytes replaced so the stored text shows what arrived."""
+    text = decode_payload(payload)
+    if isinstance(text, Refusal):
+        kept = payload.decode("utf-8", errors="replace")
+        ack = _receive(session, kept, text, clinic_id=clinic_id, now=now, policy=policy)
+    else:
+        ack = receive(
+            session, text, clinic_id=clinic_id, zone=zone, now=now, policy=policy, table=table
+        )
+    return ack.encode("utf-8")
+
+
+def _receive(
+    session: Session,
+    raw_text: str,
+    parsed: Parsed,
+    *,
+    clinic_id: int,
+    now: datetime,
+    policy: charting.ChartingPolicy,
+) -> str:
     header = parsed.header
     if header is not None and _too_long(header):
         parsed = Refusal(
@@ -191,7 +228,7 @@ def _stored(session: Session, header: MessageHeader) -> Hl7Message | None:
 
 def _decide(
     session: Session,
-    parsed: VitalsMessage | Refusal | object,
+    parsed: Parsed,
     *,
     clinic_id: int,
     policy: charting.ChartingPolicy,
@@ -356,5 +393,6 @@ __all__ = [
     "ensure_device_account",
     "inbox",
     "receive",
+    "receive_payload",
     "resolve_clinic",
 ]

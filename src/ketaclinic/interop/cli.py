@@ -1,0 +1,48 @@
+"""``ketaclinic hl7 listen`` and ``ketaclinic hl7 simulate``: bedside monitors over MLLP.
+
+Exit 2 on bad settings or input (an unknown session, a clinic that cannot be told).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+import typer
+
+from ketaclinic.cli_support import load_settings, refuse
+from ketaclinic.db import engine_scope, make_session_factory
+from ketaclinic.interop import listener, service
+from ketaclinic.interop.mllp import MllpServer
+
+hl7_app = typer.Typer(help="HL7 v2 from bedside monitors (MLLP).", no_args_is_help=True)
+
+Port = Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free).")]
+Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+
+
+@hl7_app.command("listen")
+def hl7_listen(port: Port = 2575, host: Host = "127.0.0.1") -> None:
+    """Receive ORU^R01 vitals over MLLP and chart them on each patient's active session; every
+    message is kept and acknowledged (AA charted, AE kept in the inbox, AR malformed)."""
+    settings = load_settings()
+    with engine_scope(settings) as engine:
+        factory = make_session_factory(engine)
+        with factory() as session:
+            try:
+                with session.begin():
+                    clinic_id = service.resolve_clinic(session, settings.hl7_clinic)
+            except service.ClinicNotConfigured as error:
+                refuse(error.msg)
+            service.ensure_device_account(session, clinic_id)
+
+        def ready(server: MllpServer) -> None:
+            print(f"listening on {host}:{server.port}", flush=True)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                listener.listen(
+                    factory, settings, clinic_id=clinic_id, host=host, port=port, ready=ready
+                )
+            )
