@@ -14,8 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from ketaclinic import clock
+from ketaclinic.cli import app
 from ketaclinic.config import Settings
 from ketaclinic.infusions.models import SessionAlert
 from ketaclinic.interop import listener, service
@@ -26,6 +28,8 @@ from ketaclinic.interop.models import Hl7Message
 from tests.conftest import Person, cli_env
 from tests.infusions.test_api import Team, at
 from tests.interop.test_service import MRN, _infusing, _msa, _oru, _values, _vitals
+
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -134,3 +138,23 @@ def test_the_listen_command_charts_a_message_sent_to_it(
     ack = asyncio.run(send()).decode()
     assert _msa(ack)[1:3] == ["AA", "C1"]
     assert len(_vitals(factory, sid)) == before + 1
+
+
+def test_the_simulator_sends_vitals_for_a_session_and_prints_each_ack(
+    team: Team, factory: sessionmaker[Session], settings: Settings, listening: int
+) -> None:
+    sid = _infusing(team)
+    before = len(_vitals(factory, sid))
+    arguments = ["hl7", "simulate", "--session", str(sid), "--port", str(listening)]
+    result = runner.invoke(app, [*arguments, "--every", "0", "--count", "2"], env=cli_env(settings))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split("|")[1] for line in lines] == ["AA", "AA"]
+    assert len(_vitals(factory, sid)) == before + 2
+    assert MRN not in result.output
+
+
+def test_the_simulator_refuses_an_unknown_session(settings: Settings, team: Team) -> None:
+    result = runner.invoke(app, ["hl7", "simulate", "--session", "999999"], env=cli_env(settings))
+    assert result.exit_code == 2
+    assert "no infusion session 999999" in result.output

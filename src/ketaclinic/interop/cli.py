@@ -13,7 +13,7 @@ import typer
 
 from ketaclinic.cli_support import load_settings, refuse
 from ketaclinic.db import engine_scope, make_session_factory
-from ketaclinic.interop import listener, service
+from ketaclinic.interop import listener, service, simulator
 from ketaclinic.interop.mllp import MllpServer
 
 hl7_app = typer.Typer(help="HL7 v2 from bedside monitors (MLLP).", no_args_is_help=True)
@@ -46,3 +46,36 @@ def hl7_listen(port: Port = 2575, host: Host = "127.0.0.1") -> None:
                     factory, settings, clinic_id=clinic_id, host=host, port=port, ready=ready
                 )
             )
+
+
+@hl7_app.command("simulate")
+def hl7_simulate(
+    session_id: Annotated[int, typer.Option("--session", min=1, help="Infusion session id.")],
+    port: Port = 2575,
+    host: Annotated[str, typer.Option("--host", help="The listener's address.")] = "127.0.0.1",
+    every: Annotated[
+        float, typer.Option("--every", min=0, max=3600, help="Seconds between messages.")
+    ] = 15,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Messages to send (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Act as a bedside monitor for a session's patient: send synthetic ORU^R01 vitals (the five
+    the flowsheet records today) over MLLP and print each ACK (demos and tests, no hardware)."""
+    settings = load_settings()
+    with engine_scope(settings) as engine:
+        factory = make_session_factory(engine)
+        with factory() as session, session.begin():
+            mrn = simulator.mrn_of_session(session, session_id)
+    if mrn is None:
+        refuse(f"no infusion session {session_id}")
+    try:
+        asyncio.run(
+            simulator.run(
+                host, port, mrn=mrn, every_s=every, count=count, show=lambda line: print(line)
+            )
+        )
+    except KeyboardInterrupt:
+        return
+    except OSError as error:
+        refuse(f"cannot reach the listener at {host}:{port}: {error.strerror or error}")
