@@ -62,7 +62,7 @@ async def run(
     rng: random.Random | None = None,
 ) -> None:
     """Send ``count`` messages (or until cancelled) ``every_s`` seconds apart on one connection."""
-    rng = rng or random.Random()
+    rng = rng or random.Random()  # noqa: S311  (demo values, not secrets)
     client = await MllpClient.connect(host, port)
     sent = 0
     try:
