@@ -24,7 +24,7 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.models import Clinic, User
 from ketaclinic.audit import service as audit
-from ketaclinic.errors import KetaclinicError
+from ketaclinic.errors import InvalidInput, KetaclinicError, NotFound
 from ketaclinic.infusions import charting
 from ketaclinic.infusions import service as infusions
 from ketaclinic.infusions.core import State
@@ -57,6 +57,8 @@ ERR_CANNOT_PLACE = "207"
 #: Not an argon2 hash, so verify_password answers False for every password.
 UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105
 REASON_MAX = 500
+#: What waits in the inbox for a person to decide.
+WAITING = ("inbox", "refused")
 SENDER_MAX = 227
 CONTROL_ID_MAX = 199
 
@@ -374,22 +376,88 @@ def _store(
     session.flush()
 
 
-def inbox(session: Session, *, actor: Actor) -> Sequence[Hl7Message]:
-    """Messages waiting for a person: refused or not placed, newest first."""
-    return session.scalars(
+@dataclass(frozen=True)
+class InboxRow:
+    """A message waiting for a person, with its patient where the MRN was found."""
+
+    message: Hl7Message
+    patient: Patient | None
+
+
+#: A dismissal says why, so whoever reads the record later knows it was decided, not lost.
+DISMISS_REASON_MAX = REASON_MAX
+
+
+def inbox(session: Session, *, actor: Actor, limit: int = 200) -> list[InboxRow]:
+    """Messages waiting for a person (not placed, or refused as malformed), newest first. Each
+    shows the raw message, which names a patient: every row is an audited read."""
+    messages = session.scalars(
         select(Hl7Message)
         .where(
             Hl7Message.clinic_id == actor.clinic_id,
-            Hl7Message.outcome.in_(("inbox", "refused")),
+            Hl7Message.outcome.in_(WAITING),
         )
         .order_by(Hl7Message.received_at.desc(), Hl7Message.id.desc())
+        .limit(limit)
     ).all()
+    rows = []
+    for message in messages:
+        patient = session.get(Patient, message.patient_id) if message.patient_id else None
+        audit.record(
+            session,
+            actor=actor,
+            action="hl7.inbox.read",
+            patient_id=message.patient_id,
+            detail=f"hl7_message_id={message.id}",
+        )
+        rows.append(InboxRow(message, patient))
+    return rows
+
+
+def dismiss(
+    session: Session, *, actor: Actor, message_id: int, reason: str, now: datetime
+) -> Hl7Message:
+    """A person decides a waiting message needs nothing charted, and says why."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("say why the message is dismissed", loc=("body", "reason"))
+    if len(reason) > DISMISS_REASON_MAX:
+        raise InvalidInput(
+            f"the reason is at most {DISMISS_REASON_MAX} characters", loc=("body", "reason")
+        )
+    message = session.scalar(
+        select(Hl7Message)
+        .where(
+            Hl7Message.id == message_id,
+            Hl7Message.clinic_id == actor.clinic_id,
+            Hl7Message.outcome.in_(WAITING),
+        )
+        .with_for_update()
+    )
+    if message is None:
+        raise NotFound(
+            f"no waiting message {message_id} in your clinic", loc=("path", "message_id")
+        )
+    message.outcome = "dismissed"
+    message.handled_by_user_id = actor.user_id
+    message.handled_at = now
+    message.handled_reason = reason
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="hl7.dismiss",
+        patient_id=message.patient_id,
+        detail=f"hl7_message_id={message.id}",
+    )
+    return message
 
 
 __all__ = [
     "ACTIVE_STATES",
     "ClinicNotConfigured",
     "device_actor",
+    "dismiss",
     "ensure_device_account",
     "inbox",
     "receive",
