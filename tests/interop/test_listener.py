@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from ketaclinic import clock
+from ketaclinic.accounts.core import Role
 from ketaclinic.cli import app
 from ketaclinic.config import Settings
 from ketaclinic.infusions.models import SessionAlert
@@ -158,3 +160,28 @@ def test_the_simulator_refuses_an_unknown_session(settings: Settings, team: Team
     result = runner.invoke(app, ["hl7", "simulate", "--session", "999999"], env=cli_env(settings))
     assert result.exit_code == 2
     assert "no infusion session 999999" in result.output
+
+
+def test_the_simulator_says_when_no_listener_answers(settings: Settings, team: Team) -> None:
+    sid = _infusing(team)
+    with socket.socket() as probe:  # a port that was free a moment ago, now closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    arguments = ["hl7", "simulate", "--session", str(sid), "--port", str(port), "--count", "1"]
+    result = runner.invoke(app, arguments, env=cli_env(settings))
+    assert result.exit_code == 2
+    assert f"cannot reach the listener at 127.0.0.1:{port}" in result.output
+
+
+def test_listen_refuses_to_start_when_the_clinic_cannot_be_told(
+    settings: Settings, make_person: Callable[..., Person]
+) -> None:
+    make_person(Role.NURSE)
+    make_person(Role.NURSE, clinic="SOUTH")
+    result = runner.invoke(app, ["hl7", "listen", "--port", "0"], env=cli_env(settings))
+    assert result.exit_code == 2
+    assert "KETACLINIC_HL7_CLINIC" in result.output
+    unknown = {**cli_env(settings), "KETACLINIC_HL7_CLINIC": "NOWHERE"}
+    result = runner.invoke(app, ["hl7", "listen", "--port", "0"], env=unknown)
+    assert result.exit_code == 2
+    assert "no clinic with code 'NOWHERE'" in result.output
