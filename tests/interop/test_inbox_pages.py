@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ketaclinic.accounts.core import Role
+from ketaclinic.interop.device_codes import SYSTOLIC
 from ketaclinic.interop.models import Hl7Message
 from tests.conftest import Person, csrf_from, log_in
-from tests.infusions.test_api import Team
-from tests.interop.test_service import _infusing, _oru, _receive
+from tests.infusions.test_api import Team, at
+from tests.interop.test_service import _infusing, _oru, _receive, _vitals
 
 
 @pytest.fixture
@@ -100,3 +101,50 @@ def test_another_clinic_sees_nothing_of_this_inbox(
     )
     assert refused.status_code == 404
     assert _messages(factory)["P3"].outcome == "inbox"
+
+
+def test_a_nurse_matches_a_waiting_message_to_the_session_she_chooses(
+    app: FastAPI,
+    team: Team,
+    factory: sessionmaker[Session],
+    make_person: Callable[..., Person],
+) -> None:
+    sid = _infusing(team)
+    before = len(_vitals(factory, sid))
+    _receive(factory, _oru("P4", mrn="WRONG-MRN"))
+    _receive(factory, _oru("P5", mrn="WRONG-MRN", **{SYSTOLIC: "120.5"}))
+    nurse = make_person(Role.NURSE)
+    browser = _browser(app, nurse)
+    with at(8):
+        page = browser.get("/interop/inbox")
+        assert f'<option value="{sid}">' in page.text
+        token = csrf_from(page.text)
+        fraction = _messages(factory)["P5"]
+        refused = browser.post(
+            f"/interop/inbox/{fraction.id}/match",
+            data={"csrf_token": token, "session_id": str(sid)},
+            follow_redirects=False,
+        )
+        unchosen = browser.post(
+            f"/interop/inbox/{fraction.id}/match",
+            data={"csrf_token": token, "session_id": ""},
+            follow_redirects=False,
+        )
+        waiting = _messages(factory)["P4"]
+        done = browser.post(
+            f"/interop/inbox/{waiting.id}/match",
+            data={"csrf_token": token, "session_id": str(sid)},
+            follow_redirects=False,
+        )
+    assert refused.status_code == 422
+    assert "whole numbers" in refused.text
+    assert unchosen.status_code == 422
+    assert "choose the session" in unchosen.text
+    assert done.status_code == 303, done.text
+    matched = _messages(factory)["P4"]
+    assert (matched.outcome, matched.session_id) == ("matched", sid)
+    assert _messages(factory)["P5"].outcome == "inbox"
+    charted = _vitals(factory, sid)
+    assert len(charted) == before + 1
+    assert charted[-1].data["source"] == "device"
+    assert charted[-1].by_user_id == matched.handled_by_user_id

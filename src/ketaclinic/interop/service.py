@@ -241,7 +241,10 @@ def _decide(
         return Outcome(where, parsed.ack_code, parsed.reason, parsed.error_code)
     if not isinstance(parsed, VitalsMessage):
         return Outcome(
-            "inbox", "AE", "registering patients from ADT is not supported yet", ERR_CANNOT_PLACE
+            "inbox",
+            "AE",
+            "registering patients from ADT is not supported yet",
+            ERR_CANNOT_PLACE,
         )
     # Outside the savepoint: the audit events of a refused charting (the session read) name it.
     actor = device_actor(session, clinic_id)
@@ -250,7 +253,11 @@ def _decide(
             return _chart(session, parsed, actor=actor, clinic_id=clinic_id, policy=policy)
     except _CannotPlace as refused:
         return Outcome(
-            "inbox", "AE", refused.reason, ERR_CANNOT_PLACE, patient_id=refused.patient_id
+            "inbox",
+            "AE",
+            refused.reason,
+            ERR_CANNOT_PLACE,
+            patient_id=refused.patient_id,
         )
 
 
@@ -289,10 +296,7 @@ def _chart(
                 session, actor=actor, row=row, data=data, policy=policy, source=source
             )
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
-            raise _CannotPlace(problems, patient_id) from None
+            raise _CannotPlace(_problems(error), patient_id) from None
         except KetaclinicError as error:
             raise _CannotPlace(error.msg, patient_id) from None
     note = None
@@ -453,13 +457,119 @@ def dismiss(
     return message
 
 
+def active_sessions(session: Session, *, actor: Actor) -> list[tuple[InfusionSession, Patient]]:
+    """The clinic's sessions a waiting message may be matched to (infusing, paused, observing),
+    each with its patient (an audited read: the inbox names them to choose from)."""
+    rows = session.execute(
+        select(InfusionSession, Patient)
+        .join(Patient, Patient.id == InfusionSession.patient_id)
+        .where(
+            InfusionSession.clinic_id == actor.clinic_id,
+            InfusionSession.state.in_(ACTIVE_STATES),
+        )
+        .order_by(Patient.family_name, Patient.given_name, InfusionSession.id)
+    ).all()
+    for row, patient in rows:
+        audit.record(
+            session,
+            actor=actor,
+            action="hl7.inbox.sessions",
+            patient_id=patient.id,
+            detail=f"session_id={row.id}",
+        )
+    return [(row, patient) for row, patient in rows]
+
+
+def match(
+    session: Session,
+    *,
+    actor: Actor,
+    message_id: int,
+    session_id: int,
+    zone: tzinfo,
+    now: datetime,
+    policy: charting.ChartingPolicy = charting.DEFAULT_POLICY,
+    table: DeviceCodeTable = DEFAULT_TABLE,
+) -> Hl7Message:
+    """A person places a waiting vitals message on a session they chose (a monitor sent the
+    wrong MRN, or the patient had no session open yet). The values are charted as from the
+    device through the same rules, recorded as charted by that person, who decided."""
+    message = _waiting(session, actor, message_id)
+    parsed = parse_message(message.raw_text, table=table, assume_tz=zone)
+    if not isinstance(parsed, VitalsMessage):
+        raise InvalidInput(
+            "only a vitals message (ORU^R01) that could be read can be matched to a session",
+            loc=("path", "message_id"),
+        )
+    row = infusions.get(session, actor=actor, session_id=session_id, lock=True)
+    if row is None:
+        raise NotFound(f"no session {session_id} in your clinic", loc=("body", "session_id"))
+    if row.state not in ACTIVE_STATES:
+        raise InvalidInput(
+            f"the session is {row.state}; vitals are matched to an infusing, paused or "
+            "observing session",
+            loc=("body", "session_id"),
+        )
+    source = {"source": "device", "device": parsed.device_id or "", "matched": "by hand"}
+    try:
+        charted, _ = _vitals_sets(parsed.readings, row.patient_id)
+        for observed_at, values in charted:
+            data = VitalsIn(**values, observed_at=observed_at)
+            charting.record_vitals(
+                session, actor=actor, row=row, data=data, policy=policy, source=source
+            )
+    except ValidationError as error:
+        raise InvalidInput(_problems(error), loc=("body", "session_id")) from None
+    except _CannotPlace as refused:
+        raise InvalidInput(refused.reason, loc=("body", "session_id")) from None
+    except KetaclinicError as error:
+        raise InvalidInput(error.msg, loc=("body", "session_id")) from None
+    message.outcome = "matched"
+    message.patient_id = row.patient_id
+    message.session_id = row.id
+    message.handled_by_user_id = actor.user_id
+    message.handled_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="hl7.match",
+        patient_id=row.patient_id,
+        detail=f"hl7_message_id={message.id} session_id={row.id}",
+    )
+    return message
+
+
+def _waiting(session: Session, actor: Actor, message_id: int) -> Hl7Message:
+    message = session.scalar(
+        select(Hl7Message)
+        .where(
+            Hl7Message.id == message_id,
+            Hl7Message.clinic_id == actor.clinic_id,
+            Hl7Message.outcome.in_(WAITING),
+        )
+        .with_for_update()
+    )
+    if message is None:
+        raise NotFound(
+            f"no waiting message {message_id} in your clinic", loc=("path", "message_id")
+        )
+    return message
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+
+
 __all__ = [
     "ACTIVE_STATES",
     "ClinicNotConfigured",
+    "active_sessions",
     "device_actor",
     "dismiss",
     "ensure_device_account",
     "inbox",
+    "match",
     "receive",
     "receive_payload",
     "resolve_clinic",
