@@ -4,7 +4,9 @@ stored once."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
@@ -203,3 +205,25 @@ def test_charting_from_a_device_is_audited_by_the_device_account(
             )
         )
     assert by_device == 1
+
+
+def test_the_same_message_on_two_connections_at_once_is_charted_and_stored_once(
+    team: Team, factory: sessionmaker[Session]
+) -> None:
+    sid = _infusing(team)
+    before = len(_vitals(factory, sid))
+    message = _oru("M7")
+    clinic_id = _clinic(factory)
+    barrier = threading.Barrier(2)
+
+    def deliver(_: int) -> str:
+        with factory() as session:
+            barrier.wait()
+            return service.receive(session, message, clinic_id=clinic_id, zone=UTC, now=clock.now())
+
+    with at(6), ThreadPoolExecutor(2) as pool:
+        acks = list(pool.map(deliver, range(2)))
+    assert acks[0] == acks[1]
+    assert _msa(acks[0])[1] == "AA"
+    assert len(_stored(factory)) == 1
+    assert len(_vitals(factory, sid)) == before + 1
