@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
+from datetime import UTC, date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,8 +21,9 @@ from ketaclinic.audit.models import AuditEvent
 from ketaclinic.infusions.models import SessionAlert, SessionEvent
 from ketaclinic.interop import service
 from ketaclinic.interop.device_codes import FLOWSHEET_FIELDS_TODAY, SPO2, SYSTOLIC
-from ketaclinic.interop.hl7_core import sample_oru_r01
+from ketaclinic.interop.hl7_core import sample_adt, sample_oru_r01
 from ketaclinic.interop.models import Hl7Message
+from ketaclinic.patients.models import Patient
 from tests.conftest import Person
 from tests.infusions.test_api import CALM_VITALS, Team, at
 
@@ -227,3 +228,51 @@ def test_the_same_message_on_two_connections_at_once_is_charted_and_stored_once(
     assert _msa(acks[0])[1] == "AA"
     assert len(_stored(factory)) == 1
     assert len(_vitals(factory, sid)) == before + 1
+
+
+def _adt(control_id: str, event: Literal["A04", "A08"], mrn: str = MRN) -> str:
+    with at(5):
+        sent_at = clock.now()
+    return sample_adt(
+        control_id=control_id,
+        event=event,
+        mrn=mrn,
+        family_name="Renamed-Case",
+        given_name="Tess",
+        birth_date=date(1980, 5, 18),
+        sex="M",
+        sent_at=sent_at,
+    )
+
+
+@pytest.mark.parametrize("event", ["A04", "A08"])
+def test_adt_updates_a_known_patient_through_the_patients_service(
+    team: Team, factory: sessionmaker[Session], event: Literal["A04", "A08"]
+) -> None:
+    ack = _receive(factory, _adt("A1", event))
+    assert _msa(ack)[1:3] == ["AA", "A1"]
+    with factory() as session:
+        patient = session.get(Patient, team.patient_id)
+        assert patient is not None
+        assert (patient.family_name, patient.given_name) == ("Renamed-Case", "Tess")
+        assert (patient.birth_date, patient.sex) == (date(1980, 5, 18), "male")
+        updates = session.scalars(
+            select(AuditEvent.username).where(
+                AuditEvent.action == "patient.update", AuditEvent.patient_id == team.patient_id
+            )
+        ).all()
+    assert updates == [service.device_username(_clinic(factory))]
+    (stored,) = _stored(factory)
+    assert (stored.outcome, stored.patient_id) == ("accepted", team.patient_id)
+
+
+def test_adt_for_an_unknown_patient_registers_nobody_and_waits_in_the_inbox(
+    team: Team, factory: sessionmaker[Session]
+) -> None:
+    ack = _receive(factory, _adt("A2", "A04", mrn="NEW-1"))
+    assert _msa(ack)[1] == "AE"
+    assert "register the patient in the app" in _msa(ack)[3]
+    with factory() as session:
+        assert session.scalar(select(Patient.id).where(Patient.mrn == "NEW-1")) is None
+    (stored,) = _stored(factory)
+    assert stored.outcome == "inbox"

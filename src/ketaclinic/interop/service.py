@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -34,6 +34,7 @@ from ketaclinic.interop.device_codes import DEFAULT_TABLE, FLOWSHEET_FIELDS_TODA
 from ketaclinic.interop.hl7_core import (
     ERR_DATA_TYPE,
     AckCode,
+    Demographics,
     MessageHeader,
     Parsed,
     Reading,
@@ -44,7 +45,10 @@ from ketaclinic.interop.hl7_core import (
     parse_message,
 )
 from ketaclinic.interop.models import Hl7Message
+from ketaclinic.patients import service as patients
+from ketaclinic.patients.core import Sex
 from ketaclinic.patients.models import Patient
+from ketaclinic.patients.schemas import PatientUpdate
 
 #: The states in which a monitor's vitals are placed on a session (issue #14: "current infusing
 #: or observing session"; paused is still at the chair with the line in).
@@ -145,7 +149,9 @@ def receive(
 ) -> str:
     """Handle one received message in one transaction and return the ACK to send back."""
     parsed = parse_message(raw_text, table=table, assume_tz=zone)
-    return _receive(session, raw_text, parsed, clinic_id=clinic_id, now=now, policy=policy)
+    return _receive(
+        session, raw_text, parsed, clinic_id=clinic_id, zone=zone, now=now, policy=policy
+    )
 
 
 def receive_payload(
@@ -163,7 +169,7 @@ def receive_payload(
     text = decode_payload(payload)
     if isinstance(text, Refusal):
         kept = payload.decode("utf-8", errors="replace")
-        ack = _receive(session, kept, text, clinic_id=clinic_id, now=now, policy=policy)
+        ack = _receive(session, kept, text, clinic_id=clinic_id, zone=zone, now=now, policy=policy)
     else:
         ack = receive(
             session, text, clinic_id=clinic_id, zone=zone, now=now, policy=policy, table=table
@@ -177,6 +183,7 @@ def _receive(
     parsed: Parsed,
     *,
     clinic_id: int,
+    zone: tzinfo,
     now: datetime,
     policy: charting.ChartingPolicy,
 ) -> str:
@@ -192,7 +199,7 @@ def _receive(
                 earlier = _stored(session, header)
                 if earlier is not None:
                     return earlier.ack_text
-            outcome = _decide(session, parsed, clinic_id=clinic_id, policy=policy)
+            outcome = _decide(session, parsed, clinic_id=clinic_id, zone=zone, policy=policy)
             ack = _ack(header, outcome, now)
             _store(session, clinic_id, raw_text, header, outcome, ack, now)
             return ack
@@ -233,23 +240,22 @@ def _decide(
     parsed: Parsed,
     *,
     clinic_id: int,
+    zone: tzinfo,
     policy: charting.ChartingPolicy,
 ) -> Outcome:
     if isinstance(parsed, Refusal):
         # AR: the message itself cannot be processed; AE: usable but its content cannot be placed.
         where = "refused" if parsed.ack_code == "AR" else "inbox"
         return Outcome(where, parsed.ack_code, parsed.reason, parsed.error_code)
-    if not isinstance(parsed, VitalsMessage):
-        return Outcome(
-            "inbox",
-            "AE",
-            "registering patients from ADT is not supported yet",
-            ERR_CANNOT_PLACE,
-        )
     # Outside the savepoint: the audit events of a refused charting (the session read) name it.
     actor = device_actor(session, clinic_id)
     try:
         with session.begin_nested():
+            if isinstance(parsed, Demographics):
+                today = clock.now().astimezone(zone).date()
+                return _update_patient(
+                    session, parsed, actor=actor, clinic_id=clinic_id, today=today
+                )
             return _chart(session, parsed, actor=actor, clinic_id=clinic_id, policy=policy)
     except _CannotPlace as refused:
         return Outcome(
@@ -303,6 +309,43 @@ def _chart(
     if extra:
         note = "kept in the message, not on the flowsheet: " + ", ".join(sorted(extra))
     return Outcome("accepted", "AA", note, patient_id=patient_id, session_id=row.id)
+
+
+#: HL7 table 0001 to the record's sex; A (ambiguous) and N (not applicable) have no equivalent,
+#: so they leave the record's value as it is.
+_SEX_OF = {"F": Sex.FEMALE, "M": Sex.MALE, "O": Sex.OTHER, "U": Sex.UNKNOWN}
+
+
+def _update_patient(
+    session: Session, message: Demographics, *, actor: Actor, clinic_id: int, today: date
+) -> Outcome:
+    """ADT^A04/A08 for a patient the clinic has: names, birth date and sex updated through the
+    patients service (its checks, its audit). A new patient is not registered from ADT: the
+    record needs a weight, which these messages do not carry."""
+    patient = session.scalar(
+        select(Patient).where(Patient.clinic_id == clinic_id, Patient.mrn == message.mrn)
+    )
+    if patient is None:
+        raise _CannotPlace(
+            "no patient with this MRN (PID-3) in the clinic; registering from ADT is not "
+            "supported (the record needs a weight): register the patient in the app"
+        )
+    changes: dict[str, object] = {
+        "given_name": message.given_name,
+        "family_name": message.family_name,
+    }
+    if message.birth_date is not None:
+        changes["birth_date"] = message.birth_date
+    if message.sex in _SEX_OF:
+        changes["sex"] = _SEX_OF[message.sex]
+    try:
+        data = PatientUpdate.model_validate(changes)
+        patients.update(session, actor=actor, patient=patient, data=data, today=today)
+    except ValidationError as error:
+        raise _CannotPlace(_problems(error), patient.id) from None
+    except KetaclinicError as error:
+        raise _CannotPlace(error.msg, patient.id) from None
+    return Outcome("accepted", "AA", patient_id=patient.id)
 
 
 def _vitals_sets(
