@@ -37,6 +37,7 @@ from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import page_inventory as infusions_inventory_pages
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
+from ketaclinic.interop import pages as interop_pages
 from ketaclinic.inventory import api as inventory_api
 from ketaclinic.inventory import counts_api as inventory_counts_api
 from ketaclinic.inventory import counts_pages as inventory_counts_pages
@@ -190,6 +191,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(patients_contact_api.router)
     app.include_router(reminders_pages.router)
     app.include_router(reminders_portal_pages.router)
+    app.include_router(interop_pages.router)
     _include_optional(app)
 
 

@@ -144,6 +144,13 @@ def _mount_reminders() -> None:
     from ketaclinic.scheduling.reminders_cli import reminders_app
 
     app.add_typer(reminders_app, name="reminders")
+    _mount_hl7()
+
+
+def _mount_hl7() -> None:
+    from ketaclinic.interop.cli import hl7_app
+
+    app.add_typer(hl7_app, name="hl7")
 
 
 _mount_score()

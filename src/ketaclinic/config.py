@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         default=None, description="Sent as `Authorization: Bearer ...` to the SMS webhook."
     )
     # --- end of reminders ---
+    # --- HL7 v2 listener (interop.service) ---
+    hl7_clinic: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Code of the clinic whose patients the HL7 listener charts; unset = the only "
+        "clinic.",
+    )
 
     @field_validator("clinic_timezone")
     @classmethod

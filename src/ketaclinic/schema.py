@@ -28,6 +28,8 @@ MODEL_MODULES = (
     # reminders (issue 13, item 6)
     "ketaclinic.patients.contact_models",
     "ketaclinic.scheduling.reminders_models",
+    # HL7 v2 messages (issue 14, item 3)
+    "ketaclinic.interop.models",
 )
 
 

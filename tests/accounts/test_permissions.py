@@ -257,6 +257,10 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/scheduling/patients/{patient_id}/attendance"): READERS,
     ("GET", "/scheduling/series"): READERS,
     ("POST", "/scheduling/series"): READERS,
+    # HL7 v2 inbox (issue 14, item 3): who charts at the chair decides about monitor messages.
+    ("GET", "/interop/inbox"): CLINICIANS,
+    ("POST", "/interop/inbox/{message_id}/dismiss"): CLINICIANS,
+    ("POST", "/interop/inbox/{message_id}/match"): CLINICIANS,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so

@@ -11,6 +11,7 @@ holds the session row's lock, so a per-session limit sees every dose charted bef
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
@@ -82,14 +83,16 @@ def record_vitals(
     row: InfusionSession,
     data: VitalsIn,
     policy: ChartingPolicy = DEFAULT_POLICY,
+    source: Mapping[str, str] | None = None,
 ) -> InfusionSession:
     """Chart a bedside check and raise an alert for every rule it meets (monitoring rules).
-    A value beyond its plausibility band is stored only when the nurse confirms it."""
+    A value beyond its plausibility band is stored only when the nurse confirms it. ``source``
+    marks where the values came from when a person did not type them (a bedside monitor)."""
     require_charting(row)
     observed_at = _observed_at(row, data, policy)
     reading = data.model_dump(exclude={"version", "observed_at", "confirm_implausible"})
     check_plausible(reading, confirmed=data.confirm_implausible)
-    stored = {**reading, "context": _context(row, observed_at)}
+    stored = {**reading, "context": _context(row, observed_at), **(source or {})}
     if data.confirm_implausible:
         stored["confirmed_implausible"] = True
     charted = _chart(row, actor, "vitals", observed_at, data=stored)

@@ -1,0 +1,81 @@
+"""``ketaclinic hl7 listen`` and ``ketaclinic hl7 simulate``: bedside monitors over MLLP.
+
+Exit 2 on bad settings or input (an unknown session, a clinic that cannot be told).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+import typer
+
+from ketaclinic.cli_support import load_settings, refuse
+from ketaclinic.db import engine_scope, make_session_factory
+from ketaclinic.interop import listener, service, simulator
+from ketaclinic.interop.mllp import MllpServer
+
+hl7_app = typer.Typer(help="HL7 v2 from bedside monitors (MLLP).", no_args_is_help=True)
+
+Port = Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free).")]
+Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+
+
+@hl7_app.command("listen")
+def hl7_listen(port: Port = 2575, host: Host = "127.0.0.1") -> None:
+    """Receive ORU^R01 vitals over MLLP and chart them on each patient's active session; every
+    message is kept and acknowledged (AA charted, AE kept in the inbox, AR malformed)."""
+    settings = load_settings()
+    with engine_scope(settings) as engine:
+        factory = make_session_factory(engine)
+        with factory() as session:
+            try:
+                with session.begin():
+                    clinic_id = service.resolve_clinic(session, settings.hl7_clinic)
+            except service.ClinicNotConfigured as error:
+                refuse(error.msg)
+            service.ensure_device_account(session, clinic_id)
+
+        def ready(server: MllpServer) -> None:
+            print(f"listening on {host}:{server.port}", flush=True)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                listener.listen(
+                    factory, settings, clinic_id=clinic_id, host=host, port=port, ready=ready
+                )
+            )
+
+
+@hl7_app.command("simulate")
+def hl7_simulate(
+    session_id: Annotated[int, typer.Option("--session", min=1, help="Infusion session id.")],
+    port: Port = 2575,
+    host: Annotated[str, typer.Option("--host", help="The listener's address.")] = "127.0.0.1",
+    every: Annotated[
+        float, typer.Option("--every", min=0, max=3600, help="Seconds between messages.")
+    ] = 15,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Messages to send (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Act as a bedside monitor for a session's patient: send synthetic ORU^R01 vitals (the five
+    the flowsheet records today) over MLLP and print each ACK (demos and tests, no hardware)."""
+    settings = load_settings()
+    with engine_scope(settings) as engine:
+        factory = make_session_factory(engine)
+        with factory() as session, session.begin():
+            mrn = simulator.mrn_of_session(session, session_id)
+    if mrn is None:
+        refuse(f"no infusion session {session_id}")
+    try:
+        asyncio.run(
+            simulator.run(
+                host, port, mrn=mrn, every_s=every, count=count, show=lambda line: print(line)
+            )
+        )
+    except KeyboardInterrupt:
+        return
+    except OSError as error:
+        refuse(f"cannot reach the listener at {host}:{port}: {error.strerror or error}")

@@ -1,0 +1,56 @@
+"""The MLLP listener wired to the database: each message is handled by ``service`` in a worker
+thread (the database layer is synchronous), so many monitors' connections are served at once
+while each connection gets its ACKs in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ketaclinic import clock
+from ketaclinic.config import Settings
+from ketaclinic.infusions import charting
+from ketaclinic.interop import service
+from ketaclinic.interop.mllp import Handler, MllpServer, start_server
+
+logger = logging.getLogger(__name__)
+
+
+def make_handler(factory: sessionmaker[Session], settings: Settings, clinic_id: int) -> Handler:
+    """A handler that stores and answers one message per call, in its own transaction."""
+    zone = settings.timezone
+    policy = charting.policy_of(settings)
+
+    def handle(payload: bytes) -> bytes:
+        with factory() as session:
+            return service.receive_payload(
+                session, payload, clinic_id=clinic_id, zone=zone, now=clock.now(), policy=policy
+            )
+
+    async def handler(payload: bytes) -> bytes:
+        return await asyncio.to_thread(handle, payload)
+
+    return handler
+
+
+async def listen(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    clinic_id: int,
+    host: str,
+    port: int,
+    ready: Callable[[MllpServer], None] | None = None,
+) -> None:
+    """Serve until cancelled; ``ready`` is told the listening server (its port when 0 was asked)."""
+    server = await start_server(make_handler(factory, settings, clinic_id), host, port)
+    logger.info("HL7 MLLP listener on %s:%d", host, server.port)
+    if ready is not None:
+        ready(server)
+    try:
+        await server.serve_forever()
+    finally:
+        await server.close()
