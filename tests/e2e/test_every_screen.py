@@ -6,17 +6,22 @@ at every width are saved under the test's tmp dir (printed on failure)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from ketaclinic import demo
+from ketaclinic import clock, demo
 from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory
 from ketaclinic.infusions.models import InfusionSession
+from ketaclinic.interop import service as interop
+from ketaclinic.interop.hl7_core import sample_oru_r01
 from ketaclinic.patients.models import Patient
+from tests.infusions.test_api import CALM_VITALS
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +60,20 @@ def seeded(sqlite_settings: Settings) -> dict[str, Any]:
             "contact": f"/patients/{portal_patient.id}/contact",
             "book_day": "/scheduling/day",
             "book_week": "/scheduling/week",
+            "hl7_inbox": "/interop/inbox",  # with one reading no session could take
         }
+        clinic_id = infusing.clinic_id
+    unplaceable = sample_oru_r01(
+        control_id="SCREEN-1",
+        mrn="NOBODY-1",
+        observed_at=clock.now(),
+        values={name: Decimal(value) for name, value in CALM_VITALS.items()},
+    )
+    with engine_scope(sqlite_settings) as engine, make_session_factory(engine)() as session:
+        ack = interop.receive(
+            session, unplaceable, clinic_id=clinic_id, zone=ZoneInfo(ZONE), now=clock.now()
+        )
+        assert "|AE|" in ack
     return {"logins": logins, "pages": pages}
 
 
@@ -121,6 +139,8 @@ def test_every_page_fits_every_screen_without_sideways_scrolling(
             page.goto(f"{live_server}{url}")
             if name in ("session", "patient"):
                 page.wait_for_selector(".js-plotly-plot .main-svg")
+            if name == "hl7_inbox":  # the table is on the page, not an empty inbox
+                assert page.locator("#waiting table tbody tr").count() == 1
             _check(page, name, width, shots)
         page.context.clear_cookies()  # the patient logs in on the same device
         _log_in(page, live_server, "demo.patient", logins["demo.patient"], "/portal")
