@@ -268,6 +268,8 @@ def scheduling_calls(
     made, moved and cancelled on fresh sessions of their own chair."""
     B = "/api/v1/scheduling"  # noqa: N806
     later = (NOW + timedelta(days=2)).isoformat()
+    # Open around the clock: the calls after it book at any hour, as without hours set.
+    EVERY_HOUR = [{"weekday": d, "opens": "00:00", "closes": "24:00"} for d in range(7)]  # noqa: N806
 
     def chair() -> dict[str, Any]:
         return {"chair_id": clinic.new_chair()}
@@ -291,7 +293,7 @@ def scheduling_calls(
               body={"name": "Renamed chair", "active": True, "display_order": 3},
               renew=_new("name", "Renamed chair", lambda n: f"Renamed chair {n}")), chair),
         (Call("GET", f"{B}/hours", role="admin"), dict),
-        (Call("PUT", f"{B}/hours", role="admin", body={"intervals": []}), dict),
+        (Call("PUT", f"{B}/hours", role="admin", body={"intervals": EVERY_HOUR}), dict),
         (Call("GET", f"{B}/closures", role="admin"), dict),
         (Call("POST", f"{B}/closures", role="admin",
               body={"first_date": "2030-12-24", "last_date": "2030-12-26", "reason": "holiday"}),

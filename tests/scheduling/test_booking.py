@@ -4,6 +4,7 @@ and closures, the chair freed by a cancellation, the front desk's rights, the la
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ketaclinic import clock
+from ketaclinic.accounts.core import Role
+from tests.conftest import Person, csrf_from, log_in
 from tests.scheduling.conftest import MONDAY_9, NOW, B, Desk
 
 
@@ -19,6 +22,24 @@ def _weekday_hours(desk: Desk) -> None:
     week = [{"weekday": d, "opens": "08:00", "closes": "18:00"} for d in range(5)]
     put = desk.client.put(f"{B}/hours", json={"intervals": week}, headers=desk.admin)
     assert put.status_code == 200, put.text
+
+
+def test_a_week_with_no_hours_is_refused_because_it_would_open_the_book_around_the_clock(
+    app: FastAPI, desk: Desk, make_person: Callable[..., Person]
+) -> None:
+    _weekday_hours(desk)
+    refused = desk.client.put(f"{B}/hours", json={"intervals": []}, headers=desk.admin)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"][0]
+    assert detail["loc"] == ["body", "intervals"] and "at least one day" in detail["msg"]
+    page = TestClient(app)
+    log_in(page, make_person(Role.ADMIN))
+    token = csrf_from(page.get("/scheduling/hours").text)
+    form = {f"day{d}": "" for d in range(7)} | {"csrf_token": token}
+    cleared = page.post("/scheduling/hours", data=form, follow_redirects=False)
+    assert cleared.status_code == 422 and "at least one day" in cleared.text
+    kept = desk.client.get(f"{B}/hours", headers=desk.admin).json()
+    assert len(kept["intervals"]) == 5  # the weekdays set first, untouched
 
 
 def test_a_new_clinic_has_four_chairs_in_order(desk: Desk) -> None:

@@ -472,19 +472,7 @@ def dismiss(
         raise InvalidInput(
             f"the reason is at most {DISMISS_REASON_MAX} characters", loc=("body", "reason")
         )
-    message = session.scalar(
-        select(Hl7Message)
-        .where(
-            Hl7Message.id == message_id,
-            Hl7Message.clinic_id == actor.clinic_id,
-            Hl7Message.outcome.in_(WAITING),
-        )
-        .with_for_update()
-    )
-    if message is None:
-        raise NotFound(
-            f"no waiting message {message_id} in your clinic", loc=("path", "message_id")
-        )
+    message = _waiting(session, actor, message_id)
     message.outcome = "dismissed"
     message.handled_by_user_id = actor.user_id
     message.handled_at = now

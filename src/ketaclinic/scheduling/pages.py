@@ -194,6 +194,8 @@ def read_week(values: dict[str, str]) -> tuple[list[core.DailyHours], FieldError
     problem = core.hours_problem(week)
     if problem is not None and not errors:
         errors[f"day{week[problem[0]].weekday}"] = problem[1]
+    if not week and not errors:
+        errors["day0"] = service.NO_HOURS
     return week, errors
 
 

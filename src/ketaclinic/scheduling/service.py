@@ -145,8 +145,20 @@ def hours(session: Session, *, clinic_id: int) -> list[core.DailyHours]:
     return [core.DailyHours(r.weekday, r.opens_min, r.closes_min) for r in rows]
 
 
+#: Why an empty week is refused (page and API alike).
+NO_HOURS = (
+    "give the hours of at least one day: a clinic with no hours set takes bookings at any time; "
+    "use closures for days the clinic is shut"
+)
+
+
 def set_hours(session: Session, *, clinic_id: int, week: Sequence[core.DailyHours]) -> None:
-    """Replace the clinic's weekly hours. Existing bookings stay; new ones follow the new hours."""
+    """Replace the clinic's weekly hours. Existing bookings stay; new ones follow the new hours.
+
+    A week with no interval is refused: a clinic without hours takes bookings at any time, so an
+    admin who cleared every day meaning "closed" would open the book around the clock."""
+    if not week:
+        raise InvalidInput(NO_HOURS, loc=("body", "intervals"))
     problem = core.hours_problem(week)
     if problem is not None:
         index, message = problem
