@@ -106,7 +106,9 @@ def coding(system: str, code: str, display: str | None = None) -> dict[str, str]
     return found
 
 
-def concept(system: str, code: str, display: str | None = None, text: str | None = None) -> Resource:
+def concept(
+    system: str, code: str, display: str | None = None, text: str | None = None
+) -> Resource:
     found: Resource = {"coding": [coding(system, code, display)]}
     if text:
         found["text"] = text
