@@ -143,3 +143,16 @@ class ResourceKind:
     for_patient: Callable[[FhirContext, Patient], list[Resource]]
     patient_of: Callable[[FhirContext, str], Patient | None]
     profiles: tuple[str, ...] = field(default=())
+
+
+def operation_outcome(problems: list[tuple[str, str]], code: str = "invalid") -> Resource:
+    """An OperationOutcome with one error issue per (location, message) problem; ``code`` is
+    from the IssueType value set (``invalid``, ``not-found``, ``forbidden``, ``not-supported``,
+    ``processing``...)."""
+    issues = []
+    for where, message in problems:
+        issue: Resource = {"severity": "error", "code": code, "diagnostics": message}
+        if where:
+            issue["expression"] = [where]
+        issues.append(issue)
+    return {"resourceType": "OperationOutcome", "issue": issues}
