@@ -22,7 +22,6 @@ from ketaclinic.dosing.checks import DOSE_CONTEXT
 from ketaclinic.infusions.models import InfusionSession
 from ketaclinic.infusions.readings import delivered
 from ketaclinic.infusions.timeline import Delivered
-from ketaclinic.interop import fhir_care
 from ketaclinic.interop.fhir_base import (
     IV_ROUTE_SNOMED,
     KETAMINE_RXNORM,
@@ -130,9 +129,7 @@ def clinic(client: TestClient, make_person: Callable[..., Person]) -> Seeded:
 
 
 @contextmanager
-def reading(
-    factory: sessionmaker[Session], clinic_code: str = "NORTH"
-) -> Iterator[FhirContext]:
+def reading(factory: sessionmaker[Session], clinic_code: str = "NORTH") -> Iterator[FhirContext]:
     with factory() as session:
         clinic_id = session.scalar(select(Clinic.id).where(Clinic.code == clinic_code))
         assert clinic_id is not None
@@ -168,9 +165,7 @@ def test_every_resource_passes_the_models_and_our_checks(
             assert problems(resource) == [], (resource["id"], problems(resource))
 
 
-def test_statuses_follow_the_session_state(
-    clinic: Seeded, factory: sessionmaker[Session]
-) -> None:
+def test_statuses_follow_the_session_state(clinic: Seeded, factory: sessionmaker[Session]) -> None:
     with reading(factory) as ctx:
         found = {k: _by_id(v) for k, v in _all(ctx, clinic.team.patient_id).items()}
     s = {name: str(sid) for name, sid in clinic.sids.items()}
@@ -243,9 +238,7 @@ def _sums_to_the_total(mine: list[Resource], given: Delivered, name: str) -> Non
     own, so they differ by at most one unit in the 28th digit per segment, and the total."""
     with localcontext(DOSE_CONTEXT):
         total = sum((Decimal(a["dosage"]["dose"]["value"]) for a in mine), Decimal(0))
-        terminating = all(
-            s.mg * 3600 == s.mg_per_h * (s.end_s - s.start_s) for s in given.segments
-        )
+        terminating = all(s.mg * 3600 == s.mg_per_h * (s.end_s - s.start_s) for s in given.segments)
     if terminating:
         assert total == given.total_mg, name
         return
@@ -392,3 +385,29 @@ def test_problems_finds_what_the_models_let_through(
         if where.endswith(("status", "intent")):  # what the R4B models accept
             assert validated(resource) is resource
         assert any(p.startswith(where) for p in problems(resource)), (where, problems(resource))
+
+
+def test_an_order_in_mg_per_kg_over_minutes_is_a_dose_over_the_timings_duration(
+    client: TestClient, make_person: Callable[..., Person], factory: sessionmaker[Session]
+) -> None:
+    team = Team(client, make_person)
+    sid = _started(team, "depression-murrough-2013")
+    with at(40):
+        _post(team, sid, "stop")
+    with reading(factory) as ctx:
+        found = _all(ctx, team.patient_id)
+        row = ctx.session.get(InfusionSession, sid)
+        assert row is not None and row.order_plan is not None
+        plan = row.order_plan
+    (request,) = found["MedicationRequest"]
+    ordered, calculated = request["dosageInstruction"][0]["doseAndRate"]
+    assert plan["dose_unit"] == "mg/kg"
+    assert ordered["doseQuantity"]["code"] == "mg/kg" and "rateQuantity" not in ordered
+    assert Decimal(ordered["doseQuantity"]["value"]) == Decimal(str(plan["dose"]))
+    assert request["dosageInstruction"][0]["timing"]["repeat"]["duration"] == plan["duration_min"]
+    assert Decimal(calculated["doseQuantity"]["value"]) == Decimal(str(plan["infusion_mg"]))
+    assert request["status"] == "completed"
+    for resources in found.values():
+        for resource in resources:
+            assert validated(resource) is resource
+            assert problems(resource) == [], (resource["id"], problems(resource))
