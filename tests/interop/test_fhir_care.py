@@ -5,7 +5,7 @@ the timeline's (``infusions.readings.delivered``), compared, never restated here
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
@@ -69,44 +69,51 @@ def _started(team: Team, protocol: str = "migraine-lauritsen-2016") -> int:
     return sid
 
 
-def _sessions(team: Team, stock: Stock) -> dict[str, int]:
-    """One session in each state, named by what happened to it."""
-    sids: dict[str, int] = {}
+def _scheduled(team: Team, stock: Stock) -> int:
     with at(-60):
-        sids["scheduled"] = team.schedule()
-        sids["cancelled"] = team.schedule()
-        _post(team, sids["cancelled"], "cancel", reason="patient called off")
-    sids["infusing"] = _started(team)
+        return team.schedule()
+
+
+def _cancelled(team: Team, stock: Stock) -> int:
+    with at(-60):
+        sid = team.schedule()
+        _post(team, sid, "cancel", reason="patient called off")
+    return sid
+
+
+def _infusing(team: Team, stock: Stock) -> int:
+    """Running, with a rate change at 30 min."""
+    sid = _started(team)
     with at(30):
-        team.act(sids["infusing"], "rate", team.nurse, rate_mg_per_h="10")
-    sids["paused"] = _started(team)
+        team.act(sid, "rate", team.nurse, rate_mg_per_h="10")
+    return sid
+
+
+def _paused(team: Team, stock: Stock) -> int:
+    sid = _started(team)
     with at(20):
-        team.act(sids["paused"], "pause", team.nurse, reason="nausea")
+        team.act(sid, "pause", team.nurse, reason="nausea")
+    return sid
+
+
+def _completed(team: Team, stock: Stock) -> int:
+    """Run to the planned end and discharged, from a vial of lot K-001."""
     with at(-40):
-        sids["completed"] = team.schedule()
-        stock.draw(sids["completed"], containers=1)
-        team.ready(sids["completed"])
+        sid = team.schedule()
+        stock.draw(sid, containers=1)
+        team.ready(sid)
     with at(0):
-        team.act(sids["completed"], "start", team.nurse)
+        team.act(sid, "start", team.nurse)
     with at(240):
-        _post(team, sids["completed"], "stop")
+        _post(team, sid, "stop")
     with at(300):
-        team.act(sids["completed"], "discharge", team.nurse, **DISCHARGE)
-    sids["stopped_early"] = _early_stop_with_bolus(team)
-    with at(-30):
-        sids["aborted_before_start"] = team.schedule()
-        team.ready(sids["aborted_before_start"])
-    with at(-10):
-        _post(team, sids["aborted_before_start"], "abort", reason="patient unwell")
-    sids["aborted_while_infusing"] = _started(team)
-    with at(17):
-        _post(team, sids["aborted_while_infusing"], "abort", reason="line tissued")
-    return sids
+        team.act(sid, "discharge", team.nurse, **DISCHARGE)
+    return sid
 
 
-def _early_stop_with_bolus(team: Team) -> int:
+def _stopped_early(team: Team, stock: Stock) -> int:
     """The low-dose protocol (it has a bolus): a push, a rate change, a pause and an early stop,
-    at seconds that make the doses non-terminating decimals (rate × 1/3600 h)."""
+    at minutes that make a dose a non-terminating decimal (14 mg/h × 17/60 h)."""
     sid = _started(team, LOW_DOSE)
     with at(10):
         team.act(sid, "bolus", team.nurse, dose_mg="5", reason="breakthrough pain")
@@ -121,11 +128,51 @@ def _early_stop_with_bolus(team: Team) -> int:
     return sid
 
 
-@pytest.fixture
-def clinic(client: TestClient, make_person: Callable[..., Person]) -> Seeded:
+def _aborted_before_start(team: Team, stock: Stock) -> int:
+    with at(-30):
+        sid = team.schedule()
+        team.ready(sid)
+    with at(-10):
+        _post(team, sid, "abort", reason="patient unwell")
+    return sid
+
+
+def _aborted_while_infusing(team: Team, stock: Stock) -> int:
+    sid = _started(team)
+    with at(17):
+        _post(team, sid, "abort", reason="line tissued")
+    return sid
+
+
+#: One session in each state that matters, named by what happened to it.
+SESSIONS: dict[str, Callable[[Team, Stock], int]] = {
+    "scheduled": _scheduled,
+    "cancelled": _cancelled,
+    "infusing": _infusing,
+    "paused": _paused,
+    "completed": _completed,
+    "stopped_early": _stopped_early,
+    "aborted_before_start": _aborted_before_start,
+    "aborted_while_infusing": _aborted_while_infusing,
+}
+
+
+def _seeded(client: TestClient, make_person: Callable[..., Person], names: Iterable[str]) -> Seeded:
     team = Team(client, make_person)
     stock = Stock(team, make_person)
-    return Seeded(team, stock, _sessions(team, stock))
+    return Seeded(team, stock, {name: SESSIONS[name](team, stock) for name in names})
+
+
+@pytest.fixture
+def clinic(client: TestClient, make_person: Callable[..., Person]) -> Seeded:
+    """Every session of ``SESSIONS``."""
+    return _seeded(client, make_person, SESSIONS)
+
+
+@pytest.fixture
+def two(client: TestClient, make_person: Callable[..., Person]) -> Seeded:
+    """The completed session (a lot drawn) and the one stopped early (a bolus, a pause)."""
+    return _seeded(client, make_person, ("completed", "stopped_early"))
 
 
 @contextmanager
@@ -148,26 +195,19 @@ def _by_id(resources: list[Resource]) -> dict[str, Resource]:
     return {r["id"]: r for r in resources}
 
 
-def test_every_resource_passes_the_models_and_our_checks(
+def test_each_state_gives_valid_resources_with_the_status_it_means(
     clinic: Seeded, factory: sessionmaker[Session]
 ) -> None:
     with reading(factory) as ctx:
-        found = _all(ctx, clinic.team.patient_id)
-    sids = clinic.sids
-    assert len(found["Encounter"]) == len(sids) == len(found["Procedure"])
-    ordered = len(sids) - 2  # the scheduled and the cancelled sessions were never ordered
-    assert len(found["MedicationRequest"]) == ordered
-    assert found["MedicationAdministration"], "the timelines gave administrations"
-    for name, resources in found.items():
+        listed = _all(ctx, clinic.team.patient_id)
+    for name, resources in listed.items():
         for resource in resources:
             assert resource["resourceType"] == name
             assert validated(resource) is resource
             assert problems(resource) == [], (resource["id"], problems(resource))
-
-
-def test_statuses_follow_the_session_state(clinic: Seeded, factory: sessionmaker[Session]) -> None:
-    with reading(factory) as ctx:
-        found = {k: _by_id(v) for k, v in _all(ctx, clinic.team.patient_id).items()}
+    found = {k: _by_id(v) for k, v in listed.items()}
+    assert len(found["Encounter"]) == len(clinic.sids) == len(found["Procedure"])
+    assert len(found["MedicationRequest"]) == len(clinic.sids) - 2  # scheduled, cancelled
     s = {name: str(sid) for name, sid in clinic.sids.items()}
 
     def status(kind: str, name: str) -> str:
@@ -247,11 +287,11 @@ def _sums_to_the_total(mine: list[Resource], given: Delivered, name: str) -> Non
 
 
 def test_a_non_terminating_dose_keeps_every_digit_the_timeline_gives(
-    clinic: Seeded, factory: sessionmaker[Session]
+    two: Seeded, factory: sessionmaker[Session]
 ) -> None:
-    sid = clinic.sids["stopped_early"]
+    sid = two.sids["stopped_early"]
     with reading(factory) as ctx:
-        administrations = _by_id(_all(ctx, clinic.team.patient_id)["MedicationAdministration"])
+        administrations = _by_id(_all(ctx, two.team.patient_id)["MedicationAdministration"])
         row = ctx.session.get(InfusionSession, sid)
         assert row is not None
         given = delivered(row)
@@ -263,10 +303,10 @@ def test_a_non_terminating_dose_keeps_every_digit_the_timeline_gives(
     assert doses == [s.mg for s in given.segments]
 
 
-def test_the_order_says_what_was_signed(clinic: Seeded, factory: sessionmaker[Session]) -> None:
-    sid = clinic.sids["completed"]
+def test_the_order_says_what_was_signed(two: Seeded, factory: sessionmaker[Session]) -> None:
+    sid = two.sids["completed"]
     with reading(factory) as ctx:
-        request = _by_id(_all(ctx, clinic.team.patient_id)["MedicationRequest"])[str(sid)]
+        request = _by_id(_all(ctx, two.team.patient_id)["MedicationRequest"])[str(sid)]
         row = ctx.session.get(InfusionSession, sid)
         assert row is not None and row.order_plan is not None
         plan = row.order_plan
@@ -292,11 +332,11 @@ def test_the_order_says_what_was_signed(clinic: Seeded, factory: sessionmaker[Se
 
 
 def test_a_protocol_treating_a_diagnosis_refers_to_its_condition(
-    clinic: Seeded, factory: sessionmaker[Session]
+    two: Seeded, factory: sessionmaker[Session]
 ) -> None:
-    sid = str(clinic.sids["stopped_early"])  # the chronic-pain protocol: fibromyalgia is one
+    sid = str(two.sids["stopped_early"])  # the chronic-pain protocol: fibromyalgia is one
     with reading(factory) as ctx:
-        patient = ctx.session.get(Patient, clinic.team.patient_id)
+        patient = ctx.session.get(Patient, two.team.patient_id)
         assert patient is not None
         diagnosis_ids = [d.id for d in patient.diagnoses]
         found = _all(ctx, patient.id)
@@ -307,11 +347,11 @@ def test_a_protocol_treating_a_diagnosis_refers_to_its_condition(
 
 
 def test_the_lot_drawn_is_on_a_contained_medication(
-    clinic: Seeded, factory: sessionmaker[Session]
+    two: Seeded, factory: sessionmaker[Session]
 ) -> None:
-    sid = clinic.sids["completed"]
+    sid = two.sids["completed"]
     with reading(factory) as ctx:
-        administrations = _all(ctx, clinic.team.patient_id)["MedicationAdministration"]
+        administrations = _all(ctx, two.team.patient_id)["MedicationAdministration"]
     mine = [a for a in administrations if a["id"].startswith(f"{sid}-")]
     assert mine
     for administration in mine:
@@ -324,10 +364,10 @@ def test_the_lot_drawn_is_on_a_contained_medication(
 
 
 def test_patient_of_answers_only_inside_the_actors_clinic(
-    clinic: Seeded, factory: sessionmaker[Session], make_person: Callable[..., Person]
+    two: Seeded, factory: sessionmaker[Session], make_person: Callable[..., Person]
 ) -> None:
     make_person(Role.NURSE, "SOUTH")
-    sid = clinic.sids["stopped_early"]
+    sid = two.sids["stopped_early"]
     ids = {
         MEDICATION_REQUEST: str(sid),
         MEDICATION_ADMINISTRATION: f"{sid}-bolus-1",
@@ -338,11 +378,11 @@ def test_patient_of_answers_only_inside_the_actors_clinic(
     with reading(factory) as north:
         for kind, resource_id in ids.items():
             patient = kind.patient_of(north, resource_id)
-            assert patient is not None and patient.id == clinic.team.patient_id, kind.name
+            assert patient is not None and patient.id == two.team.patient_id, kind.name
         assert MEDICATION_ADMINISTRATION.patient_of(north, f"{sid}-1") is not None
         for nonsense in ("", "0", "x", f"{sid}-", f"{sid}-bolus-0", f"{sid}-1-1", "99999"):
             assert all(kind.patient_of(north, nonsense) is None for kind in KINDS), nonsense
-        patient = north.session.get(Patient, clinic.team.patient_id)
+        patient = north.session.get(Patient, two.team.patient_id)
     with reading(factory, "SOUTH") as south:
         for kind, resource_id in ids.items():
             assert kind.patient_of(south, resource_id) is None, kind.name
@@ -351,11 +391,11 @@ def test_patient_of_answers_only_inside_the_actors_clinic(
 
 
 def test_problems_finds_what_the_models_let_through(
-    clinic: Seeded, factory: sessionmaker[Session]
+    two: Seeded, factory: sessionmaker[Session]
 ) -> None:
-    sid = str(clinic.sids["completed"])
+    sid = str(two.sids["completed"])
     with reading(factory) as ctx:
-        found = {k: _by_id(v) for k, v in _all(ctx, clinic.team.patient_id).items()}
+        found = {k: _by_id(v) for k, v in _all(ctx, two.team.patient_id).items()}
     request = found["MedicationRequest"][sid]
     administration = found["MedicationAdministration"][f"{sid}-1"]
     broken: list[tuple[Resource, str]] = [
