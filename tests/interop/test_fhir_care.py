@@ -420,6 +420,7 @@ def test_problems_finds_what_the_models_let_through(
         ({**found["Encounter"][sid], "class": {"code": "IMP"}}, "Encounter.class"),
         ({**found["Procedure"][sid], "code": {"text": "infusion"}}, "Procedure.code"),
         ({**found["Procedure"][sid], "id": "a/b"}, "Procedure.id"),
+        ({**found["Encounter"][sid], "meta": {}}, "Encounter.meta.profile"),
     ]  # fmt: skip
     for resource, where in broken:
         if where.endswith(("status", "intent")):  # what the R4B models accept

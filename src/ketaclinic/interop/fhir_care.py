@@ -13,7 +13,6 @@ from ketaclinic.infusions.core import State
 from ketaclinic.interop.fhir_base import (
     ACT_CODE,
     SNOMED,
-    US_CORE,
     FhirContext,
     Resource,
     ResourceKind,
@@ -22,7 +21,7 @@ from ketaclinic.interop.fhir_base import (
     instant,
     reference,
 )
-from ketaclinic.interop.fhir_care_checks import problems
+from ketaclinic.interop.fhir_care_checks import PROFILES, problems
 from ketaclinic.interop.fhir_care_visits import (
     Visit,
     patient_of_session,
@@ -38,8 +37,8 @@ from ketaclinic.interop.fhir_medication import (
 )
 from ketaclinic.patients.models import Patient
 
-ENCOUNTER_PROFILE = US_CORE + "us-core-encounter"
-PROCEDURE_PROFILE = US_CORE + "us-core-procedure"
+ENCOUNTER_PROFILE = PROFILES["Encounter"]
+PROCEDURE_PROFILE = PROFILES["Procedure"]
 PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 
 #: SNOMED CT 14152002 "Intravenous infusion (procedure)". NOT in CODES.md: found in one public

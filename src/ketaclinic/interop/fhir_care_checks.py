@@ -17,6 +17,7 @@ from ketaclinic.interop.fhir_base import (
     RXNORM,
     SNOMED,
     UCUM,
+    US_CORE,
     Resource,
 )
 
@@ -83,6 +84,13 @@ RATE_CODES = frozenset({"mg/h", "mg/kg/h", "mL/h"})
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
+#: The US Core profile each resource claims (US Core has none for MedicationAdministration).
+PROFILES = {
+    "MedicationRequest": US_CORE + "us-core-medicationrequest",
+    "Encounter": US_CORE + "us-core-encounter",
+    "Procedure": US_CORE + "us-core-procedure",
+}
+
 
 def problems(resource: Resource) -> list[str]:
     """Every binding or profile rule of ours the resource breaks, as 'Path: what is wrong'."""
@@ -91,6 +99,9 @@ def problems(resource: Resource) -> list[str]:
     if check is None:
         return [f"resourceType: {kind!r} is not a care resource"]
     found = [] if _ID.fullmatch(str(resource.get("id", ""))) else [f"{kind}.id: not a FHIR id"]
+    profile = PROFILES.get(str(kind))
+    if profile and profile not in (resource.get("meta") or {}).get("profile", []):
+        found.append(f"{kind}.meta.profile: does not claim {profile}")
     return found + list(check(resource))
 
 

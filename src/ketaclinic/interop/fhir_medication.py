@@ -26,16 +26,16 @@ from ketaclinic.interop.fhir_base import (
     KETAMINE_RXNORM,
     NDC,
     RXNORM,
-    US_CORE,
     FhirContext,
     Resource,
     concept,
     instant,
     reference,
 )
+from ketaclinic.interop.fhir_care_checks import PROFILES
 from ketaclinic.interop.fhir_care_visits import Visit, exact, iv_route, practitioner, reasons
 
-MEDICATION_REQUEST_PROFILE = US_CORE + "us-core-medicationrequest"
+MEDICATION_REQUEST_PROFILE = PROFILES["MedicationRequest"]
 #: Dose and rate as the physician ordered them, and as the plan turned them into a pump rate.
 DOSE_RATE_TYPE = "http://terminology.hl7.org/CodeSystem/dose-rate-type"
 #: The contained Medication's local id.
