@@ -238,6 +238,7 @@ def _medication(visit: Visit) -> Resource:
     medication: Resource = {"resourceType": "Medication", "id": VIAL, "code": codes}
     if len(visit.lots) == 1:
         lot = visit.lots[0]
+        medication["manufacturer"] = {"display": lot.manufacturer}
         medication["batch"] = {"lotNumber": lot.lot_number, "expirationDate": lot.expiry_date}
     return {"contained": [medication], "medicationReference": {"reference": f"#{VIAL}"}}
 
