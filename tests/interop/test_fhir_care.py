@@ -5,6 +5,7 @@ the timeline's (``infusions.readings.delivered``), compared, never restated here
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -452,3 +453,35 @@ def test_an_order_in_mg_per_kg_over_minutes_is_a_dose_over_the_timings_duration(
         for resource in resources:
             assert validated(resource) is resource
             assert problems(resource) == [], (resource["id"], problems(resource))
+
+
+def test_the_server_writes_every_digit_of_a_dose(
+    two: Seeded, factory: sessionmaker[Session]
+) -> None:
+    """Over HTTP the doses are JSON numbers with all their digits (never rounded to a float),
+    and each resource read alone equals its entry in $everything."""
+    team, sid = two.team, two.sids["stopped_early"]
+    with at(READ_AT):
+        response = team.client.get(
+            f"/fhir/r4/Patient/{team.patient_id}/$everything", headers=team.nurse
+        )
+        assert response.status_code == 200, response.text
+        bundle = json.loads(response.text, parse_float=Decimal)
+        served = {
+            e["resource"]["id"]: e["resource"]
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "MedicationAdministration"
+        }
+        for resource_id, resource in served.items():
+            alone = team.client.get(
+                f"/fhir/r4/MedicationAdministration/{resource_id}", headers=team.nurse
+            )
+            assert json.loads(alone.text, parse_float=Decimal) == resource
+    with reading(factory) as ctx:
+        built = _by_id(_all(ctx, team.patient_id)["MedicationAdministration"])
+    assert served.keys() == built.keys() and served
+    for n in (1, 2, 3):
+        assert (
+            served[f"{sid}-{n}"]["dosage"]["dose"]["value"]
+            == built[f"{sid}-{n}"]["dosage"]["dose"]["value"]
+        )
