@@ -136,7 +136,7 @@ def _reference_problems(resource: Resource, kind: str) -> list[str]:
             continue
         expected = _EXPECTED_TARGET.get(element)
         if expected and match.group(1) != expected:
-            found.append(f"{where}.reference: {value!r} must point to a {expected}")
+            found.append(f"{where}.reference: {value!r} must point to {expected}/<id>")
     return found
 
 
