@@ -15,6 +15,8 @@ from fractions import Fraction
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +27,7 @@ from ketaclinic.instruments.definitions import INSTRUMENTS
 from ketaclinic.interop import fhir_checks
 from ketaclinic.interop.fhir_base import FhirContext, Resource, validated
 from ketaclinic.interop.fhir_observations import OBSERVATION, QUESTIONNAIRE_RESPONSE
-from ketaclinic.interop.fhir_scores import EXACT_SCORE, ORDINAL_VALUE, SCORE_PLACES
+from ketaclinic.interop.fhir_scores import EXACT_SCORE, ORDINAL_VALUE, SCORE_PLACES, score_value
 from ketaclinic.outcomes.models import Measurement
 from ketaclinic.patients.models import Patient, WeightMeasurement
 from tests.conftest import Person, patient_body, token_for
@@ -33,13 +35,13 @@ from tests.infusions.test_api import CALM_VITALS, CHECK_IN, Team, at
 from tests.interop.test_service import _oru, _receive
 
 #: Each instrument once; the PEG mean 19/3 and the BPI interference 32/6 = 16/3 have no finite
-#: decimal, the BPI severity 18/4 = 9/2 has one. Two interference items are left unanswered.
+#: decimal, the BPI severity 18/4 = 9/2 has one. One interference item is left unanswered.
 ANSWERS: dict[str, list[int | None]] = {
     "nrs": [6],
     "peg": [6, 6, 7],
     "phq9": [0, 1, 2, 3, 1, 0, 2, 1, 1],
     "gad7": [3, 2, 1, 0, 1, 2, 3],
-    "bpi_sf": [7, 3, 4, 4, 6, 5, None, 5, 6, None, 6],
+    "bpi_sf": [7, 3, 4, 4, 6, 5, 4, 5, 6, None, 6],
 }
 EUI64 = "0012A1FFFE00ABCD"
 # The R4 core vital-signs profiles (hl7.org/fhir/R4/observation-vitalsigns.html), read back.
@@ -255,15 +257,40 @@ def _exact(observation: Resource) -> Fraction:
     assert extension["url"] == EXACT_SCORE
     exact = Fraction(extension["valueString"])
     assert abs(Fraction(quantity_value(quantity)) - exact) <= Fraction(1, 2 * 10**SCORE_PLACES)
-    assert extension["valueString"] in observation["note"][0]["text"]
+    note = observation["note"][0]["text"]
+    assert extension["valueString"] in note
+    assert ("is exact" in note) == (Fraction(quantity_value(quantity)) == exact)
+    assert ("rounded" in note) != (Fraction(quantity_value(quantity)) == exact)
     return exact
+
+
+@given(st.fractions(min_value=0, max_value=27, max_denominator=12))
+def test_a_score_value_is_an_integer_or_a_decimal_with_its_exact_fraction(
+    value: Fraction,
+) -> None:
+    written = {"note": [], **score_value(value)}
+    assert _exact(written) == value
+    if value.denominator != 1:
+        decimal = quantity_value(written["valueQuantity"])
+        finite = all(p in (2, 5) for p in _prime_factors(value.denominator))
+        assert (Fraction(decimal) == value) == finite
+
+
+def _prime_factors(number: int) -> set[int]:
+    found, factor = set(), 2
+    while number > 1:
+        while number % factor == 0:
+            found.add(factor)
+            number //= factor
+        factor += 1
+    return found
 
 
 def test_each_score_is_a_survey_observation_with_its_code_and_exact_value(chart: Chart) -> None:
     observations = by_id(built(chart)[0])
     _, _, measurements = rows(chart)
     assert {m.instrument for m in measurements} == set(ANSWERS)
-    fractional = 0
+    fractional: list[Fraction] = []
     for measurement in measurements:
         instrument = INSTRUMENTS[measurement.instrument]
         for rule in instrument.scores:
@@ -276,7 +303,8 @@ def test_each_score_is_a_survey_observation_with_its_code_and_exact_value(chart:
                 assert coding["system"].startswith("urn:ketaclinic:")
                 assert observation["code"]["text"]
             assert _exact(observation) == Fraction(measurement.scores[rule.name])
-            fractional += Fraction(measurement.scores[rule.name]).denominator != 1
+            if Fraction(measurement.scores[rule.name]).denominator != 1:
+                fractional.append(Fraction(measurement.scores[rule.name]))
             assert observation["derivedFrom"] == [
                 {"reference": f"QuestionnaireResponse/qr-{measurement.id}"}
             ]
@@ -287,7 +315,13 @@ def test_each_score_is_a_survey_observation_with_its_code_and_exact_value(chart:
                 else {"reference": f"Encounter/{measurement.session_id}"}
             )
     assert {m.session_id for m in measurements} == {None, chart.session_id}
-    assert fractional == 3  # PEG 19/3, BPI severity 9/2, BPI interference 16/3
+    # PEG 19/3 and BPI interference 16/3 (rounded decimals), BPI severity 9/2 (exact decimal)
+    assert sorted(fractional) == sorted(
+        Fraction(
+            sum(a for a in answers if a is not None), len([a for a in answers if a is not None])
+        )
+        for answers in (ANSWERS["peg"], ANSWERS["bpi_sf"][:4], ANSWERS["bpi_sf"][4:])
+    )
 
 
 def test_each_questionnaire_response_gives_the_answers_as_recorded(chart: Chart) -> None:

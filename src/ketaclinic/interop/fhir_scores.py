@@ -183,8 +183,8 @@ def score_value(value: Fraction) -> Resource:
     decimal, exact = _decimal(value)
     value_quantity = quantity(decimal, SCORE_UNIT)
     value_quantity["extension"] = [{"url": EXACT_SCORE, "valueString": str(value)}]
-    how = "exactly" if exact else f"rounded to {SCORE_PLACES} places"
-    note = f"Exact score {value} (the value {decimal} is {how})."
+    how = "exact" if exact else f"rounded to {SCORE_PLACES} places, half away from zero"
+    note = f"Exact score {value}; the value {decimal} is {how}."
     return {"valueQuantity": value_quantity, "note": [{"text": note}]}
 
 

@@ -146,7 +146,9 @@ def _number(value: object) -> Decimal:
     return Decimal(str(value))
 
 
-def _common(event: SessionEvent, patient_id: int, suffix: str, profile: str) -> Resource:
+def _common(
+    event: SessionEvent, patient_id: int, suffix: str, profile: str, code: Resource
+) -> Resource:
     """What every Observation of one row shares: status, category, times, subject, encounter,
     where the values came from, and why the row no longer counts if it was entered in error."""
     resource: Resource = {
@@ -155,12 +157,13 @@ def _common(event: SessionEvent, patient_id: int, suffix: str, profile: str) -> 
         "meta": {"profile": [CORE_PROFILE + profile]},
         "status": "entered-in-error" if event.entered_in_error_at is not None else "final",
         "category": [VITAL_SIGNS_CATEGORY],
+        "code": code,
         "subject": reference("Patient", patient_id),
         "encounter": reference("Encounter", event.session_id),
         "effectiveDateTime": instant(event.at),
     }
     if event.recorded_at is not None:
-        resource["issued"] = instant(event.recorded_at)  # typed in later: a late entry
+        resource["issued"] = instant(event.recorded_at)  # when it was charted (late entries)
     device = _device(event.data)
     if device is not None:
         resource["device"] = device
@@ -200,8 +203,8 @@ def _notes(event: SessionEvent) -> list[str]:
 
 
 def _blood_pressure(event: SessionEvent, patient_id: int) -> Resource:
-    resource = _common(event, patient_id, BLOOD_PRESSURE_SUFFIX, "bp")
-    resource["code"] = concept(LOINC, *BLOOD_PRESSURE, text="Blood pressure")
+    code = concept(LOINC, *BLOOD_PRESSURE, text="Blood pressure")
+    resource = _common(event, patient_id, BLOOD_PRESSURE_SUFFIX, "bp", code)
     resource["component"] = [_bp_component(event.data, *part) for part in BP_PARTS]
     return resource
 
@@ -219,8 +222,8 @@ def _bp_component(data: dict[str, Any], field: str, code: str, display: str) -> 
 
 
 def _single_value(event: SessionEvent, patient_id: int, sign: VitalSign) -> Resource:
-    resource = _common(event, patient_id, sign.suffix, sign.profile)
     codings = [coding(LOINC, code, display) for code, display in sign.loinc]
-    resource["code"] = {"coding": codings, "text": sign.loinc[0][1]}
+    code = {"coding": codings, "text": sign.loinc[0][1]}
+    resource = _common(event, patient_id, sign.suffix, sign.profile, code)
     resource["valueQuantity"] = quantity(_number(event.data[sign.field]), sign.unit, sign.ucum)
     return resource
