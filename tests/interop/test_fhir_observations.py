@@ -8,7 +8,7 @@ import copy
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -470,3 +470,52 @@ def test_the_checks_catch_a_phq9_answer_outside_its_answer_list(chart: Chart) ->
     response = _one(chart, f"qr-{phq9.id}")
     response["item"][2]["answer"] = [{"valueInteger": 2}]
     _caught(response, "item[2].answer[0]")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=12,
+)
+KEYS = (
+    "id",
+    "status",
+    "code",
+    "category",
+    "meta",
+    "subject",
+    "encounter",
+    "component",
+    "valueQuantity",
+    "item",
+    "derivedFrom",
+    "effectiveDateTime",
+)
+
+
+@given(
+    st.sampled_from(["Observation", "QuestionnaireResponse"]),
+    st.dictionaries(st.sampled_from(KEYS), JSON),
+)
+def test_the_checks_answer_any_json_with_a_list_of_problems(
+    kind: str, body: dict[str, object]
+) -> None:
+    found = fhir_checks.problems({"resourceType": kind, **body})
+    assert all(isinstance(problem, str) for problem in found)
+
+
+def test_a_portal_user_reads_only_their_own_record(chart: Chart) -> None:
+    observations, responses = built(chart)
+    with context(chart) as ctx:
+        mine = ctx.session.get(Patient, chart.patient_id)
+        assert mine is not None
+        for patient_id, visible in ((chart.patient_id, True), (chart.patient_id + 10_000, False)):
+            portal = FhirContext(
+                ctx.session, replace(ctx.actor, role=Role.PATIENT, patient_id=patient_id), "NORTH"
+            )
+            assert (OBSERVATION.for_patient(portal, mine) == observations) == visible
+            assert (QUESTIONNAIRE_RESPONSE.for_patient(portal, mine) == responses) == visible
+            found = QUESTIONNAIRE_RESPONSE.patient_of(portal, responses[0]["id"])
+            assert (found is not None) == visible
+            if not visible:
+                assert OBSERVATION.for_patient(portal, mine) == []

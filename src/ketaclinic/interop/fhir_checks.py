@@ -140,10 +140,29 @@ def _reference_problems(resource: Resource, kind: str) -> list[str]:
     return found
 
 
-def _codings(concept: object) -> list[Mapping[str, Any]]:
-    if not isinstance(concept, Mapping):
+def _map(value: object) -> Mapping[str, Any]:
+    """``value`` if it is an object, else an empty one: the checks must not fail on bad input."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _maps(value: object) -> list[Mapping[str, Any]]:
+    """The objects in ``value`` if it is an array, else none."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _indexed(value: object) -> list[tuple[int, Mapping[str, Any]]]:
+    """The objects in ``value`` with their places in it, if it is an array."""
+    if not isinstance(value, list):
         return []
-    return [c for c in concept.get("coding", []) if isinstance(c, Mapping)]
+    return [(index, item) for index, item in enumerate(value) if isinstance(item, Mapping)]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _codings(concept: object) -> list[Mapping[str, Any]]:
+    return _maps(_map(concept).get("coding"))
 
 
 def _codes(concept: object, system: str) -> list[str]:
@@ -153,7 +172,7 @@ def _codes(concept: object, system: str) -> list[str]:
 def _categories(resource: Resource) -> set[str]:
     return {
         code
-        for category in resource.get("category", [])
+        for category in _maps(resource.get("category"))
         for code in _codes(category, OBSERVATION_CATEGORY)
     }
 
@@ -164,10 +183,13 @@ def _categories(resource: Resource) -> set[str]:
 def _observation_problems(resource: Resource) -> list[str]:
     found = []
     status = resource.get("status")
-    if status not in OBSERVATION_STATUSES:
+    if _text(status) not in OBSERVATION_STATUSES:
         found.append(f"Observation.status: {status!r} is not an observation-status code")
     loinc_codes = _codes(resource.get("code"), LOINC)
-    profiles = [p for p in resource.get("meta", {}).get("profile", []) if isinstance(p, str)]
+    profile_list = _map(resource.get("meta")).get("profile")
+    profiles = (
+        [p for p in profile_list if isinstance(p, str)] if isinstance(profile_list, list) else []
+    )
     vital_profiles = [p for p in profiles if p in VITAL_SIGN_PROFILES]
     is_vital = bool(vital_profiles) or "vital-signs" in _categories(resource)
     if is_vital:
@@ -192,7 +214,7 @@ def _vital_sign_problems(
         fixed = VITAL_SIGN_PROFILES[profile]
         if fixed is not None and fixed not in loinc_codes:
             found.append(f"Observation.code: the profile {profile} needs LOINC {fixed}")
-    if not str(resource.get("subject", {}).get("reference", "")).startswith("Patient/"):
+    if not str(_map(resource.get("subject")).get("reference", "")).startswith("Patient/"):
         found.append("Observation.subject: a vital sign needs a Patient subject")
     if "effectiveDateTime" not in resource and "effectivePeriod" not in resource:
         found.append("Observation.effective[x]: a vital sign needs effectiveDateTime or Period")
@@ -210,7 +232,7 @@ def _vital_sign_problems(
 
 
 def _blood_pressure_problems(resource: Resource) -> list[str]:
-    components = resource.get("component", [])
+    components = _maps(resource.get("component"))
     found = []
     for code in BP_COMPONENTS:
         matching = [c for c in components if code in _codes(c.get("code"), LOINC)]
@@ -224,7 +246,7 @@ def _blood_pressure_problems(resource: Resource) -> list[str]:
 def _unit_problems(resource: Resource, loinc_codes: list[str]) -> list[str]:
     """UCUM system and an allowed, case-sensitive code for every coded vital-sign value."""
     found = _quantity_problems("Observation", loinc_codes, resource.get("valueQuantity"))
-    for index, component in enumerate(resource.get("component", [])):
+    for index, component in _indexed(resource.get("component")):
         where = f"Observation.component[{index}]"
         codes = _codes(component.get("code"), LOINC)
         found += _quantity_problems(where, codes, component.get("valueQuantity"))
@@ -238,7 +260,7 @@ def _quantity_problems(where: str, loinc_codes: list[str], quantity: object) -> 
     found = []
     if quantity.get("system") != UCUM:
         found.append(f"{where}.valueQuantity.system: must be {UCUM}")
-    code = quantity.get("code")
+    code = _text(quantity.get("code"))
     for codes in allowed:
         if code not in codes:
             expected = ", ".join(sorted(codes))
@@ -264,12 +286,12 @@ def _score_problems(resource: Resource) -> list[str]:
 def _questionnaire_response_problems(resource: Resource) -> list[str]:
     found = []
     status = resource.get("status")
-    if status not in QUESTIONNAIRE_RESPONSE_STATUSES:
+    if _text(status) not in QUESTIONNAIRE_RESPONSE_STATUSES:
         found.append(
             f"QuestionnaireResponse.status: {status!r} is not a questionnaire-answers-status code"
         )
     seen: set[str] = set()
-    for index, item in enumerate(resource.get("item", [])):
+    for index, item in _indexed(resource.get("item")):
         where = f"QuestionnaireResponse.item[{index}]"
         link_id = str(item.get("linkId", ""))
         if link_id in seen:
@@ -283,12 +305,12 @@ def _questionnaire_response_problems(resource: Resource) -> list[str]:
 def _frequency_answer_problems(where: str, item: Mapping[str, Any]) -> list[str]:
     """A PHQ-9/GAD-7 item is answered with one of the four LOINC answer codes."""
     found = []
-    for index, answer in enumerate(item.get("answer", [])):
+    for index, answer in _indexed(item.get("answer")):
         coding = answer.get("valueCoding")
         if (
             not isinstance(coding, Mapping)
             or coding.get("system") != LOINC
-            or coding.get("code") not in FREQUENCY_ANSWERS
+            or _text(coding.get("code")) not in FREQUENCY_ANSWERS
         ):
             found.append(f"{where}.answer[{index}]: needs a valueCoding LA6568-5..LA6571-9")
     return found
