@@ -519,3 +519,31 @@ def test_a_portal_user_reads_only_their_own_record(chart: Chart) -> None:
             assert (found is not None) == visible
             if not visible:
                 assert OBSERVATION.for_patient(portal, mine) == []
+
+
+def test_a_row_with_a_temperature_and_no_diastolic_still_meets_the_profiles(chart: Chart) -> None:
+    """The flowsheet records neither case today (a temperature field is proposed in device_codes);
+    the row is changed in the database to stand for a future one."""
+    events, _, _ = rows(chart)
+    typed = next(e for e in events if e.data.get("context") == "during" and not e.in_error)
+    with chart.factory() as session, session.begin():
+        row = session.get(SessionEvent, typed.id)
+        assert row is not None
+        data = {k: v for k, v in row.data.items() if k != "diastolic_mmhg"}
+        row.data = {**data, "temperature_celsius": "36.8"}
+    observations = by_id(built(chart)[0])
+    temperature = observations[f"vitals-{typed.id}-temp"]
+    assert _codes(temperature) == ["8310-5"]
+    assert temperature["meta"]["profile"] == [CORE + "bodytemp"]
+    assert quantity_value(temperature["valueQuantity"]) == Decimal("36.8")
+    assert temperature["valueQuantity"]["code"] == "Cel"
+    bp = observations[f"vitals-{typed.id}-bp"]
+    diastolic = next(c for c in bp["component"] if c["code"]["coding"][0]["code"] == "8462-4")
+    assert "valueQuantity" not in diastolic
+    assert diastolic["dataAbsentReason"]["coding"][0]["code"] == "unknown"
+    for resource in (temperature, bp):
+        validated(resource)
+        assert fhir_checks.problems(resource) == []
+    with context(chart) as ctx:
+        found = OBSERVATION.patient_of(ctx, f"vitals-{typed.id}-temp")
+        assert found is not None and found.id == chart.patient_id
