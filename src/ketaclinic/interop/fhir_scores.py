@@ -123,14 +123,12 @@ def _item(instrument: Instrument | None, index: int, answer: int) -> Resource:
 def _answer(item: Item, answer: int) -> Resource:
     """A LOINC answer code when the scale codes every value (PHQ-9, GAD-7), else the number."""
     scale = item.scale
-    coded = {option.value: option for option in scale.options if option.loinc}
+    coded = {option.value: (option.loinc, option.label) for option in scale.options if option.loinc}
     if len(coded) != scale.high - scale.low + 1 or answer not in coded:
         return {"valueInteger": answer}
-    option = coded[answer]
-    assert option.loinc is not None  # mypy: ``coded`` holds only coded options
-    value = coding(LOINC, option.loinc, option.label)
-    ordinal = [{"url": ORDINAL_VALUE, "valueDecimal": option.value}]
-    return {"valueCoding": {"extension": ordinal, **value}}
+    code, label = coded[answer]
+    ordinal = [{"url": ORDINAL_VALUE, "valueDecimal": answer}]
+    return {"valueCoding": {"extension": ordinal, **coding(LOINC, code, label)}}
 
 
 # --- score Observations ------------------------------------------------------------------------
@@ -141,7 +139,8 @@ def score_observations(measurement: Measurement) -> list[Resource]:
     instrument = INSTRUMENTS.get(measurement.instrument)
     rules = {rule.name: rule for rule in instrument.scores} if instrument else {}
     names = [name for name in rules if name in measurement.scores]
-    names += sorted(name for name in measurement.scores if name not in rules)
+    # A score no definition names any more is still written, if its name can be part of an id.
+    names += sorted(n for n in measurement.scores if n not in rules and _SCORE_NAME.fullmatch(n))
     return [_score_observation(measurement, instrument, rules.get(name), name) for name in names]
 
 
