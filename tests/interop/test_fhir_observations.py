@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.models import Clinic
+from ketaclinic.db import transaction
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
 from ketaclinic.instruments.definitions import INSTRUMENTS
 from ketaclinic.interop import fhir_checks
@@ -30,6 +31,7 @@ from ketaclinic.interop.fhir_observations import OBSERVATION, QUESTIONNAIRE_RESP
 from ketaclinic.interop.fhir_scores import EXACT_SCORE, ORDINAL_VALUE, SCORE_PLACES, score_value
 from ketaclinic.outcomes.models import Measurement
 from ketaclinic.patients.models import Patient, WeightMeasurement
+from ketaclinic.portal import service as portal_service
 from tests.conftest import Person, patient_body, token_for
 from tests.infusions.test_api import CALM_VITALS, CHECK_IN, Team, at
 from tests.interop.test_service import _oru, _receive
@@ -56,6 +58,7 @@ class Chart:
     nurse: Person
     other_clinic_nurse: Person
     other_patient_id: int
+    portal_user: Person
 
 
 @pytest.fixture
@@ -89,11 +92,23 @@ def chart(
         with at(20):
             made = client.post(url, json=body, headers=team.nurse)
         assert made.status_code == 201, made.text
+    portal = make_person(Role.PATIENT, patient_id=team.patient_id)
+    with transaction(factory) as session:
+        patient = session.get(Patient, team.patient_id)
+        assert patient is not None
+        actor = Actor(portal.user_id, portal.username, Role.PATIENT, patient.clinic_id)
+        portal_service.complete(
+            session,
+            actor=replace(actor, patient_id=patient.id),
+            patient=patient,
+            instrument="nrs",
+            answers=[3],
+        )
     south = make_person(Role.NURSE, clinic="SOUTH")
     other = client.post("/api/v1/patients", json=patient_body(), headers=token_for(client, south))
     assert other.status_code == 201, other.text
     nurse = make_person(Role.NURSE)
-    return Chart(factory, team.patient_id, sid, nurse, south, other.json()["id"])
+    return Chart(factory, team.patient_id, sid, nurse, south, other.json()["id"], portal)
 
 
 @contextmanager
@@ -160,7 +175,7 @@ def test_every_resource_passes_the_r4b_models_and_the_projects_checks(chart: Cha
     assert len(observations) == expected
     assert len(responses) == len(measurements)
     assert {m.instrument for m in measurements} == set(ANSWERS)  # and check-in's NRS and PHQ-9
-    assert len(measurements) == len(ANSWERS) + 2
+    assert len(measurements) == len(ANSWERS) + 3  # and one from the portal
     for resource in observations + responses:
         assert validated(resource) is resource
         assert fhir_checks.problems(resource) == [], resource["id"]
@@ -222,11 +237,14 @@ def test_each_vitals_row_gives_one_observation_per_value_with_its_unit_and_sourc
             assert observation["encounter"] == {"reference": f"Encounter/{event.session_id}"}
             assert instant_of(observation["effectiveDateTime"]) == seconds(event.at)
             device = observation.get("device")
+            charted_by = [{"reference": f"Practitioner/{event.by_user_id}"}]
             if event.data.get("source") == "device":
                 assert device["identifier"]["value"] == EUI64
                 assert "monitor" in device["display"]
+                assert "performer" not in observation  # the monitor charted it, not a person
             else:
                 assert device is None
+                assert observation["performer"] == charted_by
             notes = " ".join(n["text"] for n in observation.get("note", []))
             assert ("wrong chair" in notes) == event.in_error
 
@@ -240,6 +258,9 @@ def test_each_weight_is_an_observation_in_kg(chart: Chart) -> None:
         assert observation["meta"]["profile"] == [CORE + "bodyweight"]
         assert observation["valueQuantity"]["code"] == "kg"
         assert quantity_value(observation["valueQuantity"]) == weight.weight_kg
+        assert observation["performer"] == [
+            {"reference": f"Practitioner/{weight.recorded_by_user_id}"}
+        ]
         assert instant_of(observation["effectiveDateTime"]) == seconds(weight.measured_at)
 
 
@@ -327,9 +348,18 @@ def test_each_score_is_a_survey_observation_with_its_code_and_exact_value(chart:
 def test_each_questionnaire_response_gives_the_answers_as_recorded(chart: Chart) -> None:
     responses = by_id(built(chart)[1])
     _, _, measurements = rows(chart)
+    authors: set[str] = set()
     for measurement in measurements:
         response = responses[f"qr-{measurement.id}"]
         assert response["status"] == "completed"
+        assert response["source"] == {"reference": f"Patient/{chart.patient_id}"}
+        by_patient = measurement.recorded_by_user_id == chart.portal_user.user_id
+        assert response["author"] == {
+            "reference": f"Patient/{chart.patient_id}"
+            if by_patient
+            else f"Practitioner/{measurement.recorded_by_user_id}"
+        }
+        authors.add(response["author"]["reference"].split("/")[0])
         assert response["questionnaire"].endswith(measurement.instrument)
         assert instant_of(response["authored"]) == seconds(measurement.measured_at)
         instrument = INSTRUMENTS[measurement.instrument]
@@ -349,6 +379,7 @@ def test_each_questionnaire_response_gives_the_answers_as_recorded(chart: Chart)
                 assert coding["extension"] == [{"url": ORDINAL_VALUE, "valueDecimal": answer}]
             else:
                 assert value == {"valueInteger": answer}
+    assert authors == {"Patient", "Practitioner"}
 
 
 # --- patient_of --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Select, select
 
+from ketaclinic.accounts.models import User
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
 from ketaclinic.interop.fhir_base import FhirContext, Resource, ResourceKind
 from ketaclinic.interop.fhir_scores import (
@@ -133,8 +134,15 @@ def responses_for(ctx: FhirContext, patient: Patient) -> list[Resource]:
     """One QuestionnaireResponse per recorded questionnaire, by time."""
     if _visible(ctx, patient) is None:
         return []
-    rows = ctx.session.scalars(_measurements(patient.id))
-    return [questionnaire_response(measurement) for measurement in rows]
+    rows = list(ctx.session.scalars(_measurements(patient.id)))
+    recorders = {m.recorded_by_user_id for m in rows if m.recorded_by_user_id is not None}
+    found = ctx.session.execute(
+        select(User.id, User.role).where(
+            User.id.in_(recorders), User.clinic_id == ctx.actor.clinic_id
+        )
+    )
+    roles: dict[int, str] = dict(list(found))
+    return [questionnaire_response(m, roles.get(m.recorded_by_user_id or 0)) for m in rows]
 
 
 def response_patient(ctx: FhirContext, resource_id: str) -> Patient | None:

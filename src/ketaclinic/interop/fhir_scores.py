@@ -19,6 +19,7 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 
+from ketaclinic.accounts.core import Role
 from ketaclinic.instruments.core import rounded
 from ketaclinic.instruments.definitions import INSTRUMENTS, Instrument, Item, ScoreRule
 from ketaclinic.interop.fhir_base import (
@@ -55,6 +56,7 @@ EXACT_SCORE = "urn:ketaclinic:fhir:extension:exact-score"
 QUESTIONNAIRE_BASE = "urn:ketaclinic:fhir:questionnaire:"
 #: The ordinal (score) value of a coded answer, as US Core does (CODES.md §1.2).
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+PATIENT_ROLE = Role.PATIENT.value
 
 _SCORE_NAME = re.compile(r"[a-z0-9]+")
 # Score names become part of resource ids; an instrument definition that broke that would
@@ -87,8 +89,10 @@ def _context(measurement: Measurement) -> Resource:
 # --- QuestionnaireResponse ---------------------------------------------------------------------
 
 
-def questionnaire_response(measurement: Measurement) -> Resource:
-    """The answers as given, unanswered items left out (only BPI interference may be)."""
+def questionnaire_response(measurement: Measurement, recorder_role: str | None) -> Resource:
+    """The answers as given, unanswered items left out (only BPI interference may be). The
+    patient answered (``source``); ``author`` is who recorded it: the patient in the portal, or
+    a member of staff (``recorder_role`` is the recording account's role, None if unknown)."""
     instrument = INSTRUMENTS.get(measurement.instrument)
     items = [
         _item(instrument, index, answer)
@@ -102,10 +106,22 @@ def questionnaire_response(measurement: Measurement) -> Resource:
         "status": "completed",
         **_context(measurement),
         "authored": instant(measurement.measured_at),
+        "source": reference("Patient", measurement.patient_id),
     }
+    author = _author(measurement, recorder_role)
+    if author is not None:
+        resource["author"] = author
     if items:
         resource["item"] = items
     return resource
+
+
+def _author(measurement: Measurement, recorder_role: str | None) -> Resource | None:
+    if measurement.recorded_by_user_id is None or recorder_role is None:
+        return None
+    if recorder_role == PATIENT_ROLE:  # a portal account is the patient's own
+        return reference("Patient", measurement.patient_id)
+    return reference("Practitioner", measurement.recorded_by_user_id)
 
 
 def link_id(item: Item) -> str:

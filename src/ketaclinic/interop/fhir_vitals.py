@@ -123,7 +123,7 @@ def vitals_observations(event: SessionEvent, patient_id: int) -> list[Resource]:
 
 def weight_observation(weight: WeightMeasurement) -> Resource:
     """A recorded body weight in kg, as stored (two decimals, never rounded further)."""
-    return {
+    resource: Resource = {
         "resourceType": "Observation",
         "id": weight_id(weight.id),
         "meta": {"profile": [CORE_PROFILE + "bodyweight"]},
@@ -134,6 +134,9 @@ def weight_observation(weight: WeightMeasurement) -> Resource:
         "effectiveDateTime": instant(weight.measured_at),
         "valueQuantity": quantity(weight.weight_kg, "kg"),
     }
+    if weight.recorded_by_user_id is not None:  # staff record weights (patients.service)
+        resource["performer"] = [reference("Practitioner", weight.recorded_by_user_id)]
+    return resource
 
 
 # --- one flowsheet row -------------------------------------------------------------------------
@@ -167,6 +170,11 @@ def _common(
     device = _device(event.data)
     if device is not None:
         resource["device"] = device
+    if device is None or event.data.get("matched"):
+        # Who charted it: a nurse, or the one who matched a monitor's message by hand (charting
+        # is for staff, and Practitioner ids are user ids: fhir_record). A monitor's own reading
+        # names the monitor instead.
+        resource["performer"] = [reference("Practitioner", event.by_user_id)]
     notes = _notes(event)
     if notes:
         resource["note"] = [{"text": text} for text in notes]
