@@ -105,7 +105,10 @@ class _Curves:
     """Exact values of chosen patients at chosen blocks of the grid, for one site.
 
     Every patient's modal form is computed once (small: a few numbers per patient and dose
-    event) and reused for all the blocks and percentiles that pick them.
+    event) and reused for all the blocks and percentiles that pick them. A block inside one dose
+    piece needs no exponential per value: ``exp(-mu (d0 + r step)) = exp(-mu d0) exp(-mu r step)``,
+    the second factor tabulated once per patient for r < BLOCK (``offsets``); blocks a dose event
+    cuts, and the grid's last block, are evaluated directly.
     """
 
     def __init__(self, rates: RateArrays, schedule: Schedule, grid: UniformGrid, site: int):
@@ -117,19 +120,51 @@ class _Curves:
         self.level, self.amplitude = engine.site_coefficients(
             weights * engine.NG_PER_ML_PER_MG_PER_L, states
         )
+        self._offsets: FloatArray | None = None
 
     def at(self, patients: IntArray, blocks: IntArray) -> FloatArray:
         """(S, BLOCK) values of patient ``patients[s]`` over block ``blocks[s]``; times past the
         grid's end repeat its last time."""
         out = np.empty((patients.size, BLOCK))
-        for s0 in range(0, patients.size, _PAIRS_AT_ONCE):
-            part = slice(s0, s0 + _PAIRS_AT_ONCE)
-            out[part] = self._some(patients[part], blocks[part])
+        first = blocks * BLOCK
+        piece = engine.piece_index(self.pw, self._times(first))
+        last = first + (BLOCK - 1)
+        whole = last < self.grid.count
+        whole[whole] = engine.piece_index(self.pw, self._times(last[whole])) == piece[whole]
+        for chosen, evaluate in ((whole, self._factored), (~whole, self._direct)):
+            (where,) = np.nonzero(chosen)
+            for s0 in range(0, where.size, _PAIRS_AT_ONCE):
+                part = where[s0 : s0 + _PAIRS_AT_ONCE]
+                out[part] = evaluate(patients[part], blocks[part], piece[part])
         return out
 
-    def _some(self, patients: IntArray, blocks: IntArray) -> FloatArray:
+    def _times(self, index: IntArray) -> FloatArray:
+        times: FloatArray = self.grid.start_min + self.grid.step_min * index.astype(np.float64)
+        return times
+
+    def _factored(self, patients: IntArray, blocks: IntArray, piece: IntArray) -> FloatArray:
+        """Blocks inside one piece: one exponential per mode and pair, the rest from ``offsets``."""
+        since = self._times(blocks * BLOCK) - self.pw.starts_min[piece]
+        mu = self.mu[patients]
+        start = np.exp(np.maximum(-mu * since[:, None], -700.0))
+        start *= self.amplitude[patients, piece]
+        values = np.einsum("sm,srm->sr", start, self.offsets()[patients])
+        values += self.level[patients, piece][:, None]
+        out: FloatArray = np.maximum(values, 0.0, out=values)
+        return out
+
+    def offsets(self) -> FloatArray:
+        """(P, BLOCK, M): exp(-mu r step) for r < BLOCK, once per patient."""
+        if self._offsets is None:
+            r = self.grid.step_min * np.arange(BLOCK, dtype=np.float64)
+            arg = np.maximum(-self.mu[:, None, :] * r[None, :, None], -700.0)
+            self._offsets = np.exp(arg)
+        return self._offsets
+
+    def _direct(self, patients: IntArray, blocks: IntArray, _piece: IntArray) -> FloatArray:
+        """Any block: each value from its own piece and exponentials (the grid end repeated)."""
         index = np.minimum(blocks[:, None] * BLOCK + np.arange(BLOCK), self.grid.count - 1)
-        times = self.grid.start_min + self.grid.step_min * index.astype(np.float64)
+        times = self._times(index)
         piece = engine.piece_index(self.pw, times)
         since = times - self.pw.starts_min[piece]
         decay = np.exp(np.maximum(-self.mu[patients][:, None, :] * since[:, :, None], -700.0))
@@ -152,40 +187,51 @@ def exact_percentiles(
     """numpy.percentile(values, quantiles, axis=patients) (linear), (Q, T), from the bounds."""
     n = bounds.low.shape[1]
     curves = _Curves(rates, schedule, grid, site)
+    ranks = [q / 100 * (n - 1) for q in quantiles]
+    firsts = [math.floor(rank) for rank in ranks]
+    seconds = [min(first + 1, n - 1) for first in firsts]
+    # One selection per side for all quantiles (each is a pass over N × B bounds).
+    lows = _smallest(bounds.low, firsts)
+    highs = _smallest(bounds.high, seconds)
     out = np.empty((len(quantiles), grid.count))
-    for qi, q in enumerate(quantiles):
-        rank = q / 100 * (n - 1)
-        first = math.floor(rank)
-        second = min(first + 1, n - 1)
-        lower, upper = _order_statistics(bounds, first, second, curves, grid.count)
+    for qi, (rank, first, second) in enumerate(zip(ranks, firsts, seconds, strict=True)):
+        lower, upper = _order_statistics(
+            bounds, (first, second), (lows[qi], highs[qi]), curves, grid.count
+        )
         out[qi] = lower + (rank - first) * (upper - lower)
     return out
 
 
 def _order_statistics(
-    bounds: BlockBounds, first: int, second: int, curves: _Curves, count: int
+    bounds: BlockBounds,
+    ranks: tuple[int, int],
+    brackets: tuple[Float32Array, Float32Array],
+    curves: _Curves,
+    count: int,
 ) -> tuple[FloatArray, FloatArray]:
-    """The ``first``-th and ``second``-th smallest value (0-based) at every grid time."""
-    low = _bound(bounds.low, first)
-    high = _bound(bounds.high, second)
-    below = np.count_nonzero(bounds.high < low[:, None], axis=1)
-    candidate = (bounds.high >= low[:, None]) & (bounds.low <= high[:, None])
+    """The ``ranks[0]``-th and ``ranks[1]``-th smallest value (0-based) at every grid time, given
+    each block's bracket (``low``, ``high``) of both."""
+    low, high = brackets
+    above_low = bounds.high >= low[:, None]
+    below = bounds.high.shape[1] - np.count_nonzero(above_low, axis=1)
+    candidate = np.logical_and(above_low, bounds.low <= high[:, None], out=above_low)
     blocks, patients = np.nonzero(candidate)
     values = curves.at(patients.astype(np.intp), blocks.astype(np.intp))
     edges = np.searchsorted(blocks, np.arange(bounds.starts.size + 1))
     lower, upper = np.empty(count), np.empty(count)
     for j, start in enumerate(bounds.starts):
-        mine = values[edges[j] : edges[j + 1]]
-        k1, k2 = first - int(below[j]), second - int(below[j])
-        # Time-major, so that each selection runs along contiguous memory.
-        picked = np.partition(mine.T, (k1, k2), axis=1)
+        # Time-major and contiguous, so that each selection runs along contiguous memory.
+        mine = np.ascontiguousarray(values[edges[j] : edges[j + 1]].T)
+        k1, k2 = ranks[0] - int(below[j]), ranks[1] - int(below[j])
+        mine.partition((k1, k2), axis=1)
         width = min(BLOCK, count - int(start))
-        lower[start : start + width] = picked[:width, k1]
-        upper[start : start + width] = picked[:width, k2]
+        lower[start : start + width] = mine[:width, k1]
+        upper[start : start + width] = mine[:width, k2]
     return lower, upper
 
 
-def _bound(per_block: Float32Array, k: int) -> Float32Array:
-    """The k-th smallest (0-based) of each row of ``per_block`` (B, N)."""
-    out: Float32Array = np.partition(per_block, k, axis=1)[:, k]
+def _smallest(per_block: Float32Array, ks: list[int]) -> Float32Array:
+    """(len(ks), B): the ks[i]-th smallest (0-based) of each row of ``per_block`` (B, N)."""
+    picked = np.partition(per_block, sorted(set(ks)), axis=1)
+    out: Float32Array = np.ascontiguousarray(picked[:, ks].T)
     return out
