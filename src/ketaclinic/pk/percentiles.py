@@ -43,6 +43,9 @@ BLOCK = 32
 _OUTWARD = 2.0**-22
 #: Candidate values computed at once (pairs of patient and block), bounding the scratch memory.
 _PAIRS_AT_ONCE = 4096
+#: Blocks with at most this many candidates are selected in one vectorised sort (most blocks:
+#: typically 10 to 30 candidates); the rest one by one, with a partition.
+_FEW = 64
 
 
 def bounds_bytes(n: int, count: int) -> int:
@@ -218,16 +221,46 @@ def _order_statistics(
     blocks, patients = np.nonzero(candidate)
     values = curves.at(patients.astype(np.intp), blocks.astype(np.intp))
     edges = np.searchsorted(blocks, np.arange(bounds.starts.size + 1))
+    ks = (ranks[0] - below, ranks[1] - below)
     lower, upper = np.empty(count), np.empty(count)
-    for j, start in enumerate(bounds.starts):
+    few = np.diff(edges) <= _FEW
+    _select_few(np.flatnonzero(few), blocks, values, edges, ks, (lower, upper))
+    for j in np.flatnonzero(~few):
         # Time-major and contiguous, so that each selection runs along contiguous memory.
         mine = np.ascontiguousarray(values[edges[j] : edges[j + 1]].T)
-        k1, k2 = ranks[0] - int(below[j]), ranks[1] - int(below[j])
+        k1, k2 = int(ks[0][j]), int(ks[1][j])
         mine.partition((k1, k2), axis=1)
-        width = min(BLOCK, count - int(start))
+        start = int(bounds.starts[j])
+        width = min(BLOCK, count - start)
         lower[start : start + width] = mine[:width, k1]
         upper[start : start + width] = mine[:width, k2]
     return lower, upper
+
+
+def _select_few(
+    chosen: IntArray,
+    blocks: IntArray,
+    values: FloatArray,
+    edges: IntArray,
+    ks: tuple[IntArray, IntArray],
+    out: tuple[FloatArray, FloatArray],
+) -> None:
+    """The order statistics of all blocks with at most ``_FEW`` candidates at once: their values
+    laid out (block, time, candidate), padded with +inf (never picked: each k is below the
+    block's candidate count), sorted along the candidates."""
+    if chosen.size == 0:
+        return
+    slot = np.full(edges.size - 1, -1, dtype=np.intp)
+    slot[chosen] = np.arange(chosen.size)
+    pairs = np.flatnonzero(slot[blocks] >= 0)
+    laid = np.full((chosen.size, BLOCK, _FEW), np.inf)
+    laid[slot[blocks[pairs]], :, pairs - edges[blocks[pairs]]] = values[pairs]
+    laid.sort(axis=2)
+    times = chosen[:, None] * BLOCK + np.arange(BLOCK)
+    inside = times < out[0].size
+    for k, target in zip(ks, out, strict=True):
+        picked = np.take_along_axis(laid, k[chosen][:, None, None], axis=2)[:, :, 0]
+        target[times[inside]] = picked[inside]
 
 
 def _smallest(per_block: Float32Array, ks: list[int]) -> Float32Array:
