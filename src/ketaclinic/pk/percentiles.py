@@ -4,9 +4,10 @@ numpy's "linear" percentile q at time t needs the r-th and (r+1)-th smallest of 
 values (r = floor(q/100 · (N − 1))). Keeping all N × T values to sort them costs memory and, above
 all, time (a selection is ~20 ns per value here, against ~1 ns to write a value).
 
-Instead, while the curves stream past in chunks, each patient's minimum and maximum over every
-block of ``BLOCK`` consecutive grid times is kept (2 float32 numbers per 32 values, each rounded
-outwards, so still a bound). For block j:
+Instead, each patient's lower and upper bound over every block of ``BLOCK`` consecutive grid times
+is kept (2 float32 numbers per 32 values, each rounded outwards, so still a bound): from the
+patient's modal form (``modal_blocks``) for the exact method, without computing the curve. For
+block j:
 
 * ``low``, the r-th smallest of the patients' block minima, and ``high``, the (r+1)-th smallest
   of their block maxima, bracket both order statistics at every time of the block;
@@ -14,24 +15,20 @@ outwards, so still a bound). For block j:
   (``below`` of them), one whose block minimum is above ``high`` is above both;
 * the others, the candidates, are few (about 1 % of patients: those whose curve passes near the
   percentile during those 32 grid steps), and the order statistics are the (r − below)-th and
-  (r + 1 − below)-th smallest of the candidates' values, which are computed again, exactly, for
-  that block only.
+  (r + 1 − below)-th smallest of the candidates' values, which are computed for that block only.
 
-The result is numpy.percentile's (up to the last bit: the candidates' values are computed
-directly rather than by the grid path's factored exponentials).
+The result is numpy.percentile's of the candidates' values as ``ModalCurves.values`` computes
+them (they differ from the engine's grid path, ``concentrations_into``, by rounding only: about
+1e-12 of the peak where the effect site's exponentials cancel after a bolus).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-
-from ketaclinic.pk import engine
-from ketaclinic.pk.engine import RateArrays
-from ketaclinic.pk.grid import UniformGrid
-from ketaclinic.pk.schedule import Schedule
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -41,8 +38,6 @@ IntArray = npt.NDArray[np.intp]
 BLOCK = 32
 #: Relative step outwards before rounding a bound to float32 (see ``BlockBounds.add``).
 _OUTWARD = 2.0**-22
-#: Candidate values computed at once (pairs of patient and block), bounding the scratch memory.
-_PAIRS_AT_ONCE = 4096
 #: Blocks with at most this many candidates are selected in one vectorised sort (most blocks:
 #: typically 10 to 30 candidates); the rest one by one, with a partition.
 _FEW = 64
@@ -74,7 +69,7 @@ class BlockBounds:
     ``high`` give them block-major (B, N), as the selection wants them."""
 
     def __init__(self, n: int, count: int) -> None:
-        self.starts = block_starts(count)
+        self.starts, self.count = block_starts(count), count
         # float32 halves the memory; rounding each bound outwards keeps it a bound.
         self.minima = np.empty((n, self.starts.size), dtype=np.float32)
         self.maxima = np.empty((n, self.starts.size), dtype=np.float32)
@@ -104,104 +99,40 @@ class BlockBounds:
         return self._by_block
 
 
-class _Curves:
-    """Exact values of chosen patients at chosen blocks of the grid, for one site.
-
-    Every patient's modal form is computed once (small: a few numbers per patient and dose
-    event) and reused for all the blocks and percentiles that pick them. A block inside one dose
-    piece needs no exponential per value: ``exp(-mu (d0 + r step)) = exp(-mu d0) exp(-mu r step)``,
-    the second factor tabulated once per patient for r < BLOCK (``offsets``); blocks a dose event
-    cuts, and the grid's last block, are evaluated directly.
-    """
-
-    def __init__(self, rates: RateArrays, schedule: Schedule, grid: UniformGrid, site: int):
-        self.grid, self.pw = grid, schedule.piecewise()
-        modes = engine.decompose(rates)
-        states = engine.modal_states(modes, self.pw)
-        weights = (modes.plasma_weights, modes.effect_weights)[site]
-        self.mu = modes.rates_per_min
-        self.level, self.amplitude = engine.site_coefficients(
-            weights * engine.NG_PER_ML_PER_MG_PER_L, states
-        )
-        self._offsets: FloatArray | None = None
-
-    def at(self, patients: IntArray, blocks: IntArray) -> FloatArray:
-        """(S, BLOCK) values of patient ``patients[s]`` over block ``blocks[s]``; times past the
-        grid's end repeat its last time."""
-        out = np.empty((patients.size, BLOCK))
-        first = blocks * BLOCK
-        piece = engine.piece_index(self.pw, self._times(first))
-        last = first + (BLOCK - 1)
-        whole = last < self.grid.count
-        whole[whole] = engine.piece_index(self.pw, self._times(last[whole])) == piece[whole]
-        for chosen, evaluate in ((whole, self._factored), (~whole, self._direct)):
-            (where,) = np.nonzero(chosen)
-            for s0 in range(0, where.size, _PAIRS_AT_ONCE):
-                part = where[s0 : s0 + _PAIRS_AT_ONCE]
-                out[part] = evaluate(patients[part], blocks[part], piece[part])
-        return out
-
-    def _times(self, index: IntArray) -> FloatArray:
-        times: FloatArray = self.grid.start_min + self.grid.step_min * index.astype(np.float64)
-        return times
-
-    def _factored(self, patients: IntArray, blocks: IntArray, piece: IntArray) -> FloatArray:
-        """Blocks inside one piece: one exponential per mode and pair, the rest from ``offsets``."""
-        since = self._times(blocks * BLOCK) - self.pw.starts_min[piece]
-        mu = self.mu[patients]
-        start = np.exp(np.maximum(-mu * since[:, None], -700.0))
-        start *= self.amplitude[patients, piece]
-        values = np.einsum("sm,srm->sr", start, self.offsets()[patients])
-        values += self.level[patients, piece][:, None]
-        out: FloatArray = np.maximum(values, 0.0, out=values)
-        return out
-
-    def offsets(self) -> FloatArray:
-        """(P, BLOCK, M): exp(-mu r step) for r < BLOCK, once per patient."""
-        if self._offsets is None:
-            r = self.grid.step_min * np.arange(BLOCK, dtype=np.float64)
-            arg = np.maximum(-self.mu[:, None, :] * r[None, :, None], -700.0)
-            self._offsets = np.exp(arg)
-        return self._offsets
-
-    def _direct(self, patients: IntArray, blocks: IntArray, _piece: IntArray) -> FloatArray:
-        """Any block: each value from its own piece and exponentials (the grid end repeated)."""
-        index = np.minimum(blocks[:, None] * BLOCK + np.arange(BLOCK), self.grid.count - 1)
-        times = self._times(index)
-        piece = engine.piece_index(self.pw, times)
-        since = times - self.pw.starts_min[piece]
-        decay = np.exp(np.maximum(-self.mu[patients][:, None, :] * since[:, :, None], -700.0))
-        who = patients[:, None]
-        values = self.level[who, piece] + np.einsum(
-            "stm,stm->st", self.amplitude[who, piece], decay
-        )
-        out: FloatArray = np.maximum(values, 0.0)
-        return out
+#: Values (S, BLOCK) of patient ``patients[s]`` over block ``blocks[s]`` (``ModalCurves.values``).
+BlockValues = Callable[[IntArray, IntArray], FloatArray]
 
 
 def exact_percentiles(
-    bounds: BlockBounds,
-    quantiles: tuple[float, ...],
-    rates: RateArrays,
-    schedule: Schedule,
-    grid: UniformGrid,
-    site: int,
+    bounds: BlockBounds, quantiles: tuple[float, ...], curves: BlockValues
 ) -> FloatArray:
-    """numpy.percentile(values, quantiles, axis=patients) (linear), (Q, T), from the bounds."""
+    """numpy.percentile(values, quantiles, axis=patients) (linear), (Q, T), from the bounds and
+    the candidates' values."""
     n = bounds.low.shape[1]
-    curves = _Curves(rates, schedule, grid, site)
-    ranks = [q / 100 * (n - 1) for q in quantiles]
+    count = bounds.count
+    ranks = [(n - 1) * (q / 100) for q in quantiles]  # as numpy computes the index
     firsts = [math.floor(rank) for rank in ranks]
     seconds = [min(first + 1, n - 1) for first in firsts]
     # One selection per side for all quantiles (each is a pass over N × B bounds).
     lows = _smallest(bounds.low, firsts)
     highs = _smallest(bounds.high, seconds)
-    out = np.empty((len(quantiles), grid.count))
+    out = np.empty((len(quantiles), count))
     for qi, (rank, first, second) in enumerate(zip(ranks, firsts, seconds, strict=True)):
         lower, upper = _order_statistics(
-            bounds, (first, second), (lows[qi], highs[qi]), curves, grid.count
+            bounds, (first, second), (lows[qi], highs[qi]), curves, count
         )
-        out[qi] = lower + (rank - first) * (upper - lower)
+        out[qi] = _lerp(lower, upper, rank - first)
+    return out
+
+
+def _lerp(lower: FloatArray, upper: FloatArray, weight: float) -> FloatArray:
+    """numpy.percentile's interpolation between the two order statistics, operation for operation
+    (numpy 2's ``_lerp``: from the upper one when the weight is at least 1/2), so the bits agree."""
+    difference = upper - lower
+    if weight >= 0.5:
+        out: FloatArray = upper - difference * (1 - weight)
+    else:
+        out = lower + difference * weight
     return out
 
 
@@ -209,7 +140,7 @@ def _order_statistics(
     bounds: BlockBounds,
     ranks: tuple[int, int],
     brackets: tuple[Float32Array, Float32Array],
-    curves: _Curves,
+    curves: BlockValues,
     count: int,
 ) -> tuple[FloatArray, FloatArray]:
     """The ``ranks[0]``-th and ``ranks[1]``-th smallest value (0-based) at every grid time, given
@@ -219,7 +150,7 @@ def _order_statistics(
     below = bounds.high.shape[1] - np.count_nonzero(above_low, axis=1)
     candidate = np.logical_and(above_low, bounds.low <= high[:, None], out=above_low)
     blocks, patients = np.nonzero(candidate)
-    values = curves.at(patients.astype(np.intp), blocks.astype(np.intp))
+    values = curves(patients.astype(np.intp), blocks.astype(np.intp))
     edges = np.searchsorted(blocks, np.arange(bounds.starts.size + 1))
     ks = (ranks[0] - below, ranks[1] - below)
     lower, upper = np.empty(count), np.empty(count)
