@@ -28,6 +28,8 @@ IntArray = npt.NDArray[np.intp]
 
 #: Relative widening of every bound: about 4,500 units in the last place of the largest term.
 _SLACK = 2.0**-40
+#: Pairs (patient, block) computed at once in ``values``: bounds its scratch memory.
+_PAIRS_AT_ONCE = 4096
 #: Exponent floor, as in ``engine``: exp(-700) ~ 1e-304 is still a normal float.
 _FLOOR = -700.0
 
@@ -129,10 +131,16 @@ class ModalCurves:
         last = first + (width - 1)
         whole = last < self.grid.count
         whole[whole] = engine.piece_index(self.pw, self.times(last[whole])) == piece[whole]
-        (inside,) = np.nonzero(whole)
-        out[inside] = self._factored(patients[inside], first[inside], piece[inside], width, site)
-        (across,) = np.nonzero(~whole)
-        out[across] = self._direct(patients[across], first[across], width, site)
+        for chosen, factored in ((whole, True), (~whole, False)):
+            (where,) = np.nonzero(chosen)
+            for s0 in range(0, where.size, _PAIRS_AT_ONCE):
+                part = where[s0 : s0 + _PAIRS_AT_ONCE]
+                if factored:
+                    out[part] = self._factored(
+                        patients[part], first[part], piece[part], width, site
+                    )
+                else:
+                    out[part] = self._direct(patients[part], first[part], width, site)
         np.maximum(out, 0.0, out=out)
         return out
 

@@ -65,38 +65,21 @@ def block_bounds(values: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 class BlockBounds:
-    """Every patient's block minima and maxima (N, B), written patient by patient; ``low`` and
-    ``high`` give them block-major (B, N), as the selection wants them."""
+    """Every patient's block minima and maxima, written patient by patient and kept block-major
+    (B, N) in ``low`` and ``high``, as the selection wants them (no transposed copy)."""
 
     def __init__(self, n: int, count: int) -> None:
         self.starts, self.count = block_starts(count), count
         # float32 halves the memory; rounding each bound outwards keeps it a bound.
-        self.minima = np.empty((n, self.starts.size), dtype=np.float32)
-        self.maxima = np.empty((n, self.starts.size), dtype=np.float32)
-        self._by_block: tuple[Float32Array, Float32Array] | None = None
+        self.low = np.empty((self.starts.size, n), dtype=np.float32)
+        self.high = np.empty((self.starts.size, n), dtype=np.float32)
 
     def add(self, rows: slice, low: FloatArray, high: FloatArray) -> None:
         """Record the bounds (P, B) of patients ``rows``, rounded outwards to float32."""
         # Bounds are ≥ 0; moving them 2**-22 outwards first means rounding to the nearest float32
         # (which moves by at most 2**-24) cannot bring them back inside.
-        self.minima[rows] = low * (1 - _OUTWARD)
-        self.maxima[rows] = high * (1 + _OUTWARD)
-
-    @property
-    def low(self) -> Float32Array:
-        return self._block_major()[0]
-
-    @property
-    def high(self) -> Float32Array:
-        return self._block_major()[1]
-
-    def _block_major(self) -> tuple[Float32Array, Float32Array]:
-        if self._by_block is None:
-            self._by_block = (
-                np.ascontiguousarray(self.minima.T),
-                np.ascontiguousarray(self.maxima.T),
-            )
-        return self._by_block
+        np.multiply(low.T, 1 - _OUTWARD, out=self.low[:, rows], casting="same_kind")
+        np.multiply(high.T, 1 + _OUTWARD, out=self.high[:, rows], casting="same_kind")
 
 
 #: Values (S, BLOCK) of patient ``patients[s]`` over block ``blocks[s]`` (``ModalCurves.values``).
