@@ -5,14 +5,16 @@ Each patient's volumes, clearances and ke0 are the model's typical values times 
 ``numpy.random.default_rng(seed)`` for all patients at once (so the draw never depends on chunking).
 
 Memory is bounded by working in chunks of ``chunk_patients``: only per-patient numbers (peaks, time
-above threshold, and each patient's minimum and maximum over blocks of 32 grid times) and per-time
-summaries are kept. Peaks and time above the threshold come from the block bounds (only blocks
-where a curve crosses the threshold are looked at point by point). Percentile curves
-(5th/50th/95th) are
+above threshold, and each patient's lower and upper bound over blocks of 32 grid times) and
+per-time summaries are kept. Peaks and time above the threshold come from the block bounds (only
+blocks where a curve may cross the threshold, or may hold the peak, are computed point by point).
+Percentile curves (5th/50th/95th) are
 
-* ``"exact"``: what ``numpy.percentile`` (linear) gives over all curves, computed from the block
-  bounds and the few patients near each percentile (``percentiles``); memory 16·N·⌈T/32⌉ bytes
-  for both sites;
+* ``"exact"``: ``numpy.percentile`` (linear) of every patient's values, computed from the block
+  bounds and the few patients near each percentile (``percentiles``). The bounds come straight
+  from each patient's modal form (``modal_blocks``), so this method never computes a curve whole:
+  only the candidates' values, the blocks that may hold a peak and those that may cross the
+  threshold. Memory 16·N·⌈T/32⌉ bytes for both sites;
 * ``"histogram"``: per time point, counts in log-spaced bins from 0.01 to 100,000 ng/mL,
   ``bins_per_decade`` (default 400) per decade; a percentile is read off the cumulative counts and
   interpolated log-linearly inside its bin. Its relative error is below the bin ratio
@@ -155,7 +157,8 @@ class _Scratch:
         return self.flat[which, : rows * cols].reshape(rows, cols)
 
 
-#: A slab's block minima and maxima (P, B), from ``percentiles.block_bounds``.
+#: Block lower and upper bounds (P, B): a slab's minima and maxima (``percentiles.block_bounds``)
+#: or bounds from the modal form (``ModalCurves.bounds``).
 Bounds = tuple[FloatArray, FloatArray]
 
 
