@@ -40,7 +40,7 @@ BLOCK = 32
 _OUTWARD = 2.0**-22
 #: Blocks with at most this many candidates are selected in one vectorised sort (most blocks:
 #: typically 10 to 30 candidates); the rest one by one, with a partition.
-_FEW = 64
+_FEW = 128
 
 
 def bounds_bytes(n: int, count: int) -> int:
