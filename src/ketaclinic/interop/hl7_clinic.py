@@ -81,11 +81,11 @@ def device_actor(session: Session, clinic_id: int) -> Actor:
     return Actor(user.id, username, None, clinic_id, client_address="hl7")
 
 
-def ensure_device_account(session: Session, clinic_id: int) -> None:
+def ensure_device_account(session: Session, clinic_id: int) -> Actor:
     """Create the device account up front (the listener does, in its own transaction), so two
-    messages at once never both try."""
+    messages at once never both try; returns it, for the listener to pass with each message."""
     with session.begin():
-        device_actor(session, clinic_id)
+        return device_actor(session, clinic_id)
 
 
 def problems(error: ValidationError) -> str:

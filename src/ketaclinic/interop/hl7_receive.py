@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketaclinic import clock
+from ketaclinic.accounts.core import Actor
 from ketaclinic.infusions import charting
 from ketaclinic.interop.device_codes import DEFAULT_TABLE, DeviceCodeTable
 from ketaclinic.interop.hl7_adt import update_patient
@@ -61,11 +62,22 @@ def receive(
     now: datetime,
     policy: charting.ChartingPolicy = charting.DEFAULT_POLICY,
     table: DeviceCodeTable = DEFAULT_TABLE,
+    device: Actor | None = None,
 ) -> str:
-    """Handle one received message in one transaction and return the ACK to send back."""
+    """Handle one received message in one transaction and return the ACK to send back.
+
+    ``device`` is the clinic's device account when the caller already has it (the listener
+    looks it up once), saving a query per message."""
     parsed = parse_message(raw_text, table=table, assume_tz=zone)
     return _receive(
-        session, raw_text, parsed, clinic_id=clinic_id, zone=zone, now=now, policy=policy
+        session,
+        raw_text,
+        parsed,
+        clinic_id=clinic_id,
+        zone=zone,
+        now=now,
+        policy=policy,
+        device=device,
     )
 
 
@@ -78,16 +90,33 @@ def receive_payload(
     now: datetime,
     policy: charting.ChartingPolicy = charting.DEFAULT_POLICY,
     table: DeviceCodeTable = DEFAULT_TABLE,
+    device: Actor | None = None,
 ) -> bytes:
     """An MLLP payload as received: text that is not UTF-8 is refused (AR) and kept as well,
     its undecodable bytes replaced so the stored text shows what arrived."""
     text = decode_payload(payload)
     if isinstance(text, Refusal):
         kept = payload.decode("utf-8", errors="replace")
-        ack = _receive(session, kept, text, clinic_id=clinic_id, zone=zone, now=now, policy=policy)
+        ack = _receive(
+            session,
+            kept,
+            text,
+            clinic_id=clinic_id,
+            zone=zone,
+            now=now,
+            policy=policy,
+            device=device,
+        )
     else:
         ack = receive(
-            session, text, clinic_id=clinic_id, zone=zone, now=now, policy=policy, table=table
+            session,
+            text,
+            clinic_id=clinic_id,
+            zone=zone,
+            now=now,
+            policy=policy,
+            table=table,
+            device=device,
         )
     return ack.encode("utf-8")
 
@@ -101,6 +130,7 @@ def _receive(
     zone: tzinfo,
     now: datetime,
     policy: charting.ChartingPolicy,
+    device: Actor | None,
 ) -> str:
     header = parsed.header
     if header is not None and _too_long(header):
@@ -114,7 +144,9 @@ def _receive(
                 earlier = _stored(session, header)
                 if earlier is not None:
                     return earlier.ack_text
-            outcome = _decide(session, parsed, clinic_id=clinic_id, zone=zone, policy=policy)
+            outcome = _decide(
+                session, parsed, clinic_id=clinic_id, zone=zone, policy=policy, device=device
+            )
             ack = _ack(header, outcome, now)
             _store(session, clinic_id, raw_text, header, outcome, ack, now)
             return ack
@@ -157,13 +189,14 @@ def _decide(
     clinic_id: int,
     zone: tzinfo,
     policy: charting.ChartingPolicy,
+    device: Actor | None,
 ) -> Outcome:
     if isinstance(parsed, Refusal):
         # AR: the message itself cannot be processed; AE: usable but its content cannot be placed.
         where = "refused" if parsed.ack_code == "AR" else "inbox"
         return Outcome(where, parsed.ack_code, parsed.reason, parsed.error_code)
     # Outside the savepoint: the audit events of a refused charting (the session read) name it.
-    actor = device_actor(session, clinic_id)
+    actor = device if device is not None else device_actor(session, clinic_id)
     try:
         with session.begin_nested():
             if isinstance(parsed, Demographics):

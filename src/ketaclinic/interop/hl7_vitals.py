@@ -34,17 +34,19 @@ def chart(
     """Place the message on the patient's active session and chart each set of readings.
 
     Returns (patient id, session id, a note on values kept but not charted)."""
-    patient_id = session.scalar(
-        select(Patient.id).where(Patient.clinic_id == clinic_id, Patient.mrn == message.mrn)
-    )
-    if patient_id is None:
-        raise CannotPlace("no patient with this MRN (PID-3) in the clinic")
-    active = session.scalars(
-        select(InfusionSession.id).where(
-            InfusionSession.patient_id == patient_id,
-            InfusionSession.state.in_(ACTIVE_STATES),
+    # One query for the patient and their active sessions (the listener's hot path).
+    found = session.execute(
+        select(Patient.id, InfusionSession.id)
+        .outerjoin(
+            InfusionSession,
+            (InfusionSession.patient_id == Patient.id) & InfusionSession.state.in_(ACTIVE_STATES),
         )
+        .where(Patient.clinic_id == clinic_id, Patient.mrn == message.mrn)
     ).all()
+    if not found:
+        raise CannotPlace("no patient with this MRN (PID-3) in the clinic")
+    patient_id = found[0][0]
+    active = [sid for _, sid in found if sid is not None]
     if len(active) != 1:
         audit.record(session, actor=actor, action="hl7.unplaced", patient_id=patient_id)
         what = "no infusing, paused or observing session" if not active else "several sessions"

@@ -23,11 +23,19 @@ def make_handler(factory: sessionmaker[Session], settings: Settings, clinic_id: 
     """A handler that stores and answers one message per call, in its own transaction."""
     zone = settings.timezone
     policy = charting.policy_of(settings)
+    with factory() as session:
+        device = service.ensure_device_account(session, clinic_id)
 
     def handle(payload: bytes) -> bytes:
         with factory() as session:
             return service.receive_payload(
-                session, payload, clinic_id=clinic_id, zone=zone, now=clock.now(), policy=policy
+                session,
+                payload,
+                clinic_id=clinic_id,
+                zone=zone,
+                now=clock.now(),
+                policy=policy,
+                device=device,
             )
 
     async def handler(payload: bytes) -> bytes:
