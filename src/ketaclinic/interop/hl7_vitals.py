@@ -20,6 +20,7 @@ from ketaclinic.infusions.schemas import VitalsIn
 from ketaclinic.interop.device_codes import FLOWSHEET_FIELDS_TODAY
 from ketaclinic.interop.hl7_clinic import ACTIVE_STATES, CannotPlace, problems
 from ketaclinic.interop.hl7_core import Reading, VitalsMessage
+from ketaclinic.interop.hl7_monitors import check_chair
 from ketaclinic.patients.models import Patient
 
 
@@ -51,6 +52,13 @@ def chart(
         audit.record(session, actor=actor, action="hl7.unplaced", patient_id=patient_id)
         what = "no infusing, paused or observing session" if not active else "several sessions"
         raise CannotPlace(f"the patient has {what} to chart on", patient_id)
+    try:
+        check_chair(
+            session, message, clinic_id=clinic_id, session_id=active[0], patient_id=patient_id
+        )
+    except CannotPlace:
+        audit.record(session, actor=actor, action="hl7.unplaced", patient_id=patient_id)
+        raise
     row = infusions.get(session, actor=actor, session_id=active[0], lock=True)
     assert row is not None  # same clinic: the patient's
     charted, extra = vitals_sets(message.readings, patient_id)
