@@ -41,6 +41,15 @@ class CannotPlace(Exception):
         self.patient_id = patient_id
 
 
+class CannotAccept(CannotPlace):
+    """Data the clinic refuses outright (a registration that fails the patient checks): answered
+    AR, kept in the inbox, nothing written. ``error_code`` is from HL7 table 0357."""
+
+    def __init__(self, reason: str, error_code: str) -> None:
+        super().__init__(reason)
+        self.error_code = error_code
+
+
 def resolve_clinic(session: Session, code: str | None) -> int:
     """The clinic the listener charts for: the configured code, or the only clinic there is."""
     if code is not None:

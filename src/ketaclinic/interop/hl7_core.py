@@ -116,6 +116,18 @@ class VitalsMessage:
 
 
 @dataclass(frozen=True)
+class PostalAddress:
+    """PID-11's first address as sent (unescaped, not yet validated): street, other designation,
+    city, state, ZIP."""
+
+    line1: str
+    line2: str
+    city: str
+    state: str
+    zip: str
+
+
+@dataclass(frozen=True)
 class Demographics:
     """The patient described by an ADT^A04 (register) or ADT^A08 (update)."""
 
@@ -127,6 +139,7 @@ class Demographics:
     given_name: str
     birth_date: date | None
     sex: str | None
+    address: PostalAddress | None = None
 
     @property
     def control_id(self) -> str:
@@ -455,19 +468,21 @@ _SEXES = frozenset({"F", "M", "O", "U", "A", "N"})  # HL7 table 0001
 
 
 def _read_demographics(message: hl7.Message, header: MessageHeader) -> Demographics:
+    """PID of an ADT^A04/A08. Data the sender got wrong is refused AR: resending the same
+    message cannot succeed (HL7 v2 §2.9.2)."""
     mrn, authority = _read_mrn(message)
     pid = message.segment("PID")
     name = _field(pid, 5).split("~")[0]
     family = _unescape(message, _component(name, 1).split("&")[0])
     given = _unescape(message, _component(name, 2))
     if not family or not given:
-        raise _Refused("AE", "PID-5 needs a family and a given name", ERR_REQUIRED_FIELD_MISSING)
+        raise _Refused("AR", "PID-5 needs a family and a given name", ERR_REQUIRED_FIELD_MISSING)
     birth_raw = _field(pid, 7)
     birth = _birth_date(birth_raw) if birth_raw else None
     sex = _field(pid, 8) or None
     if sex is not None and sex not in _SEXES:
         reason = f"PID-8 sex {sex!r} is not in HL7 table 0001"
-        raise _Refused("AE", reason, ERR_TABLE_VALUE_NOT_FOUND)
+        raise _Refused("AR", reason, ERR_TABLE_VALUE_NOT_FOUND)
     return Demographics(
         header=header,
         event=header.trigger_event,
@@ -477,19 +492,31 @@ def _read_demographics(message: hl7.Message, header: MessageHeader) -> Demograph
         given_name=given,
         birth_date=birth,
         sex=sex,
+        address=_address(message, _field(pid, 11).split("~")[0]),
     )
+
+
+def _address(message: hl7.Message, raw: str) -> PostalAddress | None:
+    """PID-11 (XAD): 1 street (its first subcomponent), 2 other designation, 3 city,
+    4 state, 5 ZIP; None when empty."""
+    parts = [
+        _unescape(message, _component(raw, index).split("&")[0]).strip() for index in range(1, 6)
+    ]
+    if not any(parts):
+        return None
+    return PostalAddress(*parts)
 
 
 def _birth_date(raw: str) -> date:
     """PID-7 to the day; a time part, if sent, is ignored because a birth date has none here."""
     match = re.match(r"^(\d{4})(\d{2})(\d{2})", raw)
     if match is None:
-        raise _Refused("AE", f"PID-7 birth date {raw!r} is not YYYYMMDD", ERR_DATA_TYPE)
+        raise _Refused("AR", f"PID-7 birth date {raw!r} is not YYYYMMDD", ERR_DATA_TYPE)
     try:
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError as error:
         reason = f"PID-7 birth date {raw!r} is not a real date"
-        raise _Refused("AE", reason, ERR_DATA_TYPE) from error
+        raise _Refused("AR", reason, ERR_DATA_TYPE) from error
 
 
 # --------------------------------------------------------------------------------------------- ACK
@@ -681,14 +708,21 @@ def sample_adt(
     birth_date: date,
     sex: str,
     sent_at: datetime,
+    address: PostalAddress | None = None,
 ) -> str:
     """An ADT^A04/A08 with one synthetic patient, for tests and demos."""
+    pid_11 = ""
+    if address is not None:
+        pid_11 = "|||" + "^".join(
+            escape(part)
+            for part in (address.line1, address.line2, address.city, address.state, address.zip)
+        )
     return (
         f"MSH|{ENCODING_CHARACTERS}|HOSPITAL_ADT|HOSPITAL|KETACLINIC|CLINIC|{format_timestamp(sent_at)}"
         f"||ADT^{event}^ADT_A01|{escape(control_id)}|P|2.5\r"
         f"EVN|{event}|{format_timestamp(sent_at)}\r"
         f"PID|||{escape(mrn)}^^^HOSPITAL^MR||{escape(family_name)}^{escape(given_name)}"
-        f"||{birth_date:%Y%m%d}|{sex}\r"
+        f"||{birth_date:%Y%m%d}|{sex}{pid_11}\r"
         "PV1||O\r"
     )
 
@@ -698,6 +732,7 @@ __all__ = [
     "Demographics",
     "MessageHeader",
     "Parsed",
+    "PostalAddress",
     "Reading",
     "Refusal",
     "VitalsMessage",

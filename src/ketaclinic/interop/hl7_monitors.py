@@ -66,28 +66,19 @@ def place_of(session: Session, *, clinic_id: int, monitor_id: str) -> MonitorPla
     return MonitorPlace(monitor_id, rows[0][0], active)
 
 
-def check_chair(
-    session: Session,
-    message: VitalsMessage,
-    *,
-    clinic_id: int,
-    session_id: int,
-    patient_id: int,
-) -> None:
-    """Refuse (AE, kept in the inbox) when the monitor is mapped to a chair whose active session
-    is not the one the MRN found: the MRN keyed at the monitor, or the monitor, is wrong."""
-    monitor_id = monitor_of(message)
-    if monitor_id is None:
-        return
+def wrong_chair(
+    session: Session, *, clinic_id: int, monitor_id: str, patient_id: int
+) -> CannotPlace:
+    """The refusal (AE, kept in the inbox) for a mapped monitor whose chair does not hold the
+    session the MRN found: the MRN keyed at the monitor, or the monitor's mapping, is wrong."""
     place = place_of(session, clinic_id=clinic_id, monitor_id=monitor_id)
-    if place is None or session_id in place.active_session_ids:
-        return
+    assert place is not None  # the caller found the mapping in this transaction
     at_chair = (
         "no session is active there"
         if not place.active_session_ids
         else "the session active there is not this patient's"
     )
-    raise CannotPlace(
+    return CannotPlace(
         f"monitor {monitor_id} is at chair {place.chair_name!r}, and {at_chair} "
         "(the MRN in PID-3 or the monitor's chair mapping is wrong)",
         patient_id,

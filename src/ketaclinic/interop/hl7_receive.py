@@ -20,8 +20,13 @@ from ketaclinic import clock
 from ketaclinic.accounts.core import Actor
 from ketaclinic.infusions import charting
 from ketaclinic.interop.device_codes import DEFAULT_TABLE, DeviceCodeTable
-from ketaclinic.interop.hl7_adt import update_patient
-from ketaclinic.interop.hl7_clinic import ERR_CANNOT_PLACE, CannotPlace, device_actor
+from ketaclinic.interop.hl7_adt import apply_adt
+from ketaclinic.interop.hl7_clinic import (
+    ERR_CANNOT_PLACE,
+    CannotAccept,
+    CannotPlace,
+    device_actor,
+)
 from ketaclinic.interop.hl7_core import (
     ERR_DATA_TYPE,
     AckCode,
@@ -201,7 +206,7 @@ def _decide(
         with session.begin_nested():
             if isinstance(parsed, Demographics):
                 today = clock.now().astimezone(zone).date()
-                patient_id = update_patient(
+                patient_id = apply_adt(
                     session, parsed, actor=actor, clinic_id=clinic_id, today=today
                 )
                 return Outcome("accepted", "AA", patient_id=patient_id)
@@ -209,6 +214,8 @@ def _decide(
                 session, parsed, actor=actor, clinic_id=clinic_id, policy=policy
             )
             return Outcome("accepted", "AA", note, patient_id=patient_id, session_id=session_id)
+    except CannotAccept as refused:
+        return Outcome("refused", "AR", refused.reason, refused.error_code)
     except CannotPlace as refused:
         return Outcome(
             "inbox",

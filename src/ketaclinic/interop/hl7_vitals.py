@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ketaclinic.accounts.core import Actor
 from ketaclinic.audit import service as audit
@@ -20,7 +20,8 @@ from ketaclinic.infusions.schemas import VitalsIn
 from ketaclinic.interop.device_codes import FLOWSHEET_FIELDS_TODAY
 from ketaclinic.interop.hl7_clinic import ACTIVE_STATES, CannotPlace, problems
 from ketaclinic.interop.hl7_core import Reading, VitalsMessage
-from ketaclinic.interop.hl7_monitors import check_chair
+from ketaclinic.interop.hl7_monitors import monitor_of, wrong_chair
+from ketaclinic.interop.models import Hl7Monitor
 from ketaclinic.patients.models import Patient
 
 
@@ -35,31 +36,37 @@ def chart(
     """Place the message on the patient's active session and chart each set of readings.
 
     Returns (patient id, session id, a note on values kept but not charted)."""
-    # One query for the patient and their active sessions (the listener's hot path).
+    # One query for the patient, their active sessions (with each one's chair) and the chair
+    # the monitor is mapped to, if any: the listener's hot path.
+    monitor_id = monitor_of(message)
+    mapped = aliased(Hl7Monitor)
     found = session.execute(
-        select(Patient.id, InfusionSession.id)
+        select(Patient.id, InfusionSession.id, InfusionSession.chair_id, mapped.chair_id)
         .outerjoin(
             InfusionSession,
             (InfusionSession.patient_id == Patient.id) & InfusionSession.state.in_(ACTIVE_STATES),
+        )
+        .outerjoin(
+            mapped,
+            (mapped.clinic_id == clinic_id) & (mapped.monitor_id == (monitor_id or "")),
         )
         .where(Patient.clinic_id == clinic_id, Patient.mrn == message.mrn)
     ).all()
     if not found:
         raise CannotPlace("no patient with this MRN (PID-3) in the clinic")
     patient_id = found[0][0]
-    active = [sid for _, sid in found if sid is not None]
+    active = [(sid, chair) for _, sid, chair, _ in found if sid is not None]
     if len(active) != 1:
         audit.record(session, actor=actor, action="hl7.unplaced", patient_id=patient_id)
         what = "no infusing, paused or observing session" if not active else "several sessions"
         raise CannotPlace(f"the patient has {what} to chart on", patient_id)
-    try:
-        check_chair(
-            session, message, clinic_id=clinic_id, session_id=active[0], patient_id=patient_id
-        )
-    except CannotPlace:
+    (session_id, chair_id), monitor_chair_id = active[0], found[0][3]
+    if monitor_id is not None and monitor_chair_id not in (None, chair_id):
         audit.record(session, actor=actor, action="hl7.unplaced", patient_id=patient_id)
-        raise
-    row = infusions.get(session, actor=actor, session_id=active[0], lock=True)
+        raise wrong_chair(
+            session, clinic_id=clinic_id, monitor_id=monitor_id, patient_id=patient_id
+        )
+    row = infusions.get(session, actor=actor, session_id=session_id, lock=True)
     assert row is not None  # same clinic: the patient's
     charted, extra = vitals_sets(message.readings, patient_id)
     source = {"source": "device", "device": message.device_id or ""}
