@@ -208,8 +208,11 @@ def serve(url: str, profile: str | None) -> None:
     settings = bench_settings(url)
     with engine_scope(settings) as engine:
         factory = make_session_factory(engine)
-        with factory() as session, session.begin():
-            clinic_id = service.resolve_clinic(session, None)
+        with factory() as session:
+            with session.begin():
+                clinic_id = service.resolve_clinic(session, None)
+            # As ``ketaclinic hl7 listen`` does before listening.
+            service.ensure_device_account(session, clinic_id)
 
         def ready(server: MllpServer) -> None:
             print(f"{READY}{server.port}", flush=True)
