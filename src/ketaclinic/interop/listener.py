@@ -20,9 +20,11 @@ from ketaclinic.interop.mllp import Handler, MllpServer, start_server
 logger = logging.getLogger(__name__)
 
 
-#: Messages handled at once. The time of a message is mostly spent waiting on the database
-#: (bench/mllp_bench.py, cProfile), so more threads than asyncio's default (CPUs + 4, 6 here)
-#: serve more monitors at once; 12 stay under SQLAlchemy's default pool of 15 connections.
+#: Messages handled at once. A worker spends most of a message in psycopg's wait (for the
+#: database's answer, and for the GIL while other threads run; cProfile of bench/mllp_bench.py),
+#: so more threads than asyncio's default (CPUs + 4, 6 here) keep 8 monitors' messages in
+#: flight; 12 stay under SQLAlchemy's default pool of 15 connections. The ceiling is the ~9 ms of
+#: Python CPU a message costs (bench/mllp_bench.py), not the thread count.
 WORKERS = 12
 
 
