@@ -33,6 +33,7 @@ from ketaclinic.interop.hl7_core import (
     sample_adt,
     sample_oru_r01,
     sample_vitals,
+    split_message,
 )
 
 EST = timezone(-timedelta(hours=5))
@@ -370,3 +371,54 @@ def test_any_text_gets_a_result_or_a_refusal_and_an_ack(junk, msh):
     assert isinstance(parsed, VitalsMessage | Demographics | Refusal)
     ack = ack_for(parsed, control_id="ACK", timestamp=ACK_TIME)
     assert hl7.parse(ack).segment("MSA")[1][0] in ("AA", "AE", "AR")
+
+
+# --------------------------------------------------------------- the light reader and python-hl7
+
+_FIELD_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x0b\x1c|"), max_size=30)
+
+
+def _hl7_fields(text: str) -> list[list[str]]:
+    """Every segment's fields as python-hl7 reads them (str of each field is its raw text)."""
+    return [[str(field) for field in segment] for segment in hl7.parse(text)]
+
+
+@given(
+    segments=st.lists(
+        st.tuples(
+            st.sampled_from(["PID", "PV1", "OBR", "OBX", "EVN", "ZZZ"]),
+            st.lists(_FIELD_TEXT, max_size=20),
+        ),
+        max_size=8,
+    ),
+    header=st.lists(_FIELD_TEXT, min_size=8, max_size=20),
+)
+def test_the_light_reader_agrees_with_python_hl7_on_every_field(segments, header):
+    text = "\r".join(
+        ["MSH|^~\\&|" + "|".join(header), *("|".join([name, *fields]) for name, fields in segments)]
+    )
+    ours = [list(segment) for segment in split_message(text)]
+    assert ours == _hl7_fields(text)
+
+
+def test_the_light_reader_agrees_with_python_hl7_on_the_samples():
+    samples = [PCD01, _adt_with_escapes()]
+    for text in samples:
+        assert [list(s) for s in split_message(text)] == _hl7_fields(text)
+        message = split_message(text)
+        for segment in message:
+            for field in segment[1:]:
+                assert message.unescape(field) == str(hl7.parse(text).unescape(field))
+
+
+def _adt_with_escapes() -> str:
+    return sample_adt(
+        control_id="E\\1",
+        event="A04",
+        mrn="H-77",
+        family_name="O'Brien|Smith^Jr&Co~",
+        given_name="Ann\\e",
+        birth_date=date(1980, 2, 3),
+        sex="F",
+        sent_at=ACK_TIME,
+    )

@@ -266,12 +266,12 @@ def test_adt_updates_a_known_patient_through_the_patients_service(
     assert (stored.outcome, stored.patient_id) == ("accepted", team.patient_id)
 
 
-def test_adt_for_an_unknown_patient_registers_nobody_and_waits_in_the_inbox(
+def test_an_adt_update_for_an_unknown_patient_registers_nobody_and_waits_in_the_inbox(
     team: Team, factory: sessionmaker[Session]
 ) -> None:
-    ack = _receive(factory, _adt("A2", "A04", mrn="NEW-1"))
+    ack = _receive(factory, _adt("A2", "A08", mrn="NEW-1"))
     assert _msa(ack)[1] == "AE"
-    assert "register the patient in the app" in _msa(ack)[3]
+    assert "an A04 registers one" in _msa(ack)[3]
     with factory() as session:
         assert session.scalar(select(Patient.id).where(Patient.mrn == "NEW-1")) is None
     (stored,) = _stored(factory)

@@ -1,4 +1,4 @@
-"""``ketaclinic hl7 listen`` and ``ketaclinic hl7 simulate``: bedside monitors over MLLP.
+"""``ketaclinic hl7 listen``, ``hl7 simulate`` and ``hl7 monitors``: bedside monitors over MLLP.
 
 Exit 2 on bad settings or input (an unknown session, a clinic that cannot be told).
 """
@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
+from ketaclinic import clock
+from ketaclinic.accounts.core import Actor
 from ketaclinic.cli_support import load_settings, refuse
 from ketaclinic.db import engine_scope, make_session_factory
-from ketaclinic.interop import listener, service, simulator
+from ketaclinic.errors import InvalidInput
+from ketaclinic.interop import hl7_monitors, listener, service, simulator
 from ketaclinic.interop.mllp import MllpServer
 
 hl7_app = typer.Typer(help="HL7 v2 from bedside monitors (MLLP).", no_args_is_help=True)
@@ -79,3 +84,85 @@ def hl7_simulate(
         return
     except OSError as error:
         refuse(f"cannot reach the listener at {host}:{port}: {error.strerror or error}")
+
+
+monitors_app = typer.Typer(
+    help="Bedside monitors mapped to chairs: a mapped monitor's vitals are charted only on the "
+    "session at its chair.",
+    no_args_is_help=True,
+)
+hl7_app.add_typer(monitors_app, name="monitors")
+
+MonitorArg = Annotated[
+    str,
+    typer.Argument(
+        help="The monitor as it identifies itself: OBX-18 (its EUI-64), else MSH-3.2, else MSH-3.1."
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Exact JSON instead of text.")]
+
+
+def _clinic_actor(session: Session) -> Actor:
+    """The clinic the listener serves, acting as the command line (audited as ``cli``)."""
+    settings = load_settings()
+    try:
+        clinic_id = service.resolve_clinic(session, settings.hl7_clinic)
+    except service.ClinicNotConfigured as error:
+        refuse(error.msg)
+    return Actor(None, "cli", None, clinic_id, client_address="cli")
+
+
+@monitors_app.command("set")
+def monitors_set(
+    monitor: MonitorArg,
+    chair: Annotated[str, typer.Option("--chair", help="The chair's name, as on the board.")],
+) -> None:
+    """Map a monitor to a chair (replacing its earlier chair)."""
+    settings = load_settings()
+    with engine_scope(settings) as engine, make_session_factory(engine)() as session:
+        try:
+            with session.begin():
+                actor = _clinic_actor(session)
+                hl7_monitors.set_monitor(
+                    session, actor=actor, monitor_id=monitor, chair_name=chair, now=clock.now()
+                )
+        except InvalidInput as error:
+            refuse(error.msg)
+    print(f"monitor {monitor.strip()} -> chair {chair}")
+
+
+@monitors_app.command("remove")
+def monitors_remove(monitor: MonitorArg) -> None:
+    """Forget a monitor's chair: its vitals are then matched by MRN alone."""
+    settings = load_settings()
+    with engine_scope(settings) as engine, make_session_factory(engine)() as session:
+        try:
+            with session.begin():
+                removed = hl7_monitors.remove_monitor(
+                    session, actor=_clinic_actor(session), monitor_id=monitor
+                )
+        except InvalidInput as error:
+            refuse(error.msg)
+    if not removed:
+        refuse(f"monitor {monitor.strip()} is not mapped")
+    print(f"monitor {monitor.strip()} removed")
+
+
+@monitors_app.command("list")
+def monitors_list(as_json: Json = False) -> None:
+    """Every mapped monitor and its chair."""
+    settings = load_settings()
+    with (
+        engine_scope(settings) as engine,
+        make_session_factory(engine)() as session,
+        session.begin(),
+    ):
+        actor = _clinic_actor(session)
+        rows = hl7_monitors.list_monitors(session, actor=actor)
+    if as_json:
+        print(json.dumps([{"monitor": m, "chair": c} for m, c in rows]))
+        return
+    if not rows:
+        print("no monitor is mapped to a chair (vitals are matched by MRN alone)")
+    for monitor, chair in rows:
+        print(f"{monitor}\t{chair}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -116,6 +116,18 @@ class VitalsMessage:
 
 
 @dataclass(frozen=True)
+class PostalAddress:
+    """PID-11's first address as sent (unescaped, not yet validated): street, other designation,
+    city, state, ZIP."""
+
+    line1: str
+    line2: str
+    city: str
+    state: str
+    zip: str
+
+
+@dataclass(frozen=True)
 class Demographics:
     """The patient described by an ADT^A04 (register) or ADT^A08 (update)."""
 
@@ -127,6 +139,7 @@ class Demographics:
     given_name: str
     birth_date: date | None
     sex: str | None
+    address: PostalAddress | None = None
 
     @property
     def control_id(self) -> str:
@@ -189,16 +202,66 @@ def _component(raw: str, index: int) -> str:
     return parts[index - 1] if 0 < index <= len(parts) else ""
 
 
-def _field(segment: hl7.Segment, index: int) -> str:
+#: A segment as its raw fields: [0] is the segment name, [n] is field n (HL7 numbering; for MSH,
+#: [1] is the field separator itself, so MSH-n is [n] too).
+Segment = list[str]
+
+#: python-hl7's unescaping (HL7 v2 §2.7), bound once to the only separators accepted.
+_UNESCAPER = hl7.parse("MSH|" + ENCODING_CHARACTERS + "|")
+
+
+class SplitMessage:
+    """An HL7 v2 message split into segments and raw fields, nothing more.
+
+    ``hl7.parse`` builds an object for every repetition, component and subcomponent, about 5 ms
+    a vitals message on the 2-core test machine (bench/mllp_bench.py: parse-only ~150-340
+    messages/s), which capped the listener far below the 2,000 messages/s of issue #14. This
+    module only reads raw fields and splits the few components it needs, so a split on the
+    segment and field separators is all it needs; ``tests/interop/test_hl7_core.py`` checks that
+    every field agrees with ``hl7.parse``. Escapes are still undone by python-hl7.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._segments: list[Segment] = []
+        # Whitespace around the whole message is dropped, as hl7.parse drops it.
+        for raw in text.strip().split("\r"):
+            fields = raw.split("|")
+            if fields[0] == "MSH":
+                fields.insert(1, "|")
+            self._segments.append(fields)
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self._segments)
+
+    def segments(self, name: str) -> list[Segment]:
+        return [segment for segment in self._segments if segment[0] == name]
+
+    def segment(self, name: str) -> Segment:
+        """The first segment called ``name``; KeyError when there is none."""
+        for segment in self._segments:
+            if segment[0] == name:
+                return segment
+        raise KeyError(f"no {name} segment")
+
+    def unescape(self, raw: str) -> str:
+        return str(_UNESCAPER.unescape(raw)) if "\\" in raw else raw
+
+
+def split_message(text: str) -> SplitMessage:
+    """The message's segments and raw fields (``text`` with CR between segments)."""
+    return SplitMessage(text)
+
+
+def _field(segment: Segment, index: int) -> str:
     """The raw text of field ``index`` (HL7 numbering), '' when absent."""
-    return str(segment[index]) if index < len(segment) else ""
+    return segment[index] if index < len(segment) else ""
 
 
-def _unescape(message: hl7.Message, raw: str) -> str:
-    return str(message.unescape(raw))
+def _unescape(message: SplitMessage, raw: str) -> str:
+    return message.unescape(raw)
 
 
-def _read_header(message: hl7.Message) -> MessageHeader:
+def _read_header(message: SplitMessage) -> MessageHeader:
     msh = message.segment("MSH")
     if _field(msh, 2) != ENCODING_CHARACTERS or str(msh[1]) != "|":
         raise _Refused("AR", "only the standard separators |^~\\& are supported", ERR_DATA_TYPE)
@@ -217,18 +280,18 @@ def _read_header(message: hl7.Message) -> MessageHeader:
     return header
 
 
-def _parse_envelope(text: str) -> tuple[hl7.Message, MessageHeader] | Refusal:
+def _parse_envelope(text: str) -> tuple[SplitMessage, MessageHeader] | Refusal:
     """The parsed message and its header, or AR when it is not an HL7 v2 message we can answer."""
     text = _normalize(text)
     if not text.startswith("MSH|"):
         reason = "message does not start with an MSH segment"
         return Refusal("AR", reason, ERR_SEGMENT_SEQUENCE, None)
     try:
-        message = hl7.parse(text)
+        message = split_message(text)
         header = _read_header(message)
     except _Refused as refused:
         return Refusal(refused.ack_code, refused.reason, refused.error_code, None)
-    except (hl7.ParseException, IndexError, KeyError, ValueError):
+    except (IndexError, KeyError, ValueError):
         return Refusal("AR", "message header cannot be read", ERR_SEGMENT_SEQUENCE, None)
     if not header.control_id:
         return Refusal("AR", "MSH-10 message control id is empty", ERR_REQUIRED_FIELD_MISSING, None)
@@ -278,7 +341,7 @@ def _parse_timestamp(raw: str, *, assume_tz: tzinfo | None) -> datetime:
         raise _Refused("AE", f"time {raw!r} is not a real time", ERR_DATA_TYPE) from error
 
 
-def _read_mrn(message: hl7.Message) -> tuple[str, str | None]:
+def _read_mrn(message: SplitMessage) -> tuple[str, str | None]:
     """PID-3's medical record number: the repetition typed MR, or the only one there is."""
     segments = message.segments("PID") if "PID" in _segment_names(message) else []
     if len(segments) != 1:
@@ -296,7 +359,7 @@ def _read_mrn(message: hl7.Message) -> tuple[str, str | None]:
     return _unescape(message, _component(chosen, 1)), authority
 
 
-def _segment_names(message: hl7.Message) -> list[str]:
+def _segment_names(message: SplitMessage) -> list[str]:
     return [str(segment[0]) for segment in message]
 
 
@@ -328,7 +391,7 @@ def parse_message(
 
 
 def _read_vitals(
-    message: hl7.Message, header: MessageHeader, table: DeviceCodeTable, assume_tz: tzinfo | None
+    message: SplitMessage, header: MessageHeader, table: DeviceCodeTable, assume_tz: tzinfo | None
 ) -> VitalsMessage:
     mrn, authority = _read_mrn(message)
     names = _segment_names(message)
@@ -374,7 +437,7 @@ def _read_vitals(
 
 
 def _read_observation(
-    obx: hl7.Segment,
+    obx: Segment,
     table: DeviceCodeTable,
     request_time: datetime | None,
     assume_tz: tzinfo | None,
@@ -454,20 +517,22 @@ def _refuse_conflicts(readings: Sequence[Reading]) -> None:
 _SEXES = frozenset({"F", "M", "O", "U", "A", "N"})  # HL7 table 0001
 
 
-def _read_demographics(message: hl7.Message, header: MessageHeader) -> Demographics:
+def _read_demographics(message: SplitMessage, header: MessageHeader) -> Demographics:
+    """PID of an ADT^A04/A08. Data the sender got wrong is refused AR: resending the same
+    message cannot succeed (HL7 v2 §2.9.2)."""
     mrn, authority = _read_mrn(message)
     pid = message.segment("PID")
     name = _field(pid, 5).split("~")[0]
     family = _unescape(message, _component(name, 1).split("&")[0])
     given = _unescape(message, _component(name, 2))
     if not family or not given:
-        raise _Refused("AE", "PID-5 needs a family and a given name", ERR_REQUIRED_FIELD_MISSING)
+        raise _Refused("AR", "PID-5 needs a family and a given name", ERR_REQUIRED_FIELD_MISSING)
     birth_raw = _field(pid, 7)
     birth = _birth_date(birth_raw) if birth_raw else None
     sex = _field(pid, 8) or None
     if sex is not None and sex not in _SEXES:
         reason = f"PID-8 sex {sex!r} is not in HL7 table 0001"
-        raise _Refused("AE", reason, ERR_TABLE_VALUE_NOT_FOUND)
+        raise _Refused("AR", reason, ERR_TABLE_VALUE_NOT_FOUND)
     return Demographics(
         header=header,
         event=header.trigger_event,
@@ -477,19 +542,31 @@ def _read_demographics(message: hl7.Message, header: MessageHeader) -> Demograph
         given_name=given,
         birth_date=birth,
         sex=sex,
+        address=_address(message, _field(pid, 11).split("~")[0]),
     )
+
+
+def _address(message: SplitMessage, raw: str) -> PostalAddress | None:
+    """PID-11 (XAD): 1 street (its first subcomponent), 2 other designation, 3 city,
+    4 state, 5 ZIP; None when empty."""
+    parts = [
+        _unescape(message, _component(raw, index).split("&")[0]).strip() for index in range(1, 6)
+    ]
+    if not any(parts):
+        return None
+    return PostalAddress(*parts)
 
 
 def _birth_date(raw: str) -> date:
     """PID-7 to the day; a time part, if sent, is ignored because a birth date has none here."""
     match = re.match(r"^(\d{4})(\d{2})(\d{2})", raw)
     if match is None:
-        raise _Refused("AE", f"PID-7 birth date {raw!r} is not YYYYMMDD", ERR_DATA_TYPE)
+        raise _Refused("AR", f"PID-7 birth date {raw!r} is not YYYYMMDD", ERR_DATA_TYPE)
     try:
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError as error:
         reason = f"PID-7 birth date {raw!r} is not a real date"
-        raise _Refused("AE", reason, ERR_DATA_TYPE) from error
+        raise _Refused("AR", reason, ERR_DATA_TYPE) from error
 
 
 # --------------------------------------------------------------------------------------------- ACK
@@ -681,14 +758,21 @@ def sample_adt(
     birth_date: date,
     sex: str,
     sent_at: datetime,
+    address: PostalAddress | None = None,
 ) -> str:
     """An ADT^A04/A08 with one synthetic patient, for tests and demos."""
+    pid_11 = ""
+    if address is not None:
+        pid_11 = "|||" + "^".join(
+            escape(part)
+            for part in (address.line1, address.line2, address.city, address.state, address.zip)
+        )
     return (
         f"MSH|{ENCODING_CHARACTERS}|HOSPITAL_ADT|HOSPITAL|KETACLINIC|CLINIC|{format_timestamp(sent_at)}"
         f"||ADT^{event}^ADT_A01|{escape(control_id)}|P|2.5\r"
         f"EVN|{event}|{format_timestamp(sent_at)}\r"
         f"PID|||{escape(mrn)}^^^HOSPITAL^MR||{escape(family_name)}^{escape(given_name)}"
-        f"||{birth_date:%Y%m%d}|{sex}\r"
+        f"||{birth_date:%Y%m%d}|{sex}{pid_11}\r"
         "PV1||O\r"
     )
 
@@ -698,6 +782,7 @@ __all__ = [
     "Demographics",
     "MessageHeader",
     "Parsed",
+    "PostalAddress",
     "Reading",
     "Refusal",
     "VitalsMessage",
@@ -710,4 +795,5 @@ __all__ = [
     "sample_adt",
     "sample_oru_r01",
     "sample_vitals",
+    "split_message",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,19 +20,41 @@ from ketaclinic.interop.mllp import Handler, MllpServer, start_server
 logger = logging.getLogger(__name__)
 
 
-def make_handler(factory: sessionmaker[Session], settings: Settings, clinic_id: int) -> Handler:
-    """A handler that stores and answers one message per call, in its own transaction."""
+#: Messages handled at once. A worker spends most of a message in psycopg's wait (for the
+#: database's answer, and for the GIL while other threads run; cProfile of bench/mllp_bench.py),
+#: so more threads than asyncio's default (CPUs + 4, 6 here) keep 8 monitors' messages in
+#: flight; 12 stay under SQLAlchemy's default pool of 15 connections. The ceiling is the ~9 ms of
+#: Python CPU a message costs (bench/mllp_bench.py), not the thread count.
+WORKERS = 12
+
+
+def make_handler(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clinic_id: int,
+    executor: ThreadPoolExecutor | None = None,
+) -> Handler:
+    """A handler that stores and answers one message per call, in its own transaction, in a
+    thread of ``executor`` (asyncio's default one when None)."""
     zone = settings.timezone
     policy = charting.policy_of(settings)
+    with factory() as session:
+        device = service.ensure_device_account(session, clinic_id)
 
     def handle(payload: bytes) -> bytes:
         with factory() as session:
             return service.receive_payload(
-                session, payload, clinic_id=clinic_id, zone=zone, now=clock.now(), policy=policy
+                session,
+                payload,
+                clinic_id=clinic_id,
+                zone=zone,
+                now=clock.now(),
+                policy=policy,
+                device=device,
             )
 
     async def handler(payload: bytes) -> bytes:
-        return await asyncio.to_thread(handle, payload)
+        return await asyncio.get_running_loop().run_in_executor(executor, handle, payload)
 
     return handler
 
@@ -46,11 +69,16 @@ async def listen(
     ready: Callable[[MllpServer], None] | None = None,
 ) -> None:
     """Serve until cancelled; ``ready`` is told the listening server (its port when 0 was asked)."""
-    server = await start_server(make_handler(factory, settings, clinic_id), host, port)
-    logger.info("HL7 MLLP listener on %s:%d", host, server.port)
-    if ready is not None:
-        ready(server)
+    executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="hl7")
     try:
-        await server.serve_forever()
+        handler = make_handler(factory, settings, clinic_id, executor)
+        server = await start_server(handler, host, port)
+        logger.info("HL7 MLLP listener on %s:%d", host, server.port)
+        if ready is not None:
+            ready(server)
+        try:
+            await server.serve_forever()
+        finally:
+            await server.close()
     finally:
-        await server.close()
+        executor.shutdown(wait=True)

@@ -47,3 +47,23 @@ class Hl7Message(Base):
     handled_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     handled_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class Hl7Monitor(Base):
+    """A bedside monitor the clinic has placed at a chair. When one is mapped, its vitals are
+    charted only on the session at that chair, so a wrong MRN keyed at the monitor cannot put one
+    patient's values on another's flowsheet (issue #14: "where configured, by the monitor's chair").
+
+    ``monitor_id`` is the equipment instance identifier the monitor sends in OBX-18 (its EUI-64
+    under IHE PCD-01), or MSH-3 when it sends no OBX-18; see ``hl7_monitors.monitor_of``."""
+
+    __tablename__ = "hl7_monitor"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "monitor_id", name="uq_hl7_monitor_clinic_id_monitor_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    monitor_id: Mapped[str] = mapped_column(String(227))
+    chair_id: Mapped[int] = mapped_column(ForeignKey("chair.id"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
