@@ -151,6 +151,23 @@ def _pool(ids: list[int]) -> Callable[[], int]:
     return lambda: ids.pop(0) if len(ids) > 1 else ids[0]
 
 
+def fhir_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[str, Any]]]]:
+    """The FHIR R4 reads (issue 14): a seeded patient's record and its search."""
+    patient = clinic.patients[0]
+    return [
+        (Call("GET", "/fhir/r4/metadata", role="none"), dict),
+        (
+            Call("GET", "/fhir/r4/{resource_type}", query={"patient": patient}),
+            lambda: {"resource_type": "Condition"},
+        ),
+        (
+            Call("GET", "/fhir/r4/{resource_type}/{resource_id}"),
+            lambda: {"resource_type": "Patient", "resource_id": patient},
+        ),
+        (Call("GET", "/fhir/r4/Patient/{patient_id}/$everything"), lambda: {"patient_id": patient}),
+    ]
+
+
 def inventory_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[str, Any]]]]:
     """The controlled-substance operations: each write on a new shelf, signed by a new witness."""
     stock = clinic.stock
@@ -436,6 +453,7 @@ def valid_calls(clinic: SeededClinic) -> dict[tuple[str, str], Callable[[], Call
     calls += scheduling_calls(clinic, protocol)
     calls += book_view_calls(clinic, protocol)
     calls += inventory_calls(clinic)
+    calls += fhir_calls(clinic)
     return {(call.method, call.path): _made(clinic, call, make) for call, make in calls}
 
 

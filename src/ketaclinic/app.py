@@ -37,7 +37,9 @@ from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import page_inventory as infusions_inventory_pages
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
+from ketaclinic.interop import fhir_api
 from ketaclinic.interop import pages as interop_pages
+from ketaclinic.interop.fhir_base import FHIR_PATH
 from ketaclinic.inventory import api as inventory_api
 from ketaclinic.inventory import counts_api as inventory_counts_api
 from ketaclinic.inventory import counts_pages as inventory_counts_pages
@@ -192,6 +194,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(reminders_pages.router)
     app.include_router(reminders_portal_pages.router)
     app.include_router(interop_pages.router)
+    app.include_router(fhir_api.router)
     _include_optional(app)
 
 
@@ -208,7 +211,43 @@ def _is_machine(request: Request) -> bool:
     return request.url.path.startswith(MACHINE_PREFIXES)
 
 
+def _is_fhir(request: Request) -> bool:
+    return request.url.path.startswith(f"{FHIR_PATH}/") or request.url.path == (FHIR_PATH)
+
+
+#: FHIR IssueType codes for the refusals' HTTP statuses (FHIR R4 valueset-issue-type).
+FHIR_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    413: "too-costly",
+    415: "not-supported",
+    422: "invalid",
+    429: "throttled",
+    503: "transient",
+}
+
+
+def _fhir_error(status: int, detail: list[dict[str, object]], headers: dict[str, str]) -> Response:
+    """A refusal under /fhir/ as an OperationOutcome, its location from the field path."""
+    problems = []
+    for item in detail:
+        loc = item.get("loc")
+        parts = loc if isinstance(loc, list | tuple) else []
+        problems.append((".".join(map(str, parts)), str(item.get("msg", ""))))
+    code = FHIR_ISSUE_CODES.get(status, "processing")
+    return fhir_api.outcome_response(status, problems, code, headers=headers)
+
+
 def _error_response(request: Request, error: KetaclinicError) -> Response:
+    if _is_fhir(request):
+        headers = dict(error.headers)
+        if error.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return _fhir_error(error.status_code, error.detail(), headers)
     if _is_machine(request):
         headers = dict(error.headers)
         if error.status_code == 401:
@@ -260,6 +299,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> Response:
+        if _is_fhir(request):
+            detail: list[dict[str, object]] = [{"loc": [], "msg": str(error.detail)}]
+            return _fhir_error(error.status_code, detail, dict(error.headers or {}))
         if _is_machine(request):
             detail = [{"loc": [], "msg": str(error.detail), "type": "HTTPException"}]
             return JSONResponse(
@@ -278,6 +320,8 @@ def _add_error_handlers(app: FastAPI) -> None:
             }
             for e in error.errors()
         ]
+        if _is_fhir(request):
+            return _fhir_error(422, detail, {})
         if _is_machine(request):
             return JSONResponse({"detail": detail}, status_code=422)
         message = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)

@@ -261,6 +261,12 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/interop/inbox"): CLINICIANS,
     ("POST", "/interop/inbox/{message_id}/dismiss"): CLINICIANS,
     ("POST", "/interop/inbox/{message_id}/match"): CLINICIANS,
+    # FHIR R4 (issue 14, item 1): the registration record (walked as Patient) to every reader;
+    # observations, orders, administrations and $everything to clinicians.
+    ("GET", "/fhir/r4/metadata"): PUBLIC,
+    ("GET", "/fhir/r4/{resource_type}"): READERS,
+    ("GET", "/fhir/r4/{resource_type}/{resource_id}"): READERS,
+    ("GET", "/fhir/r4/Patient/{patient_id}/$everything"): CLINICIANS,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so
@@ -406,11 +412,14 @@ def access_failures(
         for method, path in routes:
             expected = table[(method, path)]
             concrete = path.replace("{patient_id}", str(cast.patient_id))
+            # FHIR reads name the patient's record by its type and id.
+            concrete = concrete.replace("{resource_type}", "Patient")
+            concrete = concrete.replace("{resource_id}", str(cast.patient_id))
             status = caller.call(method, concrete, BODIES.get((method, path), {}))
             if person.role not in expected:
                 if status != 403:
                     failures.append(f"{name} {method} {path}: {status}, expected 403")
-            elif name == "outsider" and "{patient_id}" in path:
+            elif name == "outsider" and ("{patient_id}" in path or "{resource_id}" in path):
                 if status != 404:
                     failures.append(f"{name} {method} {path}: {status}, expected 404")
             elif status in (401, 403, 404):
@@ -442,7 +451,7 @@ class _Caller:
         self.api = token_for(self.web, person)
 
     def call(self, method: str, path: str, body: dict[str, object]) -> int:
-        if path.startswith("/api/"):
+        if path.startswith(("/api/", "/fhir/")):
             return self.web.request(method, path, headers=self.api, json=body).status_code
         if method == "GET":
             return self.web.get(path, follow_redirects=False).status_code

@@ -98,8 +98,9 @@ def login_session_id(request: Request) -> int | None:
 
 
 def current_actor(request: Request, token: Annotated[str | None, Depends(bearer_token)]) -> Actor:
-    """The API takes bearer tokens only; pages take the session cookie only (CSRF-safe API)."""
-    if request.url.path.startswith("/api/"):
+    """The API and FHIR take bearer tokens only; pages take the session cookie only (CSRF-safe
+    API)."""
+    if request.url.path.startswith(("/api/", "/fhir/")):
         actor = _api_actor(request, token)
     else:
         actor = _page_actor(request)
