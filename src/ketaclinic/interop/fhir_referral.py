@@ -461,7 +461,11 @@ def _birth_date(resource: Resource, at: str, today: date, problems: Problems) ->
     if not isinstance(text, str) or not _FULL_DATE.match(text):
         problems.append((f"{at}.birthDate", "a full birth date (YYYY-MM-DD) is needed"))
         return None
-    born = date.fromisoformat(text)
+    try:
+        born = date.fromisoformat(text)
+    except ValueError:
+        problems.append((f"{at}.birthDate", f"{text} is not a day of the calendar"))
+        return None
     problem = birth_date_problem(born, today)
     if problem:
         problems.append((f"{at}.birthDate", problem))
