@@ -440,3 +440,18 @@ def test_the_route_wants_a_token_and_a_role_that_may_write(
     assert anonymous.status_code == 401
     assert _issues(anonymous)
     assert post(referral(), role=Role.ADMIN).status_code == 403
+
+
+@pytest.mark.parametrize("kind", ["Encounter", "NoSuchResource"])
+def test_a_resource_type_a_referral_does_not_carry_is_named(
+    factory: sessionmaker[Session], nurse: Actor, kind: str
+) -> None:
+    bundle = referral()
+    at = index_of(bundle, "AllergyIntolerance")
+    bundle["entry"][at]["resource"] = {"resourceType": kind, "status": "planned"}
+    bundle["entry"][at]["request"]["url"] = kind
+    with pytest.raises(FhirInvalid) as refused:
+        run_import(factory, nurse, bundle)
+    assert [loc for loc, _ in refused.value.problems] == [
+        f"Bundle.entry[{at}].resource.resourceType"
+    ]
