@@ -21,7 +21,7 @@ from ketaclinic.config import Settings
 from ketaclinic.db import transaction
 from ketaclinic.demo.clinic import synthetic_patients
 from ketaclinic.interop.fhir_base import LOINC, UCUM, instant, validated
-from ketaclinic.interop.fhir_import import transaction_from
+from ketaclinic.interop.fhir_exchange import transaction_from
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Diagnosis, Patient
 from tests.conftest import Person, cli_env

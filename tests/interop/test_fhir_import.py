@@ -23,11 +23,8 @@ from ketaclinic.config import Settings
 from ketaclinic.db import transaction
 from ketaclinic.interop import fhir_import, fhir_import_api
 from ketaclinic.interop.fhir_base import ICD10CM, FhirInvalid, mrn_system
-from ketaclinic.interop.fhir_referral import (
-    ACCEPTED_SYSTEMS,
-    PRIMARY_DIAGNOSIS_EXTENSION,
-    BundleUnreadable,
-)
+from ketaclinic.interop.fhir_referral import ACCEPTED_SYSTEMS, BundleUnreadable
+from ketaclinic.interop.fhir_referral_items import PRIMARY_DIAGNOSIS_EXTENSION
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Diagnosis, Patient, WeightMeasurement
 from ketaclinic.patients.schemas import PatientCreate

@@ -25,7 +25,7 @@ from ketaclinic.audit import service as audit
 from ketaclinic.cli_support import err, load_settings, refuse
 from ketaclinic.db import engine_scope, make_session_factory
 from ketaclinic.errors import KetaclinicError
-from ketaclinic.interop import fhir_import
+from ketaclinic.interop import fhir_exchange, fhir_import
 from ketaclinic.interop.fhir_base import FhirContext, FhirInvalid, Resource
 from ketaclinic.interop.fhir_referral import parse_body
 from ketaclinic.patients.models import Patient
@@ -49,10 +49,10 @@ def _clinic_session(code: str | None) -> Iterator[tuple[Session, Actor, str]]:
         session.begin(),
     ):
         try:
-            clinic = fhir_import.resolve_clinic(session, code)
+            clinic = fhir_exchange.resolve_clinic(session, code)
         except KetaclinicError as error:
             refuse(error.msg)
-        actor = fhir_import.system_actor(session, clinic.id)
+        actor = fhir_exchange.system_actor(session, clinic.id)
         yield session, actor, clinic.code
 
 
