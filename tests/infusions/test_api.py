@@ -217,6 +217,22 @@ def test_abort_needs_a_reason_and_keeps_it(team: Team) -> None:
     assert Decimal(aborted["delivered"]["total_mg"]) == Decimal("7.2") * 20 / 60
 
 
+def test_an_abort_during_observation_keeps_the_dose_given_before_the_stop(team: Team) -> None:
+    """The state table lets a session be aborted while observing (the patient leaves against
+    advice, or is sent to hospital); the pump stopped earlier, so the dose is the stop's."""
+    sid = team.schedule()
+    team.ready(sid)
+    with at(0):
+        team.act(sid, "start", team.nurse)
+    with at(30):
+        stopped = team.act(sid, "stop", team.nurse)
+    with at(50):
+        aborted = team.act(sid, "abort", team.nurse, reason="transferred to hospital")
+    assert (stopped["state"], aborted["state"]) == ("observing", "aborted")
+    assert aborted["delivered"]["total_mg"] == stopped["delivered"]["total_mg"]
+    assert Decimal(aborted["delivered"]["total_mg"]) == Decimal("7.2") * 30 / 60
+
+
 def test_another_clinics_session_is_not_found(
     team: Team, client: TestClient, make_person: Callable[..., Person]
 ) -> None:

@@ -92,7 +92,8 @@ def delivered(row: InfusionSession) -> timeline.Delivered | None:
             events.append(timeline.Resume(e.at))
         elif e.kind == "bolus":
             events.append(timeline.BolusGiven(e.at, Decimal(e.data["dose_mg"])))
-        elif e.kind in ("stop", "abort") and events:
+        elif e.kind in ("stop", "abort") and events and not isinstance(events[-1], timeline.Stop):
+            # An abort during observation comes after the pump's stop: nothing more to end.
             events.append(timeline.Stop(e.at))
     if not events:
         return None

@@ -12,7 +12,7 @@ from ketaclinic.accounts.core import Actor, Permission, may
 from ketaclinic.accounts.deps import CurrentUser, SessionDep, SettingsDep
 from ketaclinic.errors import Forbidden, KetaclinicError, NotFound
 from ketaclinic.interop import fhir_server
-from ketaclinic.interop.fhir_base import FHIR_PATH, operation_outcome
+from ketaclinic.interop.fhir_base import FHIR_PATH, operation_outcome, to_json
 from ketaclinic.interop.fhir_record import patient_in_clinic
 from ketaclinic.interop.fhir_search import SearchError
 
@@ -21,7 +21,12 @@ FHIR_JSON = "application/fhir+json"
 
 
 class FhirResponse(JSONResponse):
+    """``application/fhir+json``, doses written with every digit (``fhir_base.to_json``)."""
+
     media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content).encode("utf-8")
 
 
 class FhirBadSearch(KetaclinicError):

@@ -4,6 +4,7 @@ for these resources; the models check structure, not bindings or profiles)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -129,9 +130,25 @@ def day(value: date) -> str:
 def quantity(value: Decimal | int | float, unit: str, code: str | None = None) -> Resource:
     """A UCUM quantity; ``unit`` is for people, ``code`` the case-sensitive UCUM code."""
     number: Decimal | int | float = value
-    if isinstance(value, Decimal):
-        number = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        number = int(value)
     return {"value": number, "unit": unit, "system": UCUM, "code": code or unit}
+
+
+def to_json(value: Any) -> str:
+    """JSON in which a Decimal is a number with every digit it has. ``json.dumps`` refuses
+    Decimals, and FastAPI's encoder and the models' own dump turn them into floats, which would
+    round a dose without saying so."""
+    if isinstance(value, dict):
+        items = (f"{json.dumps(str(k), ensure_ascii=False)}:{to_json(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(to_json(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a number JSON can hold")
+        return format(value, "f")
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True)

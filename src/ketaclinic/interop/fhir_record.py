@@ -34,8 +34,9 @@ CONDITION_PROFILE = US_CORE + "us-core-condition-problems-health-concerns"
 ALLERGY_PROFILE = US_CORE + "us-core-allergyintolerance"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
-#: Clinicians appear as Practitioners; admins and front-desk staff do not treat anyone.
-PRACTITIONER_ROLES = (Role.PHYSICIAN.value, Role.NURSE.value)
+#: Everyone on the clinic's staff who can appear in a record (who signed, charted, cancelled,
+#: and the monitors' device account); portal patients are not practitioners.
+PRACTITIONER_ROLES = tuple(r.value for r in Role if r is not Role.PATIENT)
 
 
 def patient_in_clinic(ctx: FhirContext, patient_id: int) -> Patient | None:
