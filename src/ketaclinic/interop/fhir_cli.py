@@ -7,7 +7,6 @@ bundle is refused (nothing is written), 1 on failure.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -26,7 +25,7 @@ from ketaclinic.cli_support import err, load_settings, refuse
 from ketaclinic.db import engine_scope, make_session_factory
 from ketaclinic.errors import KetaclinicError
 from ketaclinic.interop import fhir_exchange, fhir_import
-from ketaclinic.interop.fhir_base import FhirContext, FhirInvalid, Resource
+from ketaclinic.interop.fhir_base import FhirContext, FhirInvalid, Resource, to_json
 from ketaclinic.interop.fhir_referral import parse_body
 from ketaclinic.patients.models import Patient
 
@@ -83,11 +82,12 @@ def fhir_import_command(
     except FhirInvalid as error:
         for where, message in error.problems:
             err.print(f"{where or 'Bundle'}: {message}", markup=False, highlight=False)
-        refuse(f"the bundle was refused ({len(error.problems)} problems); nothing was written")
+        count = len(error.problems)
+        refuse(f"the bundle was refused ({count} problem{'s' * (count != 1)}); nothing was written")
     except KetaclinicError as error:
         refuse(error.msg)
     if as_json:
-        print(json.dumps(response, indent=2))
+        print(to_json(response))
         return
     created = response["entry"][referral.patient_entry]["response"]["status"].startswith("201")
     out.print(f"{'registered' if created else 'updated'} patient {mrn}", markup=False)
@@ -107,8 +107,9 @@ def fhir_export_command(
     ] = None,
     clinic: ClinicCode = None,
 ) -> None:
-    """Write one patient's ``$everything`` Bundle as JSON, or (``--all DIR``) the whole clinic
-    as FHIR Bulk Data NDJSON: ``Patient.ndjson``, ``Condition.ndjson``... one resource a line."""
+    """Write one patient's ``$everything`` Bundle as JSON, or (``--all DIR``) the whole clinic as
+    FHIR Bulk Data NDJSON: ``Patient.ndjson``, ``Condition.ndjson``... one resource a line.
+    Decimals are written with every digit they have."""
     if (patient is None) == (all_to is None):
         refuse("give either --patient MRN or --all DIR")
     if all_to is not None and out_file is not None:
@@ -141,7 +142,7 @@ def _export_one(context: FhirContext, mrn: str, out_file: Path | None) -> None:
     )
     if found is None:
         refuse(f"no patient with MRN {mrn} in clinic {context.clinic_code}")
-    text = json.dumps(_everything(context, found), indent=2)
+    text = to_json(_everything(context, found))
     if out_file is None:
         print(text)
         return
@@ -178,7 +179,7 @@ def _export_all(context: FhirContext, directory: Path) -> dict[str, int]:
                     opened[kind] = files.enter_context(
                         (directory / f"{kind}.ndjson").open("w", encoding="utf-8")
                     )
-                opened[kind].write(json.dumps(resource, separators=(",", ":")) + "\n")
+                opened[kind].write(to_json(resource) + "\n")
                 counts[kind] = counts.get(kind, 0) + 1
             bar.advance(task)
     return counts
