@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -26,6 +28,7 @@ from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Diagnosis, Patient
 from tests.conftest import Person, cli_env
 from tests.interop.fhir_bundles import changed, referral, urn
+from tests.interop.test_fhir_care import _seeded
 from tests.interop.test_fhir_import import actor_of, row_counts
 
 runner = CliRunner()
@@ -259,3 +262,31 @@ def test_a_record_exported_and_imported_into_another_clinic_exports_the_same(
         carried = _record(original)
         assert carried["Condition"] and carried["AllergyIntolerance"] and carried["Patient"]
         assert carried["MedicationStatement"]
+
+
+def test_export_writes_a_treated_patients_doses_with_every_digit(
+    settings: Settings,
+    client: TestClient,
+    make_person: Callable[..., Person],
+    factory: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    """A session stopped early (a bolus, a rate change, a pause): its administrations hold
+    Decimals, which plain ``json.dumps`` refuses."""
+    seeded = _seeded(client, make_person, ("stopped_early",))
+    with transaction(factory) as session:
+        patient = session.get(Patient, seeded.team.patient_id)
+        assert patient is not None
+        mrn = patient.mrn
+    one = fhir(settings, "export", "--patient", mrn, "--out", str(tmp_path / "p.json"))
+    assert one.exit_code == 0, one.output
+    bundle = json.loads((tmp_path / "p.json").read_text(), parse_float=Decimal)
+    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert "MedicationAdministration" in kinds
+    bulk = fhir(settings, "export", "--all", str(tmp_path / "bulk"))
+    assert bulk.exit_code == 0, bulk.output
+    given = (tmp_path / "bulk" / "MedicationAdministration.ndjson").read_text().splitlines()
+    in_bundle = [
+        e for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationAdministration"
+    ]
+    assert len(given) == len(in_bundle)
