@@ -17,17 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from ketaclinic.accounts.core import Role
+from ketaclinic.accounts.models import Clinic
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.cli import app
 from ketaclinic.config import Settings
 from ketaclinic.db import transaction
 from ketaclinic.demo.clinic import synthetic_patients
-from ketaclinic.interop.fhir_base import LOINC, UCUM, instant, validated
+from ketaclinic.interop.fhir_base import to_json, validated
 from ketaclinic.interop.fhir_exchange import transaction_from
+from ketaclinic.interop.fhir_vitals import weight_observation
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Diagnosis, Patient
 from tests.conftest import Person, cli_env
-from tests.interop.fhir_bundles import changed, referral, urn
+from tests.interop.fhir_bundles import changed, referral
 from tests.interop.test_fhir_care import _seeded
 from tests.interop.test_fhir_import import actor_of, row_counts
 
@@ -207,29 +209,35 @@ def _record(bundle: Resource) -> dict[str, list[Resource]]:
     return found
 
 
-def _with_weight(referral_: Resource, factory: sessionmaker[Session], mrn: str) -> Resource:
-    """The referral with the patient's current weight, if the export carried no weight
-    Observation (the Observation resources come with another part of issue #14)."""
-    kinds = [e["resource"]["resourceType"] for e in referral_["entry"]]
+def _with_weights(everything: Resource, factory: sessionmaker[Session], mrn: str) -> Resource:
+    """The export with the patient's body weights as the server builds them, while
+    ``$everything`` does not list Observations yet (the lead wires fhir_observations in)."""
+    kinds = [e["resource"]["resourceType"] for e in everything["entry"]]
     if "Observation" in kinds:
-        return referral_
+        return everything
     with transaction(factory) as session:
-        patient = session.scalars(select(Patient).where(Patient.mrn == mrn)).one()
-        weight = patient.current_weight
-        assert weight is not None
-        value, measured = weight.weight_kg, weight.measured_at
-    patient_url = referral_["entry"][kinds.index("Patient")]["fullUrl"]
-    observation = {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
-        "subject": {"reference": patient_url},
-        "effectiveDateTime": instant(measured),
-        "valueQuantity": {"value": str(value), "unit": "kg", "system": UCUM, "code": "kg"},
-    }
-    request = {"method": "POST", "url": "Observation"}
-    entry = {"fullUrl": urn(), "resource": observation, "request": request}
-    return {**referral_, "entry": [*referral_["entry"], entry]}
+        patient = session.scalars(
+            select(Patient).where(
+                Patient.mrn == mrn, Patient.clinic_id == _clinic(session, "NORTH")
+            )
+        ).one()
+        weights = [json.loads(to_json(weight_observation(w))) for w in patient.weights]
+    return {**everything, "entry": [*everything["entry"], *({"resource": w} for w in weights)]}
+
+
+def _clinic(session: Session, code: str) -> int:
+    found = session.scalar(select(Clinic.id).where(Clinic.code == code))
+    assert found is not None
+    return found
+
+
+def _weights(factory: sessionmaker[Session], mrn: str, clinic: str) -> list[tuple[Any, ...]]:
+    with transaction(factory) as session:
+        patient = session.scalars(
+            select(Patient).where(Patient.mrn == mrn, Patient.clinic_id == _clinic(session, clinic))
+        ).one()
+        # FHIR instants carry whole seconds (fhir_base.instant).
+        return sorted((w.measured_at.replace(microsecond=0), w.weight_kg) for w in patient.weights)
 
 
 def test_a_record_exported_and_imported_into_another_clinic_exports_the_same(
@@ -249,7 +257,7 @@ def test_a_record_exported_and_imported_into_another_clinic_exports_the_same(
         )
         assert exported.exit_code == 0, exported.output
         original = json.loads(first.read_text())
-        moved = _with_weight(transaction_from(original), factory, mrn)
+        moved = transaction_from(_with_weights(original, factory, mrn))
         imported = fhir(settings, "import", str(write(tmp_path / f"{mrn}-in.json", moved)),
                         "--clinic", "SOUTH")  # fmt: skip
         assert imported.exit_code == 0, imported.stderr
@@ -259,6 +267,10 @@ def test_a_record_exported_and_imported_into_another_clinic_exports_the_same(
         )
         assert again.exit_code == 0, again.output
         assert _record(json.loads(second.read_text())) == _record(original)
+        assert _weights(factory, mrn, "SOUTH") == _weights(factory, mrn, "NORTH")
+        home = fhir(settings, "import", str(tmp_path / f"{mrn}-in.json"), "--clinic", "NORTH")
+        assert home.exit_code == 0, home.stderr
+        assert _weights(factory, mrn, "NORTH") == _weights(factory, mrn, "SOUTH")
         carried = _record(original)
         assert carried["Condition"] and carried["AllergyIntolerance"] and carried["Patient"]
         assert carried["MedicationStatement"]

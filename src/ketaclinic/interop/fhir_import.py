@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -205,8 +205,11 @@ def _add_weight(
     today: date,
     responses: Responses,
 ) -> None:
+    # FHIR instants carry whole seconds (fhir_base.instant): a weight exported and imported
+    # back is the same weight.
     on_file = any(
-        w.measured_at == weight.measured_at and w.weight_kg == weight.weight_kg
+        _to_second(w.measured_at) == _to_second(weight.measured_at)
+        and w.weight_kg == weight.weight_kg
         for w in patient.weights
     )
     responses.note(weight.entry, not on_file)
@@ -215,6 +218,10 @@ def _add_weight(
     with _located(f"Bundle.entry[{weight.entry}].resource"):
         data = PatientUpdate(weight_kg=weight.weight_kg, weight_measured_at=weight.measured_at)
         patients.update(session, actor=actor, patient=patient, data=data, today=today)
+
+
+def _to_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
 
 
 def _add_diagnoses(
