@@ -401,9 +401,12 @@ def test_the_route_answers_a_transaction_response_bundle(post: Callable[..., Any
     ],
 )
 def test_the_route_refuses_with_an_operation_outcome(
-    post: Callable[..., Any], body: object, status: int
+    post: Callable[..., Any], factory: sessionmaker[Session], body: object, status: int
 ) -> None:
+    post(referral(mrn="OTHER-1"))  # a record the refusal must leave alone
+    before = row_counts(factory)
     response = post(body)
+    assert row_counts(factory) == before
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/fhir+json")
     assert _issues(response)
