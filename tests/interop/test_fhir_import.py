@@ -21,7 +21,7 @@ from ketaclinic.app import create_app
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.config import Settings
 from ketaclinic.db import transaction
-from ketaclinic.interop import fhir_import, fhir_import_api
+from ketaclinic.interop import fhir_import, fhir_import_api, fhir_server
 from ketaclinic.interop.fhir_base import ICD10CM, FhirInvalid, mrn_system
 from ketaclinic.interop.fhir_referral import ACCEPTED_SYSTEMS, BundleUnreadable
 from ketaclinic.interop.fhir_referral_items import PRIMARY_DIAGNOSIS_EXTENSION
@@ -416,6 +416,26 @@ def test_the_route_names_the_place_of_each_problem(post: Callable[..., Any]) -> 
     bundle = _condition_code("M54.5")(referral())
     response = post(bundle)
     assert REFUSALS["non-billable code"][1](bundle) in {loc for loc, _ in _issues(response)}
+
+
+def test_each_location_the_route_answers_can_be_read(
+    post: Callable[..., Any], fhir_client: TestClient, make_person: Callable[..., Person]
+) -> None:
+    """Every written entry's location is an id the FHIR server reads (all of them checked)."""
+    bundle = referral(allergies=("Penicillin", "Latex"))
+    response = post(bundle)
+    locations = [e["response"].get("location") for e in response.json()["entry"]]
+    assert None not in locations and len(locations) == len(bundle["entry"])
+    reader = token_for(fhir_client, make_person(Role.PHYSICIAN))
+    served = fhir_server.supported_types()
+    for location, entry in zip(locations, bundle["entry"], strict=True):
+        if location.split("/")[0] not in served:
+            # Weights are served once the lead lists fhir_observations in fhir_server.KINDS.
+            assert location.startswith("Observation/weight-")
+            continue
+        read = fhir_client.get(f"/fhir/r4/{location}", headers=reader)
+        assert read.status_code == 200, (location, read.text)
+        assert read.json()["resourceType"] == entry["resource"]["resourceType"]
 
 
 def test_the_route_takes_only_json(post: Callable[..., Any]) -> None:

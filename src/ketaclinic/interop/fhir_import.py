@@ -35,6 +35,7 @@ from ketaclinic.interop.fhir_referral_items import (
     Item,
     WeightIn,
 )
+from ketaclinic.interop.fhir_vitals import weight_id
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Diagnosis, Patient
 from ketaclinic.patients.schemas import DiagnosisIn, PatientCreate, PatientUpdate
@@ -82,6 +83,7 @@ def import_referral(
         _update(session, actor, patient, referral, today, responses)
     responses.note(referral.patient_entry, created, f"Patient/{patient.id}")
     _primary(patient, referral)
+    _locate(patient, referral, responses)
     for entry in referral.entries:
         if entry.kind in REFERENCE_ONLY:
             responses.by_entry[entry.index] = {"status": UPDATED}
@@ -263,6 +265,28 @@ def _primary(patient: Patient, referral: Referral) -> None:
     diagnoses: list[Diagnosis] = patient.diagnoses
     for diagnosis in diagnoses:
         diagnosis.is_primary = diagnosis.code == chosen.code
+
+
+def _locate(patient: Patient, referral: Referral, responses: Responses) -> None:
+    """Where each allergy, medication and weight now is, by the ids the FHIR server reads them
+    with (``fhir_record``: ``allergy-{patient}-{index}``; ``fhir_vitals``: ``weight-{id}``)."""
+    places = (
+        ("AllergyIntolerance", "allergy", referral.allergies, patient.allergies),
+        ("MedicationStatement", "medication", referral.medications, patient.medications),
+    )
+    for kind, prefix, items, listed in places:
+        folded = [text.casefold() for text in listed]
+        for item in items:
+            index = folded.index(item.text.casefold())
+            responses.by_entry[item.entry]["location"] = f"{kind}/{prefix}-{patient.id}-{index}"
+    for weight in referral.weights:
+        stored = next(
+            w
+            for w in patient.weights
+            if _to_second(w.measured_at) == _to_second(weight.measured_at)
+            and w.weight_kg == weight.weight_kg
+        )
+        responses.by_entry[weight.entry]["location"] = f"Observation/{weight_id(stored.id)}"
 
 
 def _listed(existing: Sequence[str], text: str) -> bool:
