@@ -18,6 +18,7 @@ NAMED = (
     "interop/hl7_core.py",
     "interop/device_codes.py",
     "interop/fhir_search.py",
+    "interop/fhir_checks.py",
 )
 #: Domains with a core.py today; a new one must be counted here (so the walk cannot go empty).
 CORE_MODULES = 15

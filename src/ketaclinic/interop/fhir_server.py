@@ -17,7 +17,7 @@ from ketaclinic import __version__
 from ketaclinic.accounts.core import Actor
 from ketaclinic.accounts.models import Clinic
 from ketaclinic.audit import service as audit
-from ketaclinic.interop import fhir_care, fhir_record
+from ketaclinic.interop import fhir_care, fhir_observations, fhir_record
 from ketaclinic.interop.fhir_base import (
     FHIR_VERSION,
     FhirContext,
@@ -45,6 +45,8 @@ KINDS: dict[str, ResourceKind] = {
         fhir_record.CONDITION,
         fhir_record.ALLERGY_INTOLERANCE,
         fhir_record.MEDICATION_STATEMENT,
+        fhir_observations.OBSERVATION,
+        fhir_observations.QUESTIONNAIRE_RESPONSE,
         fhir_care.ENCOUNTER,
         fhir_care.PROCEDURE,
         fhir_care.MEDICATION_REQUEST,

@@ -4,9 +4,10 @@ numpy's "linear" percentile q at time t needs the r-th and (r+1)-th smallest of 
 values (r = floor(q/100 · (N − 1))). Keeping all N × T values to sort them costs memory and, above
 all, time (a selection is ~20 ns per value here, against ~1 ns to write a value).
 
-Instead, while the curves stream past in chunks, each patient's minimum and maximum over every
-block of ``BLOCK`` consecutive grid times is kept (2 float32 numbers per 32 values, each rounded
-outwards, so still a bound). For block j:
+Instead, each patient's lower and upper bound over every block of ``BLOCK`` consecutive grid times
+is kept (2 float32 numbers per 32 values, each rounded outwards, so still a bound): from the
+patient's modal form (``modal_blocks``) for the exact method, without computing the curve. For
+block j:
 
 * ``low``, the r-th smallest of the patients' block minima, and ``high``, the (r+1)-th smallest
   of their block maxima, bracket both order statistics at every time of the block;
@@ -14,24 +15,20 @@ outwards, so still a bound). For block j:
   (``below`` of them), one whose block minimum is above ``high`` is above both;
 * the others, the candidates, are few (about 1 % of patients: those whose curve passes near the
   percentile during those 32 grid steps), and the order statistics are the (r − below)-th and
-  (r + 1 − below)-th smallest of the candidates' values, which are computed again, exactly, for
-  that block only.
+  (r + 1 − below)-th smallest of the candidates' values, which are computed for that block only.
 
-The result is numpy.percentile's (up to the last bit: the candidates' values are computed
-directly rather than by the grid path's factored exponentials).
+The result is numpy.percentile's of the candidates' values as ``ModalCurves.values`` computes
+them (they differ from the engine's grid path, ``concentrations_into``, by rounding only: about
+1e-12 of the peak where the effect site's exponentials cancel after a bolus).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-
-from ketaclinic.pk import engine
-from ketaclinic.pk.engine import RateArrays
-from ketaclinic.pk.grid import UniformGrid
-from ketaclinic.pk.schedule import Schedule
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -41,8 +38,9 @@ IntArray = npt.NDArray[np.intp]
 BLOCK = 32
 #: Relative step outwards before rounding a bound to float32 (see ``BlockBounds.add``).
 _OUTWARD = 2.0**-22
-#: Candidate values computed at once (pairs of patient and block), bounding the scratch memory.
-_PAIRS_AT_ONCE = 4096
+#: Blocks with at most this many candidates are selected in one vectorised sort (most blocks:
+#: typically 10 to 30 candidates); the rest one by one, with a partition.
+_FEW = 128
 
 
 def bounds_bytes(n: int, count: int) -> int:
@@ -67,125 +65,120 @@ def block_bounds(values: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 class BlockBounds:
-    """Every patient's block minima and maxima (N, B), written patient by patient; ``low`` and
-    ``high`` give them block-major (B, N), as the selection wants them."""
+    """Every patient's block minima and maxima, written patient by patient and kept block-major
+    (B, N) in ``low`` and ``high``, as the selection wants them (no transposed copy)."""
 
     def __init__(self, n: int, count: int) -> None:
-        self.starts = block_starts(count)
+        self.starts, self.count = block_starts(count), count
         # float32 halves the memory; rounding each bound outwards keeps it a bound.
-        self.minima = np.empty((n, self.starts.size), dtype=np.float32)
-        self.maxima = np.empty((n, self.starts.size), dtype=np.float32)
-        self._by_block: tuple[Float32Array, Float32Array] | None = None
+        self.low = np.empty((self.starts.size, n), dtype=np.float32)
+        self.high = np.empty((self.starts.size, n), dtype=np.float32)
 
     def add(self, rows: slice, low: FloatArray, high: FloatArray) -> None:
         """Record the bounds (P, B) of patients ``rows``, rounded outwards to float32."""
         # Bounds are ≥ 0; moving them 2**-22 outwards first means rounding to the nearest float32
         # (which moves by at most 2**-24) cannot bring them back inside.
-        self.minima[rows] = low * (1 - _OUTWARD)
-        self.maxima[rows] = high * (1 + _OUTWARD)
-
-    @property
-    def low(self) -> Float32Array:
-        return self._block_major()[0]
-
-    @property
-    def high(self) -> Float32Array:
-        return self._block_major()[1]
-
-    def _block_major(self) -> tuple[Float32Array, Float32Array]:
-        if self._by_block is None:
-            self._by_block = (
-                np.ascontiguousarray(self.minima.T),
-                np.ascontiguousarray(self.maxima.T),
-            )
-        return self._by_block
+        np.multiply(low.T, 1 - _OUTWARD, out=self.low[:, rows], casting="same_kind")
+        np.multiply(high.T, 1 + _OUTWARD, out=self.high[:, rows], casting="same_kind")
 
 
-class _Curves:
-    """Exact values of chosen patients at chosen blocks of the grid, for one site.
-
-    Every patient's modal form is computed once (small: a few numbers per patient and dose
-    event) and reused for all the blocks and percentiles that pick them.
-    """
-
-    def __init__(self, rates: RateArrays, schedule: Schedule, grid: UniformGrid, site: int):
-        self.grid, self.pw = grid, schedule.piecewise()
-        modes = engine.decompose(rates)
-        states = engine.modal_states(modes, self.pw)
-        weights = (modes.plasma_weights, modes.effect_weights)[site]
-        self.mu = modes.rates_per_min
-        self.level, self.amplitude = engine.site_coefficients(
-            weights * engine.NG_PER_ML_PER_MG_PER_L, states
-        )
-
-    def at(self, patients: IntArray, blocks: IntArray) -> FloatArray:
-        """(S, BLOCK) values of patient ``patients[s]`` over block ``blocks[s]``; times past the
-        grid's end repeat its last time."""
-        out = np.empty((patients.size, BLOCK))
-        for s0 in range(0, patients.size, _PAIRS_AT_ONCE):
-            part = slice(s0, s0 + _PAIRS_AT_ONCE)
-            out[part] = self._some(patients[part], blocks[part])
-        return out
-
-    def _some(self, patients: IntArray, blocks: IntArray) -> FloatArray:
-        index = np.minimum(blocks[:, None] * BLOCK + np.arange(BLOCK), self.grid.count - 1)
-        times = self.grid.start_min + self.grid.step_min * index.astype(np.float64)
-        piece = engine.piece_index(self.pw, times)
-        since = times - self.pw.starts_min[piece]
-        decay = np.exp(np.maximum(-self.mu[patients][:, None, :] * since[:, :, None], -700.0))
-        who = patients[:, None]
-        values = self.level[who, piece] + np.einsum(
-            "stm,stm->st", self.amplitude[who, piece], decay
-        )
-        out: FloatArray = np.maximum(values, 0.0)
-        return out
+#: Values (S, BLOCK) of patient ``patients[s]`` over block ``blocks[s]`` (``ModalCurves.values``).
+BlockValues = Callable[[IntArray, IntArray], FloatArray]
 
 
 def exact_percentiles(
-    bounds: BlockBounds,
-    quantiles: tuple[float, ...],
-    rates: RateArrays,
-    schedule: Schedule,
-    grid: UniformGrid,
-    site: int,
+    bounds: BlockBounds, quantiles: tuple[float, ...], curves: BlockValues
 ) -> FloatArray:
-    """numpy.percentile(values, quantiles, axis=patients) (linear), (Q, T), from the bounds."""
+    """numpy.percentile(values, quantiles, axis=patients) (linear), (Q, T), from the bounds and
+    the candidates' values."""
     n = bounds.low.shape[1]
-    curves = _Curves(rates, schedule, grid, site)
-    out = np.empty((len(quantiles), grid.count))
-    for qi, q in enumerate(quantiles):
-        rank = q / 100 * (n - 1)
-        first = math.floor(rank)
-        second = min(first + 1, n - 1)
-        lower, upper = _order_statistics(bounds, first, second, curves, grid.count)
-        out[qi] = lower + (rank - first) * (upper - lower)
+    count = bounds.count
+    ranks = [(n - 1) * (q / 100) for q in quantiles]  # as numpy computes the index
+    firsts = [math.floor(rank) for rank in ranks]
+    seconds = [min(first + 1, n - 1) for first in firsts]
+    # One selection per side for all quantiles (each is a pass over N × B bounds).
+    lows = _smallest(bounds.low, firsts)
+    highs = _smallest(bounds.high, seconds)
+    out = np.empty((len(quantiles), count))
+    for qi, (rank, first, second) in enumerate(zip(ranks, firsts, seconds, strict=True)):
+        lower, upper = _order_statistics(
+            bounds, (first, second), (lows[qi], highs[qi]), curves, count
+        )
+        out[qi] = _lerp(lower, upper, rank - first)
+    return out
+
+
+def _lerp(lower: FloatArray, upper: FloatArray, weight: float) -> FloatArray:
+    """numpy.percentile's interpolation between the two order statistics, operation for operation
+    (numpy 2's ``_lerp``: from the upper one when the weight is at least 1/2), so the bits agree."""
+    difference = upper - lower
+    if weight >= 0.5:
+        out: FloatArray = upper - difference * (1 - weight)
+    else:
+        out = lower + difference * weight
     return out
 
 
 def _order_statistics(
-    bounds: BlockBounds, first: int, second: int, curves: _Curves, count: int
+    bounds: BlockBounds,
+    ranks: tuple[int, int],
+    brackets: tuple[Float32Array, Float32Array],
+    curves: BlockValues,
+    count: int,
 ) -> tuple[FloatArray, FloatArray]:
-    """The ``first``-th and ``second``-th smallest value (0-based) at every grid time."""
-    low = _bound(bounds.low, first)
-    high = _bound(bounds.high, second)
-    below = np.count_nonzero(bounds.high < low[:, None], axis=1)
-    candidate = (bounds.high >= low[:, None]) & (bounds.low <= high[:, None])
+    """The ``ranks[0]``-th and ``ranks[1]``-th smallest value (0-based) at every grid time, given
+    each block's bracket (``low``, ``high``) of both."""
+    low, high = brackets
+    above_low = bounds.high >= low[:, None]
+    below = bounds.high.shape[1] - np.count_nonzero(above_low, axis=1)
+    candidate = np.logical_and(above_low, bounds.low <= high[:, None], out=above_low)
     blocks, patients = np.nonzero(candidate)
-    values = curves.at(patients.astype(np.intp), blocks.astype(np.intp))
+    values = curves(patients.astype(np.intp), blocks.astype(np.intp))
     edges = np.searchsorted(blocks, np.arange(bounds.starts.size + 1))
+    ks = (ranks[0] - below, ranks[1] - below)
     lower, upper = np.empty(count), np.empty(count)
-    for j, start in enumerate(bounds.starts):
-        mine = values[edges[j] : edges[j + 1]]
-        k1, k2 = first - int(below[j]), second - int(below[j])
-        # Time-major, so that each selection runs along contiguous memory.
-        picked = np.partition(mine.T, (k1, k2), axis=1)
-        width = min(BLOCK, count - int(start))
-        lower[start : start + width] = picked[:width, k1]
-        upper[start : start + width] = picked[:width, k2]
+    few = np.diff(edges) <= _FEW
+    _select_few(np.flatnonzero(few), blocks, values, edges, ks, (lower, upper))
+    for j in np.flatnonzero(~few):
+        # Time-major and contiguous, so that each selection runs along contiguous memory.
+        mine = np.ascontiguousarray(values[edges[j] : edges[j + 1]].T)
+        k1, k2 = int(ks[0][j]), int(ks[1][j])
+        mine.partition((k1, k2), axis=1)
+        start = int(bounds.starts[j])
+        width = min(BLOCK, count - start)
+        lower[start : start + width] = mine[:width, k1]
+        upper[start : start + width] = mine[:width, k2]
     return lower, upper
 
 
-def _bound(per_block: Float32Array, k: int) -> Float32Array:
-    """The k-th smallest (0-based) of each row of ``per_block`` (B, N)."""
-    out: Float32Array = np.partition(per_block, k, axis=1)[:, k]
+def _select_few(
+    chosen: IntArray,
+    blocks: IntArray,
+    values: FloatArray,
+    edges: IntArray,
+    ks: tuple[IntArray, IntArray],
+    out: tuple[FloatArray, FloatArray],
+) -> None:
+    """The order statistics of all blocks with at most ``_FEW`` candidates at once: their values
+    laid out (block, time, candidate), padded with +inf (never picked: each k is below the
+    block's candidate count), sorted along the candidates."""
+    if chosen.size == 0:
+        return
+    slot = np.full(edges.size - 1, -1, dtype=np.intp)
+    slot[chosen] = np.arange(chosen.size)
+    pairs = np.flatnonzero(slot[blocks] >= 0)
+    laid = np.full((chosen.size, BLOCK, _FEW), np.inf)
+    laid[slot[blocks[pairs]], :, pairs - edges[blocks[pairs]]] = values[pairs]
+    laid.sort(axis=2)
+    times = chosen[:, None] * BLOCK + np.arange(BLOCK)
+    inside = times < out[0].size
+    for k, target in zip(ks, out, strict=True):
+        picked = np.take_along_axis(laid, k[chosen][:, None, None], axis=2)[:, :, 0]
+        target[times[inside]] = picked[inside]
+
+
+def _smallest(per_block: Float32Array, ks: list[int]) -> Float32Array:
+    """(len(ks), B): the ks[i]-th smallest (0-based) of each row of ``per_block`` (B, N)."""
+    picked = np.partition(per_block, sorted(set(ks)), axis=1)
+    out: Float32Array = np.ascontiguousarray(picked[:, ks].T)
     return out

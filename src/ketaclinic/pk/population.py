@@ -5,14 +5,16 @@ Each patient's volumes, clearances and ke0 are the model's typical values times 
 ``numpy.random.default_rng(seed)`` for all patients at once (so the draw never depends on chunking).
 
 Memory is bounded by working in chunks of ``chunk_patients``: only per-patient numbers (peaks, time
-above threshold, and each patient's minimum and maximum over blocks of 32 grid times) and per-time
-summaries are kept. Peaks and time above the threshold come from the block bounds (only blocks
-where a curve crosses the threshold are looked at point by point). Percentile curves
-(5th/50th/95th) are
+above threshold, and each patient's lower and upper bound over blocks of 32 grid times) and
+per-time summaries are kept. Peaks and time above the threshold come from the block bounds (only
+blocks where a curve may cross the threshold, or may hold the peak, are computed point by point).
+Percentile curves (5th/50th/95th) are
 
-* ``"exact"``: what ``numpy.percentile`` (linear) gives over all curves, computed from the block
-  bounds and the few patients near each percentile (``percentiles``); memory 16·N·⌈T/32⌉ bytes
-  for both sites;
+* ``"exact"``: ``numpy.percentile`` (linear) of every patient's values, computed from the block
+  bounds and the few patients near each percentile (``percentiles``). The bounds come straight
+  from each patient's modal form (``modal_blocks``), so this method never computes a curve whole:
+  only the candidates' values, the blocks that may hold a peak and those that may cross the
+  threshold. Memory 16·N·⌈T/32⌉ bytes for both sites;
 * ``"histogram"``: per time point, counts in log-spaced bins from 0.01 to 100,000 ng/mL,
   ``bins_per_decade`` (default 400) per decade; a percentile is read off the cumulative counts and
   interpolated log-linearly inside its bin. Its relative error is below the bin ratio
@@ -35,10 +37,13 @@ from ketaclinic.pk import _checks
 from ketaclinic.pk.engine import RateArrays
 from ketaclinic.pk.errors import PkInputError
 from ketaclinic.pk.grid import UniformGrid
+from ketaclinic.pk.modal_blocks import ModalCurves
 from ketaclinic.pk.models import Patient, PkParameters, resolve
 from ketaclinic.pk.percentiles import (
     BLOCK,
     BlockBounds,
+    BlockValues,
+    IntArray,
     block_bounds,
     block_starts,
     bounds_bytes,
@@ -48,7 +53,6 @@ from ketaclinic.pk.schedule import Schedule
 from ketaclinic.pk.simulate import concentrations_into
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 PERCENTILES = (5.0, 50.0, 95.0)
 EXACT_BUDGET_BYTES = 256 * 2**20
@@ -153,27 +157,9 @@ class _Scratch:
         return self.flat[which, : rows * cols].reshape(rows, cols)
 
 
-#: What the exact store needs to compute candidates' curves again: rates, schedule, grid, site.
-Context = tuple[RateArrays, Schedule, UniformGrid, int]
-#: A slab's block minima and maxima (P, B), from ``percentiles.block_bounds``.
+#: Block lower and upper bounds (P, B): a slab's minima and maxima (``percentiles.block_bounds``)
+#: or bounds from the modal form (``ModalCurves.bounds``).
 Bounds = tuple[FloatArray, FloatArray]
-
-
-class _ExactStore:
-    """Each patient's block minima and maxima; exact percentiles from them (``percentiles``)."""
-
-    def __init__(self, n: int, count: int, bins_per_decade: int) -> None:
-        self.bounds = BlockBounds(n, count)
-
-    def add(self, rows: slice, values: FloatArray, bounds: Bounds, scratch: _Scratch) -> None:
-        self.bounds.add(rows, *bounds)
-
-    def percentiles(self, context: Context) -> FloatArray:
-        return exact_percentiles(self.bounds, PERCENTILES, *context)
-
-    @staticmethod
-    def accuracy(bins_per_decade: int) -> str:
-        return "exact (numpy.percentile, linear interpolation between patients)"
 
 
 class _HistogramStore:
@@ -186,7 +172,7 @@ class _HistogramStore:
         self.counts = np.zeros((count, self.bins), dtype=np.int64)
         self.offsets = (self.bins * np.arange(count, dtype=np.intp) + 1)[:, None]
 
-    def add(self, rows: slice, values: FloatArray, bounds: Bounds, scratch: _Scratch) -> None:
+    def add(self, rows: slice, values: FloatArray, scratch: _Scratch) -> None:
         np.maximum(values, 0.0, out=values)  # rounding residue (see ``block_bounds``)
         # Time-major order makes consecutive increments hit the same time's row of counts.
         scaled = scratch.floats(0, self.count, values.shape[0])
@@ -201,7 +187,7 @@ class _HistogramStore:
         index += self.offsets
         np.add.at(self.counts.reshape(-1), index.reshape(-1), 1)
 
-    def percentiles(self, context: Context) -> FloatArray:
+    def percentiles(self) -> FloatArray:
         """numpy's "linear" percentiles: the two order statistics around rank q/100·(N−1), each
         read from its bin, then interpolated as numpy does; so each result lies within one bin
         ratio of the exact one."""
@@ -236,17 +222,14 @@ class _HistogramStore:
         )
 
 
-_STORES: dict[str, type[_ExactStore] | type[_HistogramStore]] = {
-    "exact": _ExactStore,
-    "histogram": _HistogramStore,
-}
+EXACT_ACCURACY = "exact (numpy.percentile, linear interpolation between patients)"
 
 
 @dataclass
 class _Site:
     """Accumulates one site's per-patient numbers and percentile store."""
 
-    store: _ExactStore | _HistogramStore
+    store: _HistogramStore
     peak: FloatArray
     above: FloatArray
 
@@ -259,17 +242,23 @@ class _Site:
             bounds = block_bounds(slab)
             self.peak[part] = bounds[1].max(axis=1)
             self.above[part] = _time_above(slab, bounds, threshold, step)
-            self.store.add(part, slab, bounds, scratch)
+            self.store.add(part, slab, scratch)
 
-    def summary(self, threshold: float, context: Context) -> SiteSummary:
-        spread = np.percentile(self.above, PERCENTILES)
-        return SiteSummary(
-            self.store.percentiles(context),
-            self.peak,
-            float(np.mean(self.peak > threshold)),
-            self.above,
-            (float(spread[0]), float(spread[1]), float(spread[2])),
-        )
+    def summary(self, threshold: float) -> SiteSummary:
+        return _summary(self.store.percentiles(), self.peak, self.above, threshold)
+
+
+def _summary(
+    percentiles: FloatArray, peak: FloatArray, above: FloatArray, threshold: float
+) -> SiteSummary:
+    spread = np.percentile(above, PERCENTILES)
+    return SiteSummary(
+        percentiles,
+        peak,
+        float(np.mean(peak > threshold)),
+        above,
+        (float(spread[0]), float(spread[1]), float(spread[2])),
+    )
 
 
 def time_above(
@@ -303,12 +292,7 @@ def _time_above(values: FloatArray, bounds: Bounds, threshold: float, step: floa
     row, block = np.nonzero(~whole & (high >= threshold) & (intervals > 0))
     index = np.minimum(starts[block][:, None] + np.arange(BLOCK + 1), count - 1)
     ends = np.maximum(values[row[:, None], index], 0.0) - threshold
-    first, second = ends[:, :-1], ends[:, 1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.clip(np.maximum(first, second) / np.abs(first - second), 0.0, 1.0)
-    share[(first >= 0) & (second >= 0)] = 1.0
-    share[np.arange(BLOCK)[None, :] >= intervals[block][:, None]] = 0.0
-    partial = np.bincount(row, weights=share.sum(axis=1), minlength=rows)
+    partial = np.bincount(row, weights=_shares(ends, intervals[block]), minlength=rows)
     out: FloatArray = (counted + partial) * step
     return out
 
@@ -341,17 +325,115 @@ def simulate_population(
     per_decade = _checks.whole("bins_per_decade", bins_per_decade, 10, 10_000)
     method = _method(percentile_method, n, grid.count)
     rates = sample_parameters(typical, variability or Variability(), n, seed)
-    sites = (
-        _Site(_STORES[method](n, grid.count, per_decade), np.empty(n), np.empty(n)),
-        _Site(_STORES[method](n, grid.count, per_decade), np.empty(n), np.empty(n)),
-    )
-    _accumulate(rates, schedule, grid, sites, threshold, min(chunk, n), progress)
-    plasma = sites[0].summary(threshold, (rates, schedule, grid, 0))
-    effect = sites[1].summary(threshold, (rates, schedule, grid, 1))
+    step = grid.step_min
+    if method == "exact":
+        curves = ModalCurves(rates, schedule, grid, BLOCK)
+        plasma, effect = _exact_sites(curves, threshold, step, min(chunk, n), progress)
+        accuracy = EXACT_ACCURACY
+    else:
+        sites = tuple(
+            _Site(_HistogramStore(n, grid.count, per_decade), np.empty(n), np.empty(n))
+            for _ in range(2)
+        )
+        _accumulate(rates, schedule, grid, (sites[0], sites[1]), threshold, min(chunk, n), progress)
+        plasma, effect = (site.summary(threshold) for site in sites)
+        accuracy = _HistogramStore.accuracy(per_decade)
     return PopulationResult(
         model, n, seed, threshold, grid.times(), plasma, effect,
-        method, _STORES[method].accuracy(per_decade), warnings, typical,
+        method, accuracy, warnings, typical,
     )  # fmt: skip
+
+
+def _exact_sites(
+    curves: ModalCurves,
+    threshold: float,
+    step: float,
+    chunk: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[SiteSummary, SiteSummary]:
+    """Both sites by the exact method, from the patients' modal form: block bounds chunk by chunk
+    (peaks and time above the threshold from them and the few blocks they leave open), then the
+    percentiles from the bounds and their candidates. No curve is computed whole."""
+    n = curves.mu.shape[0]
+    count = curves.grid.count
+    bounds = (BlockBounds(n, count), BlockBounds(n, count))
+    peak, above = (np.empty(n), np.empty(n)), (np.empty(n), np.empty(n))
+    for p0 in range(0, n, chunk):
+        rows = slice(p0, min(p0 + chunk, n))
+        both = curves.bounds(rows)
+        for site in (0, 1):
+            low, high = both[:, :, site, 0, 0], both[:, :, site, 0, 1]
+            bounds[site].add(rows, low, high)
+            peak[site][rows] = _peaks(curves, site, rows, low, high)
+            closed = (both[:, :, site, 1, 0], both[:, :, site, 1, 1])
+            above[site][rows] = _time_above_open_blocks(curves, site, rows, closed, threshold, step)
+        if progress is not None:
+            progress(rows.stop, n)
+    plasma, effect = (
+        _summary(
+            exact_percentiles(bounds[site], PERCENTILES, _block_values(curves, site)),
+            peak[site],
+            above[site],
+            threshold,
+        )
+        for site in (0, 1)
+    )
+    return plasma, effect
+
+
+def _block_values(curves: ModalCurves, site: int) -> BlockValues:
+    def values(patients: IntArray, blocks: IntArray) -> FloatArray:
+        return curves.values(patients, blocks, BLOCK, site)
+
+    return values
+
+
+def _peaks(
+    curves: ModalCurves, site: int, rows: slice, low: FloatArray, high: FloatArray
+) -> FloatArray:
+    """Each patient's highest grid value: only blocks whose upper bound reaches the patient's
+    best lower bound can hold it (at least one block does), and only those are computed."""
+    patients, blocks = np.nonzero(high >= low.max(axis=1)[:, None])
+    values = curves.values((patients + rows.start).astype(np.intp), blocks, BLOCK, site)
+    firsts = np.searchsorted(patients, np.arange(low.shape[0]))
+    out: FloatArray = np.maximum.reduceat(values.max(axis=1), firsts)
+    return out
+
+
+def _time_above_open_blocks(
+    curves: ModalCurves,
+    site: int,
+    rows: slice,
+    closed: Bounds,
+    threshold: float,
+    step: float,
+) -> FloatArray:
+    """``time_above`` from bounds over each block's intervals (its points and the next block's
+    first): a block at or above the threshold throughout counts whole, one below it throughout
+    counts 0, and only the rest are computed, interval by interval."""
+    low, high = closed
+    count = curves.grid.count
+    starts = block_starts(count)
+    intervals = np.minimum(starts + BLOCK, count - 1) - starts
+    whole = low >= threshold
+    counted = whole.astype(np.float64) @ intervals.astype(np.float64)
+    patients, blocks = np.nonzero(~whole & (high >= threshold) & (intervals > 0))
+    values = curves.values((patients + rows.start).astype(np.intp), blocks, BLOCK + 1, site)
+    partial = _shares(values - threshold, intervals[blocks])
+    out: FloatArray = (counted + np.bincount(patients, partial, minlength=low.shape[0])) * step
+    return out
+
+
+def _shares(ends: FloatArray, intervals: IntArray) -> FloatArray:
+    """Grid intervals above the threshold in each row of ``ends`` (value − threshold at BLOCK + 1
+    points), counting only its first ``intervals`` intervals; linear in between."""
+    first, second = ends[:, :-1], ends[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.clip(np.maximum(first, second) / np.abs(first - second), 0.0, 1.0)
+    share[(first >= 0) & (second >= 0)] = 1.0
+    share[np.arange(first.shape[1])[None, :] >= intervals[:, None]] = 0.0
+    out: FloatArray = share.sum(axis=1)
+    return out
 
 
 def _accumulate(
