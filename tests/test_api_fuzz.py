@@ -35,6 +35,7 @@ from schemathesis.core import NotSet
 from ketaclinic import clock
 from ketaclinic.infusions.core import State
 from tests.conftest import PASSWORD, Person, patient_body, token_for
+from tests.interop.fhir_bundles import referral
 from tests.web.fuzzing import (
     MISSING,
     Call,
@@ -154,6 +155,7 @@ def _pool(ids: list[int]) -> Callable[[], int]:
 def fhir_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[str, Any]]]]:
     """The FHIR R4 reads (issue 14): a seeded patient's record and its search."""
     patient = clinic.patients[0]
+    weighed = (NOW - timedelta(days=1)).isoformat()
     return [
         (Call("GET", "/fhir/r4/metadata", role="none"), dict),
         (
@@ -165,6 +167,7 @@ def fhir_calls(clinic: SeededClinic) -> list[tuple[Call, Callable[[], dict[str, 
             lambda: {"resource_type": "Patient", "resource_id": patient},
         ),
         (Call("GET", "/fhir/r4/Patient/{patient_id}/$everything"), lambda: {"patient_id": patient}),
+        (Call("POST", "/fhir/r4", body=referral(mrn="FZ-REFERRAL", weighed_at=weighed)), dict),
     ]
 
 

@@ -149,8 +149,10 @@ def _mount_reminders() -> None:
 
 def _mount_hl7() -> None:
     from ketaclinic.interop.cli import hl7_app
+    from ketaclinic.interop.fhir_cli import fhir_app
 
     app.add_typer(hl7_app, name="hl7")
+    app.add_typer(fhir_app, name="fhir")
 
 
 _mount_score()

@@ -267,6 +267,9 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/fhir/r4/{resource_type}"): READERS,
     ("GET", "/fhir/r4/{resource_type}/{resource_id}"): READERS,
     ("GET", "/fhir/r4/Patient/{patient_id}/$everything"): CLINICIANS,
+    # Referral import (issue 14, item 2): patient.write; a bundle with Conditions also needs
+    # diagnosis.write (tests/interop/test_fhir_import.py).
+    ("POST", "/fhir/r4"): READERS,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Valid bodies where an empty one would be refused (422) before the patient is looked up, so
