@@ -37,7 +37,7 @@ from ketaclinic.infusions import api as infusions_api
 from ketaclinic.infusions import page_inventory as infusions_inventory_pages
 from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
-from ketaclinic.interop import fhir_api
+from ketaclinic.interop import fhir_api, fhir_import_api
 from ketaclinic.interop import pages as interop_pages
 from ketaclinic.interop.fhir_base import FHIR_PATH
 from ketaclinic.inventory import api as inventory_api
@@ -195,6 +195,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(reminders_portal_pages.router)
     app.include_router(interop_pages.router)
     app.include_router(fhir_api.router)
+    app.include_router(fhir_import_api.router)
     _include_optional(app)
 
 

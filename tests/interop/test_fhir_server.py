@@ -70,6 +70,7 @@ def test_metadata_lists_exactly_the_types_served_and_is_open(client: TestClient)
     assert statement["fhirVersion"] == "4.0.1" and statement["format"] == ["json"]
     patient = next(r for r in rest["resource"] if r["type"] == "Patient")
     assert patient["operation"][0]["name"] == "everything"
+    assert [i["code"] for i in rest["interaction"]] == ["transaction"]  # POST /fhir/r4
 
 
 def test_every_listed_search_parameter_is_accepted_and_others_refused(

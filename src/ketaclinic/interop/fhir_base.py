@@ -87,7 +87,7 @@ def validated(resource: Resource) -> Resource:
         raise FhirInvalid([("resourceType", "is missing")])
     try:
         model = get_fhir_model_class(kind)
-    except KeyError:
+    except (KeyError, ValueError):  # fhir.resources raises ValueError for an unknown name
         raise FhirInvalid([(kind, "is not a FHIR R4 resource type")]) from None
     try:
         model.model_validate(resource)

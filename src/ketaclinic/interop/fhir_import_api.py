@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor, Permission, may
-from ketaclinic.accounts.deps import SessionDep, SettingsDep, _api_actor, bearer_token
+from ketaclinic.accounts.deps import SessionDep, SettingsDep, require
 from ketaclinic.db import is_contention
 from ketaclinic.errors import Forbidden, KetaclinicError
 from ketaclinic.interop import fhir_import
@@ -106,25 +106,9 @@ def _validation_problems(error: RequestValidationError) -> list[tuple[str, str]]
     return found
 
 
-def fhir_actor(request: Request, token: Annotated[str | None, Depends(bearer_token)]) -> Actor:
-    """The bearer token's user (FHIR clients are scripts and systems, never a page session)."""
-    actor = _api_actor(request, token)
-    request.state.actor = actor
-    return actor
-
-
-def fhir_require(permission: Permission) -> Callable[[Actor], Actor]:
-    def check(actor: Annotated[Actor, Depends(fhir_actor)]) -> Actor:
-        if actor.role is None or not may(actor.role, permission):
-            raise Forbidden(f"your role may not do this ({permission.value})")
-        return actor
-
-    return check
-
-
 router = APIRouter(prefix=FHIR_PATH, tags=["fhir"], route_class=FhirRoute)
 
-Writer = Annotated[Actor, Depends(fhir_require(Permission.PATIENT_WRITE))]
+Writer = Annotated[Actor, Depends(require(Permission.PATIENT_WRITE))]
 
 _REQUEST_BODY = {
     "required": True,
