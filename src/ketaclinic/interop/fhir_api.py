@@ -65,10 +65,7 @@ def _known(resource_type: str) -> None:
 @router.get("/metadata", response_class=FhirResponse)
 def metadata(request: Request) -> FhirResponse:
     """The CapabilityStatement; open to anyone, like every FHIR server's (it holds no records)."""
-    transaction = any(getattr(r, "path", "") == FHIR_PATH for r in request.app.routes)
-    return FhirResponse(
-        fhir_server.capability_statement(base_url(request), transaction=transaction)
-    )
+    return FhirResponse(fhir_server.capability_statement(base_url(request)))
 
 
 @router.get("/Patient/{patient_id}/$everything", response_class=FhirResponse)

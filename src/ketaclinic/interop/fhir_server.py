@@ -251,9 +251,10 @@ def _practitioner_references(value: Any) -> Iterable[re.Match[str]]:
 # --- CapabilityStatement ------------------------------------------------------------------
 
 
-def capability_statement(base_url: str, *, transaction: bool) -> Resource:
+def capability_statement(base_url: str) -> Resource:
     """Exactly what this server does: the types, their interactions and search parameters
-    (generated from the same tables the search uses, so it cannot promise more)."""
+    (generated from the same tables the search uses, so it cannot promise more), and the
+    referral transaction of ``fhir_import_api``."""
     resources = []
     for name in supported_types():
         entry: Resource = {
@@ -285,14 +286,14 @@ def capability_statement(base_url: str, *, transaction: bool) -> Resource:
         },
         "resource": resources,
     }
-    if transaction:
-        rest["interaction"] = [
-            {
-                "code": "transaction",
-                "documentation": "A referral: one Patient with Conditions, AllergyIntolerances "
-                "and MedicationStatements, registered or updated in one transaction.",
-            }
-        ]
+    rest["interaction"] = [
+        {
+            "code": "transaction",
+            "documentation": "POST /fhir/r4, a referral: one Patient with Conditions, "
+            "AllergyIntolerances, MedicationStatements and body weights, registered or updated "
+            "in one transaction.",
+        }
+    ]
     return validated(
         {
             "resourceType": "CapabilityStatement",
