@@ -6,13 +6,14 @@ Reads only: the caller decides what to audit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     and_,
     case,
     exists,
@@ -28,6 +29,7 @@ from ketaclinic.courses.models import Course
 from ketaclinic.dashboard import core
 from ketaclinic.dashboard.patient_queries import indications, overdue, scores
 from ketaclinic.dashboard.report import Dashboard
+from ketaclinic.dashboard.sql import materialized
 from ketaclinic.indications import BY_ID
 from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
 from ketaclinic.protocols.models import ProtocolVersion
@@ -54,6 +56,20 @@ def _infused() -> ColumnElement[bool]:
     return or_(
         InfusionSession.state.in_(STARTED_STATES),
         and_(InfusionSession.state == "aborted", started.is_not(None)),
+    )
+
+
+def _event_instant(
+    first_or_last: Callable[[Any], ColumnElement[Any]], kinds: tuple[str, ...]
+) -> ScalarSelect[Any]:
+    """The first or last instant of ``kinds`` in the (outer row's) session's timeline: read from
+    the index (session_id, kind, at) for this session alone, so the work follows the window's
+    sessions, not every event the clinic ever charted (migration 0026)."""
+    event = aliased(SessionEvent)  # never correlates with an outer event row
+    return (
+        select(first_or_last(event.at))
+        .where(event.session_id == InfusionSession.id, event.kind.in_(kinds))
+        .scalar_subquery()
     )
 
 
@@ -171,32 +187,17 @@ def chairs(session: Session, window: core.Window, zone: ZoneInfo) -> list[core.C
     opening hours minus closures, for an active chair; ``None`` when no hours are set)."""
     start, end = window.start(zone), window.end(zone)
     in_window = _in_window(window.clinic_id, start, end)
-    kind = SessionEvent.kind
-    stay = (
-        select(
-            SessionEvent.session_id.label("session_id"),
-            func.min(case((kind == "check_in", SessionEvent.at))).label("arrived"),
-            func.max(case((kind.in_(("discharge", "abort")), SessionEvent.at))).label("left"),
-        )
-        .join(InfusionSession, InfusionSession.id == SessionEvent.session_id)
-        .where(in_window, kind.in_(("check_in", "discharge", "abort")))
-        .group_by(SessionEvent.session_id)
-        .subquery()
-    )
-    inner = (
+    inner = materialized(
         select(
             InfusionSession.chair_id.label("chair_id"),
             InfusionSession.state.label("state"),
             InfusionSession.scheduled_at.label("scheduled_at"),
             InfusionSession.chair_held_until.label("held_until"),
             _infused().label("infused"),
-            stay.c.arrived,
-            stay.c.left,
-        )
-        .select_from(InfusionSession)
-        .outerjoin(stay, stay.c.session_id == InfusionSession.id)
-        .where(in_window)
-        .subquery()
+            _event_instant(func.min, ("check_in",)).label("arrived"),
+            _event_instant(func.max, ("discharge", "abort")).label("left"),
+        ).where(in_window),
+        "window_session",
     )
     dialect = session.get_bind().dialect.name
     timed = and_(inner.c.infused, inner.c.arrived.is_not(None), inner.c.left.is_not(None))

@@ -1,0 +1,47 @@
+"""dashboard indexes that keep its lookups to the window's sessions and patients
+
+Revision ID: 0026
+Revises: 0024
+Create Date: 2026-12-02
+
+The lead rechains this after 0025 at merge. ``session_event (session_id, kind, at)`` replaces
+``(session_id, kind)`` (its prefix, so every lookup that used it still can): the dashboard's chair
+time reads each window session's check-in and discharge instants from the index alone, instead
+of every check-in, discharge and abort the clinic ever charted. ``measurement (patient_id,
+instrument, measured_at)``: a patient's latest NRS or PHQ-9 is one index probe, so the overdue
+list no longer scans every questionnaire. Measured with bench/pages_bench.py (README, "Speed of
+the pages").
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0026"
+down_revision = "0024"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_session_event_session_id_kind_at",
+        "session_event",
+        ["session_id", "kind", "at"],
+        unique=False,
+    )
+    op.drop_index("ix_session_event_session_id_kind", table_name="session_event")
+    op.create_index(
+        "ix_measurement_patient_id_instrument_measured_at",
+        "measurement",
+        ["patient_id", "instrument", "measured_at"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_measurement_patient_id_instrument_measured_at", table_name="measurement")
+    op.create_index(
+        "ix_session_event_session_id_kind", "session_event", ["session_id", "kind"], unique=False
+    )
+    op.drop_index("ix_session_event_session_id_kind_at", table_name="session_event")
