@@ -14,12 +14,20 @@ class Measurement(Base):
     """One completed instrument: the answers, the exact scores, band and flags, and its context."""
 
     __tablename__ = "measurement"
-    # A patient's latest score of one instrument is one index probe (dashboard, migration 0026).
+    # A patient's latest score of one instrument, of any context or of one, is one index probe
+    # (the dashboard's overdue list and its baselines, migration 0026).
     __table_args__ = (
         Index(
             "ix_measurement_patient_id_instrument_measured_at",
             "patient_id",
             "instrument",
+            "measured_at",
+        ),
+        Index(
+            "ix_measurement_patient_id_instrument_context_measured_at",
+            "patient_id",
+            "instrument",
+            "context",
             "measured_at",
         ),
     )

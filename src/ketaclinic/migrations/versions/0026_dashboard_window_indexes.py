@@ -14,8 +14,9 @@ key costs PostgreSQL its HOT updates on a state change, a few per session).
 lookup that used it still can): the dashboard's chair time reads each window session's check-in and
 discharge instants from the index alone, instead of every check-in, discharge and abort the clinic
 ever charted. ``measurement (patient_id, instrument, measured_at)``: a patient's latest NRS or
-PHQ-9 is one index probe, so the overdue list no longer scans every questionnaire. Measured with
-bench/pages_bench.py (README, "Speed of the pages").
+PHQ-9 is one index probe, so the overdue list no longer scans every questionnaire; ``measurement
+(patient_id, instrument, context, measured_at)``: the latest baselines read ~2,000 rows, not every
+patient's every questionnaire. Measured with bench/pages_bench.py (README, "Speed of the pages").
 """
 
 from __future__ import annotations
@@ -56,9 +57,18 @@ def upgrade() -> None:
         ["patient_id", "instrument", "measured_at"],
         unique=False,
     )
+    op.create_index(
+        "ix_measurement_patient_id_instrument_context_measured_at",
+        "measurement",
+        ["patient_id", "instrument", "context", "measured_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_measurement_patient_id_instrument_context_measured_at", table_name="measurement"
+    )
     op.drop_index("ix_measurement_patient_id_instrument_measured_at", table_name="measurement")
     op.create_index(
         "ix_session_event_session_id_kind", "session_event", ["session_id", "kind"], unique=False
