@@ -87,7 +87,11 @@ class SessionEvent(Base):
     __tablename__ = "session_event"
     # The dashboard looks up one kind of event (check-in, start, discharge) of many sessions, and
     # reads the instant of a check-in or discharge from the index alone (migration 0026).
-    __table_args__ = (Index("ix_session_event_session_id_kind_at", "session_id", "kind", "at"),)
+    # PostgreSQL finds the (few) side-effect events by kind rather than reading every event.
+    __table_args__ = (
+        Index("ix_session_event_session_id_kind_at", "session_id", "kind", "at"),
+        Index("ix_session_event_kind_session_id", "kind", "session_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("infusion_session.id"), index=True)
