@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from fractions import Fraction
+from functools import lru_cache
 
 from ketaclinic.errors import Forbidden, InvalidInput
 from ketaclinic.outcomes.core import PainResponse, depression_status, pain_response
@@ -341,7 +342,7 @@ def pain_responder(scores: PatientScores) -> bool | None:
     pair = _pair(scores.pain_baseline, scores.pain_latest)
     if pair is None:
         return None
-    verdict = pain_response(*pair)
+    verdict = _pain_response(*pair)
     return None if verdict is PainResponse.NOT_APPLICABLE else verdict in PAIN_RESPONDER
 
 
@@ -349,7 +350,20 @@ def depression_responder(scores: PatientScores) -> bool | None:
     pair = _pair(scores.phq9_baseline, scores.phq9_latest)
     if pair is None or pair[0] == 0:  # no depressive symptoms to respond from
         return None
-    return depression_status(*pair).response
+    return _depression_response(*pair)
+
+
+# Scores repeat (an NRS has 11 values, a PHQ-9 28), and exact Fraction arithmetic is slow: the
+# dashboard judged ~1,500 patients' pairs afresh on every request (cProfile, bench/pages_bench.py
+# data). Pure functions of their arguments, so a remembered answer never goes stale.
+@lru_cache(maxsize=4096)
+def _pain_response(baseline: Fraction, value: Fraction) -> PainResponse:
+    return pain_response(baseline, value)
+
+
+@lru_cache(maxsize=4096)
+def _depression_response(baseline: Fraction, value: Fraction) -> bool:
+    return depression_status(baseline, value).response
 
 
 @dataclass(frozen=True, kw_only=True)

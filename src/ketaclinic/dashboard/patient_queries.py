@@ -13,12 +13,13 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ketaclinic.courses.models import Course
 from ketaclinic.dashboard import core
 from ketaclinic.dashboard.report import OverduePatient
+from ketaclinic.dashboard.sql import materialized
 from ketaclinic.outcomes.models import Measurement
 from ketaclinic.patients.models import Patient
 from ketaclinic.screening.models import Screening
@@ -112,6 +113,34 @@ def scores(
     return {pid: core.PatientScores(**named) for pid, named in found.items()}
 
 
+def _latest_measured(instrument: str, as_of: datetime) -> ScalarSelect[Any]:
+    """The patient's (the outer row's) latest ``instrument`` taken by ``as_of``: one probe of
+    the index (patient_id, instrument, measured_at), however long the patient's history."""
+    return (
+        select(func.max(Measurement.measured_at))
+        .where(
+            Measurement.patient_id == Patient.id,
+            Measurement.instrument == instrument,
+            Measurement.measured_at <= as_of,
+        )
+        .scalar_subquery()
+    )
+
+
+def _latest_of(instants: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+    """The latest of ``instants``, ignoring NULLs (NULL when all are): SQLite's many-argument
+    ``max`` and PostgreSQL's ``greatest`` disagree about NULLs, a CASE does not."""
+    latest = instants[0]
+    for instant in instants[1:]:
+        latest = case(
+            (latest.is_(None), instant),
+            (instant.is_(None), latest),
+            (instant > latest, instant),
+            else_=latest,
+        )
+    return latest
+
+
 def overdue(session: Session, clinic_id: int, as_of: datetime) -> list[OverduePatient]:
     """Patients in an open course at ``as_of`` with no PHQ-9 or pain NRS in ``OVERDUE_AFTER``,
     longest overdue first (never measured at all first)."""
@@ -124,24 +153,21 @@ def overdue(session: Session, clinic_id: int, as_of: datetime) -> list[OverduePa
         )
         .distinct()
     )
-    last = (
-        select(Measurement.patient_id, func.max(Measurement.measured_at).label("last"))
-        .where(
-            Measurement.patient_id.in_(open_course),
-            Measurement.instrument.in_(core.OVERDUE_INSTRUMENTS),
-            Measurement.measured_at <= as_of,
-        )
-        .group_by(Measurement.patient_id)
-        .subquery()
+    per_instrument = [
+        _latest_measured(instrument, as_of).label(instrument)
+        for instrument in core.OVERDUE_INSTRUMENTS
+    ]
+    patients = materialized(
+        select(
+            Patient.id, Patient.given_name, Patient.family_name, Patient.mrn, *per_instrument
+        ).where(Patient.id.in_(open_course)),
+        "open_course_patient",
     )
+    last = _latest_of([patients.c[i] for i in core.OVERDUE_INSTRUMENTS]).label("last")
     query: Select[Any] = (
-        select(Patient.id, Patient.given_name, Patient.family_name, Patient.mrn, last.c.last)
-        .outerjoin(last, last.c.patient_id == Patient.id)
-        .where(
-            Patient.id.in_(open_course),
-            or_(last.c.last.is_(None), last.c.last <= as_of - core.OVERDUE_AFTER),
-        )
-        .order_by(last.c.last.asc().nulls_first(), Patient.family_name, Patient.id)
+        select(patients.c.id, patients.c.given_name, patients.c.family_name, patients.c.mrn, last)
+        .where(or_(last.is_(None), last <= as_of - core.OVERDUE_AFTER))
+        .order_by(last.asc().nulls_first(), patients.c.family_name, patients.c.id)
     )
     return [
         OverduePatient(pid, f"{family}, {given}", mrn, at)

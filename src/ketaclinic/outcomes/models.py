@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ketaclinic.db import Base, UTCDateTime
@@ -14,6 +14,23 @@ class Measurement(Base):
     """One completed instrument: the answers, the exact scores, band and flags, and its context."""
 
     __tablename__ = "measurement"
+    # A patient's latest score of one instrument, of any context or of one, is one index probe
+    # (the dashboard's overdue list and its baselines, migration 0026).
+    __table_args__ = (
+        Index(
+            "ix_measurement_patient_id_instrument_measured_at",
+            "patient_id",
+            "instrument",
+            "measured_at",
+        ),
+        Index(
+            "ix_measurement_patient_id_instrument_context_measured_at",
+            "patient_id",
+            "instrument",
+            "context",
+            "measured_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
