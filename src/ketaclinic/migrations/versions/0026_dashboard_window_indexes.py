@@ -1,7 +1,7 @@
 """dashboard indexes that keep its lookups to the window's sessions and patients
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-02
 
 The lead rechains this after 0025 at merge. ``infusion_session (clinic_id, scheduled_at, state,
@@ -27,7 +27,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
