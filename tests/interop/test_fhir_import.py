@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ketaclinic.accounts.core import Actor, Role
 from ketaclinic.accounts.models import Clinic
-from ketaclinic.app import create_app
 from ketaclinic.audit.models import AuditEvent
-from ketaclinic.config import Settings
 from ketaclinic.db import transaction
-from ketaclinic.interop import fhir_import, fhir_import_api, fhir_server
+from ketaclinic.interop import fhir_import, fhir_server
 from ketaclinic.interop.fhir_base import ICD10CM, FhirInvalid, mrn_system
 from ketaclinic.interop.fhir_referral import ACCEPTED_SYSTEMS, BundleUnreadable
 from ketaclinic.interop.fhir_referral_items import PRIMARY_DIAGNOSIS_EXTENSION
@@ -341,25 +340,10 @@ def test_the_accepted_systems_include_the_ones_the_clinic_writes() -> None:
 # --- the route ----------------------------------------------------------------------------------
 
 
-def _serves_import(app: FastAPI) -> bool:
-    return any(
-        getattr(route, "path", None) == "/fhir/r4" and "POST" in getattr(route, "methods", ())
-        for route in app.routes
-    )
-
-
 @pytest.fixture
-def fhir_client(settings: Settings, app: FastAPI) -> Iterator[TestClient]:
-    """The app with the import route (its own app until the lead's app includes the router)."""
-    if _serves_import(app):
-        with TestClient(app) as client:
-            yield client
-        return
-    own = create_app(settings)
-    own.include_router(fhir_import_api.router)
-    with TestClient(own) as client:
+def fhir_client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
         yield client
-    own.state.engine.dispose()
 
 
 @pytest.fixture
@@ -474,4 +458,21 @@ def test_a_resource_type_a_referral_does_not_carry_is_named(
         run_import(factory, nurse, bundle)
     assert [loc for loc, _ in refused.value.problems] == [
         f"Bundle.entry[{at}].resource.resourceType"
+    ]
+
+
+def test_the_readmes_example_referral_imports_and_its_faults_are_named(
+    post: Callable[..., Any],
+) -> None:
+    """examples/fhir/referral.json is the file the README posts with curl."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "fhir" / "referral.json"
+    bundle = json.loads(example.read_text(encoding="utf-8"))
+    response = post(bundle)
+    assert response.status_code == 200, response.text
+    assert [e["response"]["status"] for e in response.json()["entry"]] == ["201 Created"] * 5
+    faulty = json.loads(example.read_text(encoding="utf-8").replace("G90.512", "M54.5"))
+    refused = post(faulty)
+    assert refused.status_code == 422
+    assert [where for where, _ in _issues(refused)] == [
+        "Bundle.entry[1].resource.code.coding[0].code"
     ]
