@@ -149,3 +149,17 @@ def test_a_nurse_matches_a_waiting_message_to_the_session_she_chooses(
     assert len(charted) == before + 1
     assert charted[-1].data["source"] == "device"
     assert charted[-1].by_user_id == matched.handled_by_user_id
+
+
+def test_the_menu_leads_clinicians_to_the_inbox_and_no_one_else(
+    app: FastAPI, make_person: Callable[..., Person]
+) -> None:
+    link = '<a href="/interop/inbox">Monitor inbox</a>'
+    for role in Role:
+        if role is Role.PATIENT:
+            continue  # the portal has its own menu
+        home = _browser(app, make_person(role)).get(
+            "/patients" if role is not Role.ADMIN else "/audit"
+        )
+        assert home.status_code == 200, (role, home.text[:200])
+        assert (link in home.text) == (role in (Role.NURSE, Role.PHYSICIAN)), role
