@@ -84,11 +84,15 @@ class ModalCurves:
         for k in np.unique(piece[plain]):
             (j,) = np.nonzero(plain & (piece == k))
             since = self.times(self.starts[j]) - self.pw.starts_min[k]
-            decay = np.ones((patients, j.size, modes + 1))
-            arg = decay[:, :, :modes]
-            np.multiply(mu[:, None, :], -since[None, :, None], out=arg)
+            # Mode-major (P, M + 1, J), so that each exponential runs along contiguous memory
+            # (strided, numpy's vectorised exp is not used); the product reads it transposed.
+            stored = np.empty((patients, modes + 1, j.size))
+            stored[:, modes] = 1.0
+            arg = stored[:, :modes]
+            np.multiply(mu[:, :, None], -since[None, None, :], out=arg)
             np.maximum(arg, _FLOOR, out=arg)
             np.exp(arg, out=arg)
+            decay = stored.transpose(0, 2, 1)
             coefficients = self._coefficients(rows, int(k), g)
             if j[-1] - j[0] + 1 == j.size:  # a run of blocks: write straight into ``out``
                 target = out[:, j[0] : j[-1] + 1].reshape(patients, j.size, 8)
