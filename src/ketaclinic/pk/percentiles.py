@@ -99,13 +99,34 @@ def exact_percentiles(
     # One selection per side for all quantiles (each is a pass over N × B bounds).
     lows = _smallest(bounds.low, firsts)
     highs = _smallest(bounds.high, seconds)
+    candidates = [_candidates(bounds, lows[qi], highs[qi]) for qi in range(len(quantiles))]
+    # Near a bolus most patients are candidates for every quantile: each value is computed once.
+    union = candidates[0][0].copy()
+    for mask, _ in candidates[1:]:
+        union |= mask
+    blocks, patients = np.nonzero(union)
+    blocks, patients = blocks.astype(np.intp), patients.astype(np.intp)
+    values = curves(patients, blocks)
     out = np.empty((len(quantiles), count))
     for qi, (rank, first, second) in enumerate(zip(ranks, firsts, seconds, strict=True)):
+        mask, below = candidates[qi]
+        mine = np.flatnonzero(mask[blocks, patients])
         lower, upper = _order_statistics(
-            bounds, (first, second), (lows[qi], highs[qi]), curves, count
+            bounds, (first - below, second - below), blocks[mine], values[mine], count
         )
         out[qi] = _lerp(lower, upper, rank - first)
     return out
+
+
+def _candidates(
+    bounds: BlockBounds, low: Float32Array, high: Float32Array
+) -> tuple[npt.NDArray[np.bool_], IntArray]:
+    """(B, N) which patients may hold an order statistic bracketed by (``low``, ``high``) in each
+    block, and (B,) how many lie below the bracket throughout the block."""
+    above_low = bounds.high >= low[:, None]
+    below: IntArray = bounds.high.shape[1] - np.count_nonzero(above_low, axis=1)
+    candidate = np.logical_and(above_low, bounds.low <= high[:, None], out=above_low)
+    return candidate, below
 
 
 def _lerp(lower: FloatArray, upper: FloatArray, weight: float) -> FloatArray:
@@ -121,21 +142,15 @@ def _lerp(lower: FloatArray, upper: FloatArray, weight: float) -> FloatArray:
 
 def _order_statistics(
     bounds: BlockBounds,
-    ranks: tuple[int, int],
-    brackets: tuple[Float32Array, Float32Array],
-    curves: BlockValues,
+    ks: tuple[IntArray, IntArray],
+    blocks: IntArray,
+    values: FloatArray,
     count: int,
 ) -> tuple[FloatArray, FloatArray]:
-    """The ``ranks[0]``-th and ``ranks[1]``-th smallest value (0-based) at every grid time, given
-    each block's bracket (``low``, ``high``) of both."""
-    low, high = brackets
-    above_low = bounds.high >= low[:, None]
-    below = bounds.high.shape[1] - np.count_nonzero(above_low, axis=1)
-    candidate = np.logical_and(above_low, bounds.low <= high[:, None], out=above_low)
-    blocks, patients = np.nonzero(candidate)
-    values = curves(patients.astype(np.intp), blocks.astype(np.intp))
+    """The ``ks[0][j]``-th and ``ks[1][j]``-th smallest (0-based) of the candidates' ``values``
+    (one row per candidate, block-major: ``blocks`` ascending) at every grid time of each block
+    j; the ranks already discount the patients below the block's bracket."""
     edges = np.searchsorted(blocks, np.arange(bounds.starts.size + 1))
-    ks = (ranks[0] - below, ranks[1] - below)
     lower, upper = np.empty(count), np.empty(count)
     few = np.diff(edges) <= _FEW
     _select_few(np.flatnonzero(few), blocks, values, edges, ks, (lower, upper))
