@@ -194,6 +194,20 @@ def _select_few(
 
 def _smallest(per_block: Float32Array, ks: list[int]) -> Float32Array:
     """(len(ks), B): the ks[i]-th smallest (0-based) of each row of ``per_block`` (B, N)."""
-    picked = np.partition(per_block, sorted(set(ks)), axis=1)
+    picked = per_block.copy()
+    _partition_at(picked, sorted(set(ks)))
     out: Float32Array = np.ascontiguousarray(picked[:, ks].T)
     return out
+
+
+def _partition_at(rows: Float32Array, ks: list[int]) -> None:
+    """Partition each row in place around every k of the sorted ``ks``: one k at a time, the
+    middle one first, then each side around its own (numpy's selection is about twice as fast
+    per element with one k as with several)."""
+    if not ks:
+        return
+    middle = len(ks) // 2
+    k = ks[middle]
+    rows.partition(k, axis=1)
+    _partition_at(rows[:, :k], ks[:middle])
+    _partition_at(rows[:, k + 1 :], [other - k - 1 for other in ks[middle + 1 :]])
