@@ -34,6 +34,14 @@ _PAIRS_AT_ONCE = 4096
 _FLOOR = -700.0
 
 
+def _put(out: FloatArray, rows: IntArray, values: FloatArray) -> None:
+    """``out[rows] = values``, as one slice when the rows run consecutively (they usually do)."""
+    if rows.size and rows[-1] - rows[0] + 1 == rows.size:
+        out[rows[0] : rows[-1] + 1] = values
+    else:
+        out[rows] = values
+
+
 class ModalCurves:
     """N patients' plasma (site 0) and effect-site (site 1) curves on ``grid``, in blocks of
     ``block`` grid points: bounds per block, and values of chosen (patient, block) pairs."""
@@ -140,12 +148,11 @@ class ModalCurves:
             for s0 in range(0, where.size, _PAIRS_AT_ONCE):
                 part = where[s0 : s0 + _PAIRS_AT_ONCE]
                 if factored:
-                    out[part] = self._factored(
-                        patients[part], first[part], piece[part], width, site
-                    )
+                    some = self._factored(patients[part], first[part], piece[part], width, site)
                 else:
-                    out[part] = self._direct(patients[part], first[part], width, site)
-        np.maximum(out, 0.0, out=out)
+                    some = self._direct(patients[part], first[part], width, site)
+                np.maximum(some, 0.0, out=some)  # while it is in cache
+                _put(out, part, some)
         return out
 
     def _factored(
