@@ -112,7 +112,7 @@ def exact_percentiles(
         mask, below = candidates[qi]
         mine = np.flatnonzero(mask[blocks, patients])
         lower, upper = _order_statistics(
-            bounds, (first - below, second - below), blocks[mine], values[mine], count
+            bounds, (first - below, second - below), blocks[mine], (values, mine), count
         )
         out[qi] = _lerp(lower, upper, rank - first)
     return out
@@ -144,19 +144,21 @@ def _order_statistics(
     bounds: BlockBounds,
     ks: tuple[IntArray, IntArray],
     blocks: IntArray,
-    values: FloatArray,
+    candidates: tuple[FloatArray, IntArray],
     count: int,
 ) -> tuple[FloatArray, FloatArray]:
-    """The ``ks[0][j]``-th and ``ks[1][j]``-th smallest (0-based) of the candidates' ``values``
-    (one row per candidate, block-major: ``blocks`` ascending) at every grid time of each block
-    j; the ranks already discount the patients below the block's bracket."""
+    """The ``ks[0][j]``-th and ``ks[1][j]``-th smallest (0-based) of the candidates' values at
+    every grid time of each block j; the ranks already discount the patients below the block's
+    bracket. ``candidates`` is (values, rows): candidate i's values are ``values[rows[i]]``
+    (rows of the union's values, not copied out), in block-major order: ``blocks`` ascending."""
+    values, rows = candidates
     edges = np.searchsorted(blocks, np.arange(bounds.starts.size + 1))
     lower, upper = np.empty(count), np.empty(count)
     few = np.diff(edges) <= _FEW
-    _select_few(np.flatnonzero(few), blocks, values, edges, ks, (lower, upper))
+    _select_few(np.flatnonzero(few), blocks, (values, rows), edges, ks, (lower, upper))
     for j in np.flatnonzero(~few):
         # Time-major and contiguous, so that each selection runs along contiguous memory.
-        mine = np.ascontiguousarray(values[edges[j] : edges[j + 1]].T)
+        mine = np.ascontiguousarray(values[rows[edges[j] : edges[j + 1]]].T)
         k1, k2 = int(ks[0][j]), int(ks[1][j])
         mine.partition((k1, k2), axis=1)
         start = int(bounds.starts[j])
@@ -169,7 +171,7 @@ def _order_statistics(
 def _select_few(
     chosen: IntArray,
     blocks: IntArray,
-    values: FloatArray,
+    candidates: tuple[FloatArray, IntArray],
     edges: IntArray,
     ks: tuple[IntArray, IntArray],
     out: tuple[FloatArray, FloatArray],
@@ -179,11 +181,12 @@ def _select_few(
     block's candidate count), sorted along the candidates."""
     if chosen.size == 0:
         return
+    values, rows = candidates
     slot = np.full(edges.size - 1, -1, dtype=np.intp)
     slot[chosen] = np.arange(chosen.size)
     pairs = np.flatnonzero(slot[blocks] >= 0)
     laid = np.full((chosen.size, BLOCK, _FEW), np.inf)
-    laid[slot[blocks[pairs]], :, pairs - edges[blocks[pairs]]] = values[pairs]
+    laid[slot[blocks[pairs]], :, pairs - edges[blocks[pairs]]] = values[rows[pairs]]
     laid.sort(axis=2)
     times = chosen[:, None] * BLOCK + np.arange(BLOCK)
     inside = times < out[0].size
