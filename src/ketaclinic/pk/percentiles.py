@@ -17,6 +17,11 @@ block j:
   percentile during those 32 grid steps), and the order statistics are the (r − below)-th and
   (r + 1 − below)-th smallest of the candidates' values, which are computed for that block only.
 
+Any wider bracket is as exact (only the candidates are more), which two savings use: from block
+``_MERGE_FROM`` on, where curves are smooth, pairs of blocks share one bracket (a selection over
+half as many rows); and a patient who is a candidate of several quantiles of a site (most of them
+in the first minutes after a bolus, where candidates are not few) has its values computed once.
+
 The result is numpy.percentile's of the candidates' values as ``ModalCurves.values`` computes
 them (they differ from the engine's grid path, ``concentrations_into``, by rounding only: about
 1e-12 of the peak where the effect site's exponentials cancel after a bolus).
