@@ -34,6 +34,14 @@ _PAIRS_AT_ONCE = 4096
 _FLOOR = -700.0
 
 
+def _put(out: FloatArray, rows: IntArray, values: FloatArray) -> None:
+    """``out[rows] = values``, as one slice when the rows run consecutively (they usually do)."""
+    if rows.size and rows[-1] - rows[0] + 1 == rows.size:
+        out[rows[0] : rows[-1] + 1] = values
+    else:
+        out[rows] = values
+
+
 class ModalCurves:
     """N patients' plasma (site 0) and effect-site (site 1) curves on ``grid``, in blocks of
     ``block`` grid points: bounds per block, and values of chosen (patient, block) pairs."""
@@ -74,7 +82,10 @@ class ModalCurves:
         count, step = self.grid.count, self.grid.step_min
         mu = self.mu[rows]
         patients, modes = mu.shape
-        out = np.empty((patients, self.starts.size, 2, 2, 2))
+        # Stored block-last, so that each (site, extent, side) is a (P, B) array of contiguous
+        # rows (what the callers read); returned as a (P, B, 2, 2, 2) view.
+        stored_out = np.empty((patients, 8, self.starts.size))
+        out = stored_out.reshape(patients, 2, 2, 2, -1).transpose(0, 4, 1, 2, 3)
         piece = engine.piece_index(self.pw, self.times(self.starts))
         closed = self.starts + self.block
         plain = closed < count
@@ -84,17 +95,19 @@ class ModalCurves:
         for k in np.unique(piece[plain]):
             (j,) = np.nonzero(plain & (piece == k))
             since = self.times(self.starts[j]) - self.pw.starts_min[k]
-            decay = np.ones((patients, j.size, modes + 1))
-            arg = decay[:, :, :modes]
-            np.multiply(mu[:, None, :], -since[None, :, None], out=arg)
+            # Mode-major (P, M + 1, J), so that each exponential runs along contiguous memory
+            # (strided, numpy's vectorised exp is not used).
+            stored = np.empty((patients, modes + 1, j.size))
+            stored[:, modes] = 1.0
+            arg = stored[:, :modes]
+            np.multiply(mu[:, :, None], -since[None, None, :], out=arg)
             np.maximum(arg, _FLOOR, out=arg)
             np.exp(arg, out=arg)
-            coefficients = self._coefficients(rows, int(k), g)
+            coefficients = self._coefficients(rows, int(k), g).transpose(0, 2, 1)
             if j[-1] - j[0] + 1 == j.size:  # a run of blocks: write straight into ``out``
-                target = out[:, j[0] : j[-1] + 1].reshape(patients, j.size, 8)
-                np.matmul(decay, coefficients, out=target)
+                np.matmul(coefficients, stored, out=stored_out[:, :, j[0] : j[-1] + 1])
             else:
-                out[:, j] = np.matmul(decay, coefficients).reshape(patients, j.size, 2, 2, 2)
+                stored_out[:, :, j] = np.matmul(coefficients, stored)
         (cut,) = np.nonzero(~plain)
         for site in range(2 if cut.size else 0):
             who = np.repeat(np.arange(rows.start, rows.stop, dtype=np.intp), cut.size)
@@ -104,7 +117,7 @@ class ModalCurves:
             for extent, width in enumerate((self.block, self.block + 1)):
                 out[:, cut, site, extent, 0] = values[:, :, :width].min(axis=2) - slack
                 out[:, cut, site, extent, 1] = values[:, :, :width].max(axis=2) + slack
-        np.maximum(out, 0.0, out=out)
+        np.maximum(stored_out, 0.0, out=stored_out)
         return out
 
     def _coefficients(self, rows: slice, piece: int, g: FloatArray) -> FloatArray:
@@ -136,12 +149,11 @@ class ModalCurves:
             for s0 in range(0, where.size, _PAIRS_AT_ONCE):
                 part = where[s0 : s0 + _PAIRS_AT_ONCE]
                 if factored:
-                    out[part] = self._factored(
-                        patients[part], first[part], piece[part], width, site
-                    )
+                    some = self._factored(patients[part], first[part], piece[part], width, site)
                 else:
-                    out[part] = self._direct(patients[part], first[part], width, site)
-        np.maximum(out, 0.0, out=out)
+                    some = self._direct(patients[part], first[part], width, site)
+                np.maximum(some, 0.0, out=some)  # while it is in cache
+                _put(out, part, some)
         return out
 
     def _factored(

@@ -391,13 +391,22 @@ def _block_values(curves: ModalCurves, site: int) -> BlockValues:
 def _peaks(
     curves: ModalCurves, site: int, rows: slice, low: FloatArray, high: FloatArray
 ) -> FloatArray:
-    """Each patient's highest grid value: only blocks whose upper bound reaches the patient's
-    best lower bound can hold it (at least one block does), and only those are computed."""
-    patients, blocks = np.nonzero(high >= low.max(axis=1)[:, None])
-    values = curves.values((patients + rows.start).astype(np.intp), blocks, BLOCK, site)
-    firsts = np.searchsorted(patients, np.arange(low.shape[0]))
-    out: FloatArray = np.maximum.reduceat(values.max(axis=1), firsts)
-    return out
+    """Each patient's highest grid value. First the block with the highest upper bound is
+    computed; its highest value is a floor for the peak, so only the other blocks whose upper
+    bound reaches that floor (and the patient's best lower bound) can hold it, and only those are
+    computed (after a bolus or at an infusion's end, usually none)."""
+    patients = low.shape[0]
+    who = np.arange(rows.start, rows.stop, dtype=np.intp)
+    best = high.argmax(axis=1).astype(np.intp)
+    peak: FloatArray = curves.values(who, best, BLOCK, site).max(axis=1)
+    floor = np.maximum(peak, low.max(axis=1))
+    reach = high >= floor[:, None]
+    reach[np.arange(patients), best] = False
+    others, blocks = np.nonzero(reach)
+    if others.size:
+        values = curves.values((others + rows.start).astype(np.intp), blocks, BLOCK, site)
+        np.maximum.at(peak, others, values.max(axis=1))
+    return peak
 
 
 def _time_above_open_blocks(
