@@ -185,10 +185,35 @@ def count_stored(url: str) -> tuple[int, int, int, int]:
     return stored, accepted, distinct, vitals
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds used so far by process ``root`` and its descendants (the
+    listener's worker processes), read from /proc (Linux)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # After the name: state, ppid, ... utime is field 14 and stime 15 (proc(5)).
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    family = {root}
+    while grown := {pid for pid, (ppid, _) in stats.items() if ppid in family} - family:
+        family |= grown
+    ticks = sum(stats[pid][1] for pid in family if pid in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Listener:
+    port: int
+    pid: int
+
+
 @contextmanager
-def listener_process(url: str, profile: str | None) -> Iterator[int]:
-    """``ketaclinic hl7 listen`` on a free port, in a child process; yields its port."""
-    command = [sys.executable, __file__, "--serve", url]
+def listener_process(url: str, profile: str | None, processes: int) -> Iterator[Listener]:
+    """``ketaclinic hl7 listen`` on a free port, in a child process; yields its port and pid."""
+    command = [sys.executable, __file__, "--serve", url, "--processes", str(processes)]
     if profile:
         command += ["--profile", profile]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy())  # noqa: S603  (our own script)
@@ -197,7 +222,7 @@ def listener_process(url: str, profile: str | None) -> Iterator[int]:
         line = child.stdout.readline()
         if not line.startswith(READY):
             raise SystemExit(f"the listener did not start: {line!r}")
-        yield int(line[len(READY) :])
+        yield Listener(int(line[len(READY) :]), child.pid)
     finally:
         child.terminate()
         child.wait(timeout=60)
@@ -249,14 +274,16 @@ def serve(url: str, profile: str | None) -> None:
             stats.dump_stats(profile)
 
 
-def bench(url: str, label: str, seconds: float, profile: str | None) -> None:
+def bench(url: str, label: str, seconds: float, profile: str | None, processes: int) -> None:
     started = time.perf_counter()
     mrns = prepare(url)
     print(f"\n{label}: clinic of {MONITORS} infusing patients ready in "
           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
     monitors = [Monitor(mrn, f"0012A1FFFE{index:06X}") for index, mrn in enumerate(mrns)]
-    with listener_process(url, profile) as port:
-        elapsed = asyncio.run(push(monitors, port, seconds))
+    with listener_process(url, profile, processes) as child:
+        cpu_before = cpu_seconds(child.pid)
+        elapsed = asyncio.run(push(monitors, child.port, seconds))
+        cpu_used = cpu_seconds(child.pid) - cpu_before
     reference = parse_only(monitors, min(seconds, 3))
     sent = sum(m.sent for m in monitors)
     acked = sum(len(m.latencies_ms) for m in monitors)
@@ -269,6 +296,8 @@ def bench(url: str, label: str, seconds: float, profile: str | None) -> None:
           f"{rate:9,.0f} messages/s  ({rate / reference:.3f} of parse-only; "
           f"goal {GOAL_PER_S:,}/s: {'met' if rate >= GOAL_PER_S else 'NOT met'}, "
           f"{rate / GOAL_PER_S:.2f} of it)")  # fmt: skip
+    print(f"  listener CPU {cpu_used:.1f} s over {processes} process(es): "
+          f"{cpu_used * 1000 / max(acked, 1):.2f} ms per message")  # fmt: skip
     print(f"  ACK latency p50 {statistics.median(latencies):6.1f} ms   "
           f"p95 {percentile(latencies, 0.95):6.1f} ms   codes {dict(codes)}")  # fmt: skip
     lost = sent - stored
@@ -285,6 +314,12 @@ def main() -> None:
     parser.add_argument("--url", help="a database URL to fill (empty) instead of a fresh one")
     parser.add_argument("--sqlite-too", action="store_true", help="also run on a fresh SQLite")
     parser.add_argument("--profile", help="write the listener's cProfile stats here")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="listener worker processes (hl7 listen --processes)",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -292,13 +327,19 @@ def main() -> None:
         return
     server = os.environ.get(PG_ENV)
     if args.url:
-        bench(url_of(args.url), "given database", args.seconds, args.profile)
+        bench(url_of(args.url), "given database", args.seconds, args.profile, args.processes)
     elif server:
         with fresh_postgres(server) as url:
-            bench(url, "PostgreSQL", args.seconds, args.profile)
+            bench(url, "PostgreSQL", args.seconds, args.profile, args.processes)
     if args.sqlite_too or not (args.url or server):
         with tempfile.TemporaryDirectory() as scratch:
-            bench(url_of(str(Path(scratch) / "mllp.db")), "SQLite", args.seconds, args.profile)
+            bench(
+                url_of(str(Path(scratch) / "mllp.db")),
+                "SQLite",
+                args.seconds,
+                args.profile,
+                args.processes,
+            )
 
 
 if __name__ == "__main__":

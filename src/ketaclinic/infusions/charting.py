@@ -29,11 +29,14 @@ from ketaclinic.errors import Conflict, DoseOutOfRange, InvalidInput, NotFound
 from ketaclinic.infusions.core import State
 from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
 from ketaclinic.infusions.pump import show, show_fraction
-from ketaclinic.infusions.readings import current_setting, delivered, infusion_end
+from ketaclinic.infusions.readings import current_setting, delivered
 from ketaclinic.infusions.readings import so_far as exact_so_far
 from ketaclinic.infusions.recording import (
     append,
+    attach,
     event,
+    first_event_at,
+    last_event_at,
     protocol_of,
     require_charting,
     touch,
@@ -170,11 +173,10 @@ def _observed_at(row: InfusionSession, data: ObservationIn, policy: ChartingPoli
     now = clock.now()
     if data.observed_at is None:
         return now
-    check_ins = [e.at for e in row.events if e.kind == "check_in"]
     problem = late_entry_problem(
         data.observed_at,
         now=now,
-        checked_in_at=min(check_ins) if check_ins else None,
+        checked_in_at=first_event_at(row, "check_in"),
         max_late_min=policy.late_entry_max_min,
         zone=policy.zone,
     )
@@ -185,8 +187,10 @@ def _observed_at(row: InfusionSession, data: ObservationIn, policy: ChartingPoli
 
 def _context(row: InfusionSession, observed_at: datetime) -> str:
     """During the infusion or in the observation after it, by when the reading was observed."""
-    end = infusion_end(row)
-    if row.state == State.OBSERVING and end is not None and observed_at >= end:
+    if row.state != State.OBSERVING:
+        return "during"  # only the observation after the pump stopped has another context
+    end = last_event_at(row, "stop")
+    if end is not None and observed_at >= end:
         return "observation"
     return "during"
 
@@ -280,8 +284,11 @@ def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...], reading: Sess
     that reading was observed, which a late entry puts before the time it is raised."""
     now = clock.now()
     for alert in alerts:
-        row.alerts.append(
+        attach(
+            row,
+            "alerts",
             SessionAlert(
+                session_id=row.id,
                 rule_id=alert.rule_id,
                 message=alert.message,
                 severity=alert.severity.value,
@@ -290,7 +297,7 @@ def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...], reading: Sess
                 raised_at=now,
                 observed_at=reading.at,
                 event=reading,
-            )
+            ),
         )
 
 
