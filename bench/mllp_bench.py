@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import os
 import pstats
@@ -45,6 +46,7 @@ from pages_bench import fresh_postgres, percentile
 from sqlalchemy import delete, func, insert, select, update
 
 from ketaclinic.accounts.models import User
+from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
 from ketaclinic.interop import listener, service
@@ -228,10 +230,13 @@ def listener_process(url: str, profile: str | None, processes: int) -> Iterator[
         child.wait(timeout=60)
 
 
-def serve(url: str, profile: str | None) -> None:
+def serve(url: str, profile: str | None, processes: int) -> None:
     """The child: the listener as the CLI runs it, until terminated (SIGTERM ends it cleanly)."""
     settings = bench_settings(url)
-    with engine_scope(settings) as engine:
+    if processes > 1:
+        serve_processes(settings, profile, processes)
+        return
+    with engine_scope(settings, pre_ping=False) as engine:  # as ``ketaclinic hl7 listen``
         factory = make_session_factory(engine)
         with factory() as session:
             with session.begin():
@@ -272,6 +277,25 @@ def serve(url: str, profile: str | None) -> None:
             for p in profilers[1:]:
                 stats.add(p)
             stats.dump_stats(profile)
+
+
+def serve_processes(settings: Settings, profile: str | None, processes: int) -> None:
+    """``ketaclinic hl7 listen --processes N``: worker processes sharing the port."""
+    if profile:
+        raise SystemExit("--profile profiles one listener process: use it without --processes")
+    with engine_scope(settings) as engine, make_session_factory(engine)() as session:
+        with session.begin():
+            clinic_id = service.resolve_clinic(session, None)
+        service.ensure_device_account(session, clinic_id)
+    with contextlib.suppress(KeyboardInterrupt):
+        listener.serve_processes(
+            settings,
+            clinic_id=clinic_id,
+            host="127.0.0.1",
+            port=0,
+            processes=processes,
+            ready=lambda port: print(f"{READY}{port}", flush=True),
+        )
 
 
 def bench(url: str, label: str, seconds: float, profile: str | None, processes: int) -> None:
@@ -323,7 +347,7 @@ def main() -> None:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.profile)
+        serve(args.serve, args.profile, args.processes)
         return
     server = os.environ.get(PG_ENV)
     if args.url:
