@@ -1,7 +1,8 @@
 """HL7 v2 vitals over MLLP into a real database: messages per second from 8 bedside monitors,
 against the goal of 2,000 messages/s on PostgreSQL (issue #14). Run:
 
-    PYTHONPATH=src:bench .venv/bin/python bench/mllp_bench.py [--seconds 10] [--url URL]
+    PYTHONPATH=src:bench .venv/bin/python bench/mllp_bench.py [--seconds 10] [--url URL] \
+        [--processes N]
 
 The database is ``--url``, else a fresh PostgreSQL database on ``KETACLINIC_TEST_POSTGRES_URL``
 (dropped afterwards), else a fresh SQLite file. It is migrated and given a synthetic clinic
@@ -15,7 +16,10 @@ Printed: messages/s, ACK latency p50/p95, the ACK codes, and stored vs sent: row
 database afterwards (messages stored, vitals charted, distinct control ids), so a lost or
 duplicated message shows. Beside it, the reference measured in the same run: the same messages
 parsed and mapped by ``hl7_core`` alone (no socket, no database), and the ratio of the two.
-``--profile FILE`` runs the listener under cProfile and writes its stats to FILE.
+Also printed: the listener's CPU seconds (all its processes, from /proc) per message acknowledged,
+the figure that does not depend on how busy the shared machine is. ``--processes N`` runs the
+listener as ``ketaclinic hl7 listen --processes N`` (workers sharing the port). ``--profile FILE``
+runs a one-process listener under cProfile and writes its stats to FILE.
 """
 
 from __future__ import annotations
