@@ -33,7 +33,6 @@ from ketaclinic.infusions.pump import show, show_fraction
 from ketaclinic.infusions.readings import current_setting, delivered
 from ketaclinic.infusions.readings import so_far as exact_so_far
 from ketaclinic.infusions.recording import (
-    CHARTING_STATES,
     append,
     attach,
     event,
@@ -41,6 +40,7 @@ from ketaclinic.infusions.recording import (
     last_event_at,
     protocol_of,
     require_charting,
+    require_charting_state,
     touch,
     user_of,
 )
@@ -134,11 +134,7 @@ def check_vitals(
     """The rules of ``record_vitals`` (charting state, late-entry window, plausibility bands,
     alert rules) for a session known by ``facts``; writes nothing, so a caller charting several
     checks at once refuses them all before writing any."""
-    if State(facts.state) not in CHARTING_STATES:
-        raise Conflict(
-            f"this is charted from check-in to discharge; the session is {facts.state}",
-            loc=("state",),
-        )
+    require_charting_state(facts.state)
     observed_at = _observed_time(data, facts.checked_in_at, policy)
     return _checked_vitals(facts.state, observed_at, facts.infusion_end, data, source)
 

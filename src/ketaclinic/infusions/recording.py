@@ -95,9 +95,13 @@ def patient_of(session: Session, actor: Actor, row: InfusionSession) -> Patient:
 
 
 def require_charting(row: InfusionSession) -> None:
-    if State(row.state) not in CHARTING_STATES:
+    require_charting_state(row.state)
+
+
+def require_charting_state(state: str) -> None:
+    if State(state) not in CHARTING_STATES:
         raise Conflict(
-            f"this is charted from check-in to discharge; the session is {row.state}",
+            f"this is charted from check-in to discharge; the session is {state}",
             loc=("state",),
         )
 
