@@ -1,7 +1,8 @@
 """HL7 v2 vitals over MLLP into a real database: messages per second from 8 bedside monitors,
 against the goal of 2,000 messages/s on PostgreSQL (issue #14). Run:
 
-    PYTHONPATH=src:bench .venv/bin/python bench/mllp_bench.py [--seconds 10] [--url URL]
+    PYTHONPATH=src:bench .venv/bin/python bench/mllp_bench.py [--seconds 10] [--url URL] \
+        [--processes N]
 
 The database is ``--url``, else a fresh PostgreSQL database on ``KETACLINIC_TEST_POSTGRES_URL``
 (dropped afterwards), else a fresh SQLite file. It is migrated and given a synthetic clinic
@@ -15,13 +16,17 @@ Printed: messages/s, ACK latency p50/p95, the ACK codes, and stored vs sent: row
 database afterwards (messages stored, vitals charted, distinct control ids), so a lost or
 duplicated message shows. Beside it, the reference measured in the same run: the same messages
 parsed and mapped by ``hl7_core`` alone (no socket, no database), and the ratio of the two.
-``--profile FILE`` runs the listener under cProfile and writes its stats to FILE.
+Also printed: the listener's CPU seconds (all its processes, from /proc) per message acknowledged,
+the figure that does not depend on how busy the shared machine is. ``--processes N`` runs the
+listener as ``ketaclinic hl7 listen --processes N`` (workers sharing the port). ``--profile FILE``
+runs a one-process listener under cProfile and writes its stats to FILE.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import os
 import pstats
@@ -45,6 +50,7 @@ from pages_bench import fresh_postgres, percentile
 from sqlalchemy import delete, func, insert, select, update
 
 from ketaclinic.accounts.models import User
+from ketaclinic.config import Settings
 from ketaclinic.db import engine_scope, make_session_factory
 from ketaclinic.infusions.models import InfusionSession, SessionEvent
 from ketaclinic.interop import listener, service
@@ -185,10 +191,35 @@ def count_stored(url: str) -> tuple[int, int, int, int]:
     return stored, accepted, distinct, vitals
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds used so far by process ``root`` and its descendants (the
+    listener's worker processes), read from /proc (Linux)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # After the name: state, ppid, ... utime is field 14 and stime 15 (proc(5)).
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    family = {root}
+    while grown := {pid for pid, (ppid, _) in stats.items() if ppid in family} - family:
+        family |= grown
+    ticks = sum(stats[pid][1] for pid in family if pid in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Listener:
+    port: int
+    pid: int
+
+
 @contextmanager
-def listener_process(url: str, profile: str | None) -> Iterator[int]:
-    """``ketaclinic hl7 listen`` on a free port, in a child process; yields its port."""
-    command = [sys.executable, __file__, "--serve", url]
+def listener_process(url: str, profile: str | None, processes: int) -> Iterator[Listener]:
+    """``ketaclinic hl7 listen`` on a free port, in a child process; yields its port and pid."""
+    command = [sys.executable, __file__, "--serve", url, "--processes", str(processes)]
     if profile:
         command += ["--profile", profile]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy())  # noqa: S603  (our own script)
@@ -197,16 +228,19 @@ def listener_process(url: str, profile: str | None) -> Iterator[int]:
         line = child.stdout.readline()
         if not line.startswith(READY):
             raise SystemExit(f"the listener did not start: {line!r}")
-        yield int(line[len(READY) :])
+        yield Listener(int(line[len(READY) :]), child.pid)
     finally:
         child.terminate()
         child.wait(timeout=60)
 
 
-def serve(url: str, profile: str | None) -> None:
+def serve(url: str, profile: str | None, processes: int) -> None:
     """The child: the listener as the CLI runs it, until terminated (SIGTERM ends it cleanly)."""
     settings = bench_settings(url)
-    with engine_scope(settings) as engine:
+    if processes > 1:
+        serve_processes(settings, profile, processes)
+        return
+    with engine_scope(settings, pre_ping=False) as engine:  # as ``ketaclinic hl7 listen``
         factory = make_session_factory(engine)
         with factory() as session:
             with session.begin():
@@ -249,14 +283,35 @@ def serve(url: str, profile: str | None) -> None:
             stats.dump_stats(profile)
 
 
-def bench(url: str, label: str, seconds: float, profile: str | None) -> None:
+def serve_processes(settings: Settings, profile: str | None, processes: int) -> None:
+    """``ketaclinic hl7 listen --processes N``: worker processes sharing the port."""
+    if profile:
+        raise SystemExit("--profile profiles one listener process: use it without --processes")
+    with engine_scope(settings) as engine, make_session_factory(engine)() as session:
+        with session.begin():
+            clinic_id = service.resolve_clinic(session, None)
+        service.ensure_device_account(session, clinic_id)
+    with contextlib.suppress(KeyboardInterrupt):
+        listener.serve_processes(
+            settings,
+            clinic_id=clinic_id,
+            host="127.0.0.1",
+            port=0,
+            processes=processes,
+            ready=lambda port: print(f"{READY}{port}", flush=True),
+        )
+
+
+def bench(url: str, label: str, seconds: float, profile: str | None, processes: int) -> None:
     started = time.perf_counter()
     mrns = prepare(url)
     print(f"\n{label}: clinic of {MONITORS} infusing patients ready in "
           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
     monitors = [Monitor(mrn, f"0012A1FFFE{index:06X}") for index, mrn in enumerate(mrns)]
-    with listener_process(url, profile) as port:
-        elapsed = asyncio.run(push(monitors, port, seconds))
+    with listener_process(url, profile, processes) as child:
+        cpu_before = cpu_seconds(child.pid)
+        elapsed = asyncio.run(push(monitors, child.port, seconds))
+        cpu_used = cpu_seconds(child.pid) - cpu_before
     reference = parse_only(monitors, min(seconds, 3))
     sent = sum(m.sent for m in monitors)
     acked = sum(len(m.latencies_ms) for m in monitors)
@@ -269,6 +324,8 @@ def bench(url: str, label: str, seconds: float, profile: str | None) -> None:
           f"{rate:9,.0f} messages/s  ({rate / reference:.3f} of parse-only; "
           f"goal {GOAL_PER_S:,}/s: {'met' if rate >= GOAL_PER_S else 'NOT met'}, "
           f"{rate / GOAL_PER_S:.2f} of it)")  # fmt: skip
+    print(f"  listener CPU {cpu_used:.1f} s over {processes} process(es): "
+          f"{cpu_used * 1000 / max(acked, 1):.2f} ms per message")  # fmt: skip
     print(f"  ACK latency p50 {statistics.median(latencies):6.1f} ms   "
           f"p95 {percentile(latencies, 0.95):6.1f} ms   codes {dict(codes)}")  # fmt: skip
     lost = sent - stored
@@ -285,20 +342,32 @@ def main() -> None:
     parser.add_argument("--url", help="a database URL to fill (empty) instead of a fresh one")
     parser.add_argument("--sqlite-too", action="store_true", help="also run on a fresh SQLite")
     parser.add_argument("--profile", help="write the listener's cProfile stats here")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="listener worker processes (hl7 listen --processes)",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.profile)
+        serve(args.serve, args.profile, args.processes)
         return
     server = os.environ.get(PG_ENV)
     if args.url:
-        bench(url_of(args.url), "given database", args.seconds, args.profile)
+        bench(url_of(args.url), "given database", args.seconds, args.profile, args.processes)
     elif server:
         with fresh_postgres(server) as url:
-            bench(url, "PostgreSQL", args.seconds, args.profile)
+            bench(url, "PostgreSQL", args.seconds, args.profile, args.processes)
     if args.sqlite_too or not (args.url or server):
         with tempfile.TemporaryDirectory() as scratch:
-            bench(url_of(str(Path(scratch) / "mllp.db")), "SQLite", args.seconds, args.profile)
+            bench(
+                url_of(str(Path(scratch) / "mllp.db")),
+                "SQLite",
+                args.seconds,
+                args.profile,
+                args.processes,
+            )
 
 
 if __name__ == "__main__":

@@ -90,14 +90,27 @@ _settings_of: WeakKeyDictionary[Engine, Settings] = WeakKeyDictionary()
 _POSTGRES_CONNECT_ARGS = {"options": "-c jit=off"}
 
 
-def make_engine(settings: Settings) -> Engine:
-    """An engine for the configured database; SQLite gets WAL, foreign keys and a busy timeout."""
+#: Without a ping per checkout a pooled connection is replaced after this long, so that one a
+#: firewall or the server dropped while idle is rarely met (an engine made with ``pre_ping=False``).
+RECYCLE_WITHOUT_PING_S = 600
+
+
+def make_engine(settings: Settings, *, pre_ping: bool = True) -> Engine:
+    """An engine for the configured database; SQLite gets WAL, foreign keys and a busy timeout.
+
+    ``pre_ping`` tests each PostgreSQL connection with a round trip when it is checked out of the
+    pool. A caller that handles a dead connection itself (the HL7 listener retries the message
+    once in a new transaction) passes False and saves that round trip per transaction; its
+    connections are then recycled every ``RECYCLE_WITHOUT_PING_S`` instead."""
     if settings.is_sqlite:
         engine = create_engine(settings.database_url, connect_args={"check_same_thread": False})
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
     else:
         engine = create_engine(
-            settings.database_url, pool_pre_ping=True, connect_args=_POSTGRES_CONNECT_ARGS
+            settings.database_url,
+            pool_pre_ping=pre_ping,
+            pool_recycle=-1 if pre_ping else RECYCLE_WITHOUT_PING_S,
+            connect_args=_POSTGRES_CONNECT_ARGS,
         )
     _settings_of[engine] = settings
     return engine
@@ -206,9 +219,9 @@ def is_contention(error: OperationalError) -> bool:
 
 
 @contextmanager
-def engine_scope(settings: Settings) -> Iterator[Engine]:
+def engine_scope(settings: Settings, *, pre_ping: bool = True) -> Iterator[Engine]:
     """An engine for a command that runs once; its connections are closed at the end."""
-    engine = make_engine(settings)
+    engine = make_engine(settings, pre_ping=pre_ping)
     try:
         yield engine
     finally:

@@ -22,6 +22,9 @@ _PENDING = "ketaclinic_audit_pending"
 _TABLE = cast_as(Table, AuditEvent.__table__)
 #: PostgreSQL's id of the writing transaction (the sealer waits until it has ended).
 _CURRENT_XACT_ID = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+# Built once: every transaction that writes inserts its events.
+_INSERT = insert(_TABLE)
+_INSERT_POSTGRES = insert(_TABLE).values(xact_id=_CURRENT_XACT_ID)
 
 
 def record(
@@ -60,10 +63,8 @@ def write_pending(session: Session) -> None:
     rows = session.info.pop(_PENDING, None)
     if not rows:
         return
-    statement = insert(_TABLE)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.values(xact_id=_CURRENT_XACT_ID)
-    session.execute(statement, rows)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    session.execute(_INSERT_POSTGRES if postgres else _INSERT, rows)
 
 
 @event.listens_for(Session, "before_commit")

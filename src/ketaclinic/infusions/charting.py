@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from ketaclinic import clock
@@ -29,13 +30,17 @@ from ketaclinic.errors import Conflict, DoseOutOfRange, InvalidInput, NotFound
 from ketaclinic.infusions.core import State
 from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
 from ketaclinic.infusions.pump import show, show_fraction
-from ketaclinic.infusions.readings import current_setting, delivered, infusion_end
+from ketaclinic.infusions.readings import current_setting, delivered
 from ketaclinic.infusions.readings import so_far as exact_so_far
 from ketaclinic.infusions.recording import (
     append,
+    attach,
     event,
+    first_event_at,
+    last_event_at,
     protocol_of,
     require_charting,
+    require_charting_state,
     touch,
     user_of,
 )
@@ -90,15 +95,114 @@ def record_vitals(
     marks where the values came from when a person did not type them (a bedside monitor)."""
     require_charting(row)
     observed_at = _observed_at(row, data, policy)
-    reading = data.model_dump(exclude={"version", "observed_at", "confirm_implausible"})
-    check_plausible(reading, confirmed=data.confirm_implausible)
-    stored = {**reading, "context": _context(row, observed_at), **(source or {})}
-    if data.confirm_implausible:
-        stored["confirmed_implausible"] = True
-    charted = _chart(row, actor, "vitals", observed_at, data=stored)
-    _raise_alerts(row, alerts_for(reading), charted)
+    ended_at = last_event_at(row, "stop") if row.state == State.OBSERVING else None
+    checked = _checked_vitals(row.state, observed_at, ended_at, data, source)
+    charted = _chart(row, actor, "vitals", observed_at, data=checked.stored)
+    _raise_alerts(row, checked.alerts, charted)
     append(session, actor, row, "session.vitals")
     return row
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What the vitals rules read of a session, for a caller that does not load it as an object
+    (the HL7 listener reads these in the statement that locks the session's row)."""
+
+    session_id: int
+    patient_id: int
+    state: str
+    checked_in_at: datetime | None
+    #: When the pump was last stopped (the observation after it), None before.
+    infusion_end: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckedVitals:
+    """A bedside check that passed every rule, with the alerts it raises: ready to write."""
+
+    observed_at: datetime
+    stored: dict[str, Any]
+    alerts: tuple[Alert, ...]
+
+
+def check_vitals(
+    facts: SessionFacts,
+    data: VitalsIn,
+    policy: ChartingPolicy = DEFAULT_POLICY,
+    source: Mapping[str, str] | None = None,
+) -> CheckedVitals:
+    """The rules of ``record_vitals`` (charting state, late-entry window, plausibility bands,
+    alert rules) for a session known by ``facts``; writes nothing, so a caller charting several
+    checks at once refuses them all before writing any."""
+    require_charting_state(facts.state)
+    observed_at = _observed_time(data, facts.checked_in_at, policy)
+    return _checked_vitals(facts.state, observed_at, facts.infusion_end, data, source)
+
+
+def write_vitals(
+    session: Session, *, actor: Actor, facts: SessionFacts, checked: CheckedVitals
+) -> int:
+    """Write a checked bedside check as ``record_vitals`` does (the event, each alert naming it,
+    the audit entry), with one INSERT per table and no object loaded; returns the event's id."""
+    now = clock.now()
+    connection = session.connection()
+    event_id: int = connection.execute(
+        _INSERT_EVENT,
+        {
+            "session_id": facts.session_id,
+            "kind": "vitals",
+            "at": checked.observed_at,
+            "recorded_at": now,
+            "by_user_id": user_of(actor),
+            "data": checked.stored,
+        },
+    ).scalar_one()
+    if checked.alerts:
+        connection.execute(
+            _INSERT_ALERT,
+            [
+                {
+                    "session_id": facts.session_id,
+                    "rule_id": alert.rule_id,
+                    "message": alert.message,
+                    "severity": alert.severity.value,
+                    "suggested_action": alert.action.value,
+                    "source": alert.source,
+                    "raised_at": now,
+                    "observed_at": checked.observed_at,
+                    "event_id": event_id,
+                }
+                for alert in checked.alerts
+            ],
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="session.vitals",
+        patient_id=facts.patient_id,
+        detail=f"session_id={facts.session_id}",
+    )
+    return event_id
+
+
+_EVENTS = cast(Table, SessionEvent.__table__)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_ALERT = insert(cast(Table, SessionAlert.__table__))
+
+
+def _checked_vitals(
+    state: str,
+    observed_at: datetime,
+    ended_at: datetime | None,
+    data: VitalsIn,
+    source: Mapping[str, str] | None,
+) -> CheckedVitals:
+    reading = data.model_dump(exclude={"version", "observed_at", "confirm_implausible"})
+    check_plausible(reading, confirmed=data.confirm_implausible)
+    stored = {**reading, "context": _context(state, observed_at, ended_at), **(source or {})}
+    if data.confirm_implausible:
+        stored["confirmed_implausible"] = True
+    return CheckedVitals(observed_at, stored, alerts_for(reading))
 
 
 def record_side_effects(
@@ -167,14 +271,21 @@ def adjunct_given(row: InfusionSession, drug: str) -> Decimal:
 
 def _observed_at(row: InfusionSession, data: ObservationIn, policy: ChartingPolicy) -> datetime:
     """When the entry was observed: now, or the late entry's time if it is allowed."""
+    if data.observed_at is None:
+        return clock.now()
+    return _observed_time(data, first_event_at(row, "check_in"), policy)
+
+
+def _observed_time(
+    data: ObservationIn, checked_in_at: datetime | None, policy: ChartingPolicy
+) -> datetime:
     now = clock.now()
     if data.observed_at is None:
         return now
-    check_ins = [e.at for e in row.events if e.kind == "check_in"]
     problem = late_entry_problem(
         data.observed_at,
         now=now,
-        checked_in_at=min(check_ins) if check_ins else None,
+        checked_in_at=checked_in_at,
         max_late_min=policy.late_entry_max_min,
         zone=policy.zone,
     )
@@ -183,10 +294,10 @@ def _observed_at(row: InfusionSession, data: ObservationIn, policy: ChartingPoli
     return data.observed_at
 
 
-def _context(row: InfusionSession, observed_at: datetime) -> str:
-    """During the infusion or in the observation after it, by when the reading was observed."""
-    end = infusion_end(row)
-    if row.state == State.OBSERVING and end is not None and observed_at >= end:
+def _context(state: str, observed_at: datetime, ended_at: datetime | None) -> str:
+    """During the infusion or in the observation after it, by when the reading was observed
+    (``ended_at``: when the pump stopped, known while observing)."""
+    if state == State.OBSERVING and ended_at is not None and observed_at >= ended_at:
         return "observation"
     return "during"
 
@@ -280,8 +391,11 @@ def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...], reading: Sess
     that reading was observed, which a late entry puts before the time it is raised."""
     now = clock.now()
     for alert in alerts:
-        row.alerts.append(
+        attach(
+            row,
+            "alerts",
             SessionAlert(
+                session_id=row.id,
                 rule_id=alert.rule_id,
                 message=alert.message,
                 severity=alert.severity.value,
@@ -290,7 +404,7 @@ def _raise_alerts(row: InfusionSession, alerts: tuple[Alert, ...], reading: Sess
                 raised_at=now,
                 observed_at=reading.at,
                 event=reading,
-            )
+            ),
         )
 
 

@@ -17,10 +17,13 @@ adjunct's per-session limit, an alert acknowledged once) see every earlier write
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session, object_session
 
 from ketaclinic import clock
 from ketaclinic.accounts.core import Actor
@@ -28,7 +31,7 @@ from ketaclinic.audit import service as audit
 from ketaclinic.dosing.protocol import Protocol
 from ketaclinic.errors import Conflict, InvalidInput
 from ketaclinic.infusions.core import GuardContext, Move, State, transition
-from ketaclinic.infusions.models import InfusionSession, SessionEvent
+from ketaclinic.infusions.models import InfusionSession, SessionAlert, SessionEvent
 from ketaclinic.patients import service as patients
 from ketaclinic.patients.models import Patient
 from ketaclinic.protocols import service as protocols
@@ -92,9 +95,13 @@ def patient_of(session: Session, actor: Actor, row: InfusionSession) -> Patient:
 
 
 def require_charting(row: InfusionSession) -> None:
-    if State(row.state) not in CHARTING_STATES:
+    require_charting_state(row.state)
+
+
+def require_charting_state(state: str) -> None:
+    if State(state) not in CHARTING_STATES:
         raise Conflict(
-            f"this is charted from check-in to discharge; the session is {row.state}",
+            f"this is charted from check-in to discharge; the session is {state}",
             loc=("state",),
         )
 
@@ -119,8 +126,51 @@ def event(
         reason=reason,
         data=data or {},
     )
-    row.events.append(added)
+    attach(row, "events", added)
     return added
+
+
+def attach(row: InfusionSession, collection: str, child: SessionEvent | SessionAlert) -> None:
+    """Add ``child`` to one of the session's collections without loading it: a session charted
+    for hours has hundreds of events and alerts, and appending to an unloaded relationship reads
+    them all first (the HL7 listener charts a message every few seconds per chair). A collection
+    already loaded (a page that read the timeline) gets the child too, so it stays current; one
+    not loaded is read from the database, child included, when it is first used."""
+    session = object_session(row)
+    if session is None or row.id is None or collection not in inspect(row).unloaded:
+        getattr(row, collection).append(child)
+        return
+    child.session_id = row.id
+    session.add(child)
+
+
+def first_event_at(row: InfusionSession, kind: str) -> datetime | None:
+    """When the session's first event of ``kind`` happened, without loading its timeline."""
+    return _event_at(row, kind, func.min, min)
+
+
+def last_event_at(row: InfusionSession, kind: str) -> datetime | None:
+    """When the session's last event of ``kind`` happened, without loading its timeline."""
+    return _event_at(row, kind, func.max, max)
+
+
+def _event_at(
+    row: InfusionSession,
+    kind: str,
+    aggregate: Callable[..., Any],
+    pick: Callable[[list[datetime]], datetime],
+) -> datetime | None:
+    session = object_session(row)
+    if session is None or row.id is None or "events" not in inspect(row).unloaded:
+        times = [e.at for e in row.events if e.kind == kind]
+        return pick(times) if times else None
+    # One index lookup (ix_session_event_session_id_kind_at); autoflush includes pending events.
+    found: datetime | None = session.scalar(
+        select(aggregate(SessionEvent.at)).where(
+            SessionEvent.session_id == row.id, SessionEvent.kind == kind
+        )
+    )
+    return found
 
 
 def move(

@@ -27,12 +27,24 @@ Port = Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 
 
+Processes = Annotated[
+    int,
+    typer.Option(
+        "--processes",
+        min=1,
+        max=64,
+        help="Listener processes sharing the port (SO_REUSEPORT), about one per core.",
+    ),
+]
+
+
 @hl7_app.command("listen")
-def hl7_listen(port: Port = 2575, host: Host = "127.0.0.1") -> None:
+def hl7_listen(port: Port = 2575, host: Host = "127.0.0.1", processes: Processes = 1) -> None:
     """Receive ORU^R01 vitals over MLLP and chart them on each patient's active session; every
     message is kept and acknowledged (AA charted, AE kept in the inbox, AR malformed)."""
     settings = load_settings()
-    with engine_scope(settings) as engine:
+    # No ping per message: the listener handles a lost connection (``listener.make_handler``).
+    with engine_scope(settings, pre_ping=False) as engine:
         factory = make_session_factory(engine)
         with factory() as session:
             try:
@@ -45,6 +57,18 @@ def hl7_listen(port: Port = 2575, host: Host = "127.0.0.1") -> None:
         def ready(server: MllpServer) -> None:
             print(f"listening on {host}:{server.port}", flush=True)
 
+        if processes > 1:
+            engine.dispose()  # each worker process opens its own connections
+            with contextlib.suppress(KeyboardInterrupt):
+                listener.serve_processes(
+                    settings,
+                    clinic_id=clinic_id,
+                    host=host,
+                    port=port,
+                    processes=processes,
+                    ready=lambda chosen: print(f"listening on {host}:{chosen}", flush=True),
+                )
+            return
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(
                 listener.listen(

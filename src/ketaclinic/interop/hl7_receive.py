@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,7 +149,7 @@ def _receive(
             if header is not None:
                 earlier = _stored(session, header)
                 if earlier is not None:
-                    return earlier.ack_text
+                    return earlier
             outcome = _decide(
                 session, parsed, clinic_id=clinic_id, zone=zone, policy=policy, device=device
             )
@@ -164,7 +165,7 @@ def _receive(
             earlier = _stored(session, header)
         if earlier is None:
             raise
-        return earlier.ack_text
+        return earlier
 
 
 def _too_long(header: MessageHeader) -> bool:
@@ -177,14 +178,31 @@ def _too_long(header: MessageHeader) -> bool:
     )
 
 
-def _stored(session: Session, header: MessageHeader) -> Hl7Message | None:
-    return session.scalar(
-        select(Hl7Message).where(
-            Hl7Message.sending_application == header.sending_application,
-            Hl7Message.sending_facility == header.sending_facility,
-            Hl7Message.control_id == header.control_id,
+_MESSAGES = cast(Table, Hl7Message.__table__)
+#: The ACK a message from this sender with this MSH-10 got (built once: every message asks).
+_EARLIER_ACK = select(_MESSAGES.c.ack_text).where(
+    _MESSAGES.c.sending_application == bindparam("application"),
+    _MESSAGES.c.sending_facility == bindparam("facility"),
+    _MESSAGES.c.control_id == bindparam("control_id"),
+)
+_INSERT_MESSAGE = insert(_MESSAGES)
+
+
+def _stored(session: Session, header: MessageHeader) -> str | None:
+    """The ACK sent for this message when it was received before, else None."""
+    found: str | None = (
+        session.connection()
+        .execute(
+            _EARLIER_ACK,
+            {
+                "application": header.sending_application,
+                "facility": header.sending_facility,
+                "control_id": header.control_id,
+            },
         )
+        .scalar()
     )
+    return found
 
 
 def _decide(
@@ -200,20 +218,22 @@ def _decide(
         # AR: the message itself cannot be processed; AE: usable but its content cannot be placed.
         where = "refused" if parsed.ack_code == "AR" else "inbox"
         return Outcome(where, parsed.ack_code, parsed.reason, parsed.error_code)
-    # Outside the savepoint: the audit events of a refused charting (the session read) name it.
+    # The audit events of a refused message (the session read) are kept: they name it.
     actor = device if device is not None else device_actor(session, clinic_id)
     try:
-        with session.begin_nested():
-            if isinstance(parsed, Demographics):
+        if isinstance(parsed, Demographics):
+            # A savepoint: the patients service may have written before it refuses.
+            with session.begin_nested():
                 today = clock.now().astimezone(zone).date()
                 patient_id = apply_adt(
                     session, parsed, actor=actor, clinic_id=clinic_id, today=today
                 )
                 return Outcome("accepted", "AA", patient_id=patient_id)
-            patient_id, session_id, note = chart(
-                session, parsed, actor=actor, clinic_id=clinic_id, policy=policy
-            )
-            return Outcome("accepted", "AA", note, patient_id=patient_id, session_id=session_id)
+        # No savepoint: ``chart`` checks every reading before it writes any.
+        patient_id, session_id, note = chart(
+            session, parsed, actor=actor, clinic_id=clinic_id, policy=policy
+        )
+        return Outcome("accepted", "AA", note, patient_id=patient_id, session_id=session_id)
     except CannotAccept as refused:
         return Outcome("refused", "AR", refused.reason, refused.error_code)
     except CannotPlace as refused:
@@ -249,20 +269,20 @@ def _store(
     message_type = (
         f"{header.message_code}^{header.trigger_event}"[:16] if header is not None else ""
     )
-    stored = Hl7Message(
-        clinic_id=clinic_id,
-        received_at=now,
-        sending_application=header.sending_application if header else None,
-        sending_facility=header.sending_facility if header else None,
-        control_id=header.control_id if header else None,
-        message_type=message_type,
-        raw_text=raw_text,
-        outcome=outcome.outcome,
-        ack_code=outcome.ack_code,
-        ack_text=ack,
-        reason=outcome.reason[:REASON_MAX] if outcome.reason else None,
-        patient_id=outcome.patient_id,
-        session_id=outcome.session_id,
-    )
-    session.add(stored)
-    session.flush()
+    stored = {
+        "clinic_id": clinic_id,
+        "received_at": now,
+        "sending_application": header.sending_application if header else None,
+        "sending_facility": header.sending_facility if header else None,
+        "control_id": header.control_id if header else None,
+        "message_type": message_type,
+        "raw_text": raw_text,
+        "outcome": outcome.outcome,
+        "ack_code": outcome.ack_code,
+        "ack_text": ack,
+        "reason": outcome.reason[:REASON_MAX] if outcome.reason else None,
+        "patient_id": outcome.patient_id,
+        "session_id": outcome.session_id,
+    }
+    # One INSERT, no object kept: the unique constraint on sender + MSH-10 still decides.
+    session.connection().execute(_INSERT_MESSAGE, stored)

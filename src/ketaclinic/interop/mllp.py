@@ -131,9 +131,12 @@ class MllpServer:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str, port: int) -> None:
-        """Listen; port 0 picks a free port (see :attr:`port`)."""
-        self._server = await asyncio.start_server(self._on_connection, host, port)
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> None:
+        """Listen; port 0 picks a free port (see :attr:`port`). ``reuse_port`` (SO_REUSEPORT)
+        lets several processes listen on one port, the kernel spreading connections among them."""
+        self._server = await asyncio.start_server(
+            self._on_connection, host, port, reuse_port=reuse_port
+        )
 
     @property
     def port(self) -> int:
@@ -197,10 +200,11 @@ async def start_server(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     read_size: int = 65536,
+    reuse_port: bool = False,
 ) -> MllpServer:
     """A listening :class:`MllpServer`."""
     server = MllpServer(handler, max_message_bytes=max_message_bytes, read_size=read_size)
-    await server.start(host, port)
+    await server.start(host, port, reuse_port=reuse_port)
     return server
 
 
