@@ -232,3 +232,29 @@ def _audit_login(
         else Actor(None, None, None, None, client_address=client_address)
     )
     audit.record(session, actor=actor, action=action, detail=detail, username=username[:64])
+
+
+#: A password hash no password matches (argon2 hashes start with "$argon2").
+UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105
+
+
+def system_actor(
+    session: Session, *, clinic_id: int, username: str, display_name: str, client_address: str
+) -> Actor:
+    """A clinic's account for a machine (the monitors' HL7 listener, the FHIR command line):
+    created on first use, inactive and without a usable password, so nobody can sign in as it,
+    and the audit trail names it for what it wrote."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(
+            clinic_id=clinic_id,
+            username=username,
+            display_name=display_name,
+            role=Role.STAFF.value,
+            password_hash=UNUSABLE_PASSWORD_HASH,
+            is_active=False,
+            created_at=clock.now(),
+        )
+        session.add(user)
+        session.flush()
+    return Actor(user.id, username, None, clinic_id, client_address=client_address)

@@ -9,15 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketaclinic import clock
-from ketaclinic.accounts.core import Actor, Role
-from ketaclinic.accounts.models import Clinic, User
+from ketaclinic.accounts import service as accounts
+from ketaclinic.accounts.core import Actor
+from ketaclinic.accounts.models import Clinic
 from ketaclinic.errors import InvalidInput
 from ketaclinic.interop.fhir_base import IDENTIFIER_TYPE, LOINC, Resource
 from ketaclinic.interop.fhir_referral_items import BODY_WEIGHT_LOINC
 
 #: Not an argon2 hash, so verify_password answers False for every password.
-UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105
 
 
 def resolve_clinic(session: Session, code: str | None) -> Clinic:
@@ -35,23 +34,14 @@ def resolve_clinic(session: Session, code: str | None) -> Clinic:
 
 
 def system_actor(session: Session, clinic_id: int) -> Actor:
-    """The clinic's FHIR exchange account, as whom the command line imports and exports (like
-    the HL7 device account: inactive, no usable password, so it cannot sign in)."""
-    username = f"fhir-exchange-{clinic_id}"
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        user = User(
-            clinic_id=clinic_id,
-            username=username,
-            display_name="FHIR exchange (command line)",
-            role=Role.STAFF.value,
-            password_hash=UNUSABLE_PASSWORD_HASH,
-            is_active=False,
-            created_at=clock.now(),
-        )
-        session.add(user)
-        session.flush()
-    return Actor(user.id, username, None, clinic_id, client_address="cli")
+    """The clinic's FHIR exchange account, as whom the command line imports and exports."""
+    return accounts.system_actor(
+        session,
+        clinic_id=clinic_id,
+        username=f"fhir-exchange-{clinic_id}",
+        display_name="FHIR exchange (command line)",
+        client_address="cli",
+    )
 
 
 #: What of an exported record a referral carries: the record itself, what is known about it, and

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketaclinic import clock
-from ketaclinic.accounts.core import Actor, Role
-from ketaclinic.accounts.models import Clinic, User
+from ketaclinic.accounts import service as accounts
+from ketaclinic.accounts.core import Actor
+from ketaclinic.accounts.models import Clinic
 from ketaclinic.errors import KetaclinicError
 from ketaclinic.infusions.core import State
 
@@ -25,7 +25,6 @@ ACTIVE_STATES = (State.INFUSING.value, State.PAUSED.value, State.OBSERVING.value
 ERR_CANNOT_PLACE = "207"
 
 #: Not an argon2 hash, so verify_password answers False for every password.
-UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105
 
 
 class ClinicNotConfigured(KetaclinicError):
@@ -71,23 +70,14 @@ def device_username(clinic_id: int) -> str:
 
 
 def device_actor(session: Session, clinic_id: int) -> Actor:
-    """The clinic's device account, which charts what monitors send. It cannot sign in: it is
-    inactive and has no usable password."""
-    username = device_username(clinic_id)
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        user = User(
-            clinic_id=clinic_id,
-            username=username,
-            display_name="Bedside monitor (HL7)",
-            role=Role.STAFF.value,
-            password_hash=UNUSABLE_PASSWORD_HASH,
-            is_active=False,
-            created_at=clock.now(),
-        )
-        session.add(user)
-        session.flush()
-    return Actor(user.id, username, None, clinic_id, client_address="hl7")
+    """The clinic's device account, which charts what monitors send."""
+    return accounts.system_actor(
+        session,
+        clinic_id=clinic_id,
+        username=device_username(clinic_id),
+        display_name="Bedside monitor (HL7)",
+        client_address="hl7",
+    )
 
 
 def ensure_device_account(session: Session, clinic_id: int) -> Actor:
