@@ -3,6 +3,7 @@ OperationOutcome, permissions and auditing (issue #14, item 1)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ketaclinic.accounts.core import Role
 from ketaclinic.audit.models import AuditEvent
 from ketaclinic.interop import fhir_server
-from ketaclinic.interop.fhir_base import validated
+from ketaclinic.interop.fhir_base import PRIMARY_DIAGNOSIS_EXTENSION, validated
 from ketaclinic.interop.fhir_search import params_of
 from tests.conftest import patient_body, token_for
 
@@ -124,6 +125,10 @@ def test_read_every_registration_resource_and_another_clinic_sees_none(
     assert found["birthDate"] == "1980-05-17" and found["gender"] == "female"
     conditions = _of_type(bundle, "Condition")
     assert [c["code"]["coding"][0]["code"] for c in conditions] == ["M79.7", "G43.709"]
+    primary = [
+        PRIMARY_DIAGNOSIS_EXTENSION in json.dumps(c.get("extension", [])) for c in conditions
+    ]
+    assert primary == [True, False]
     statements = _of_type(bundle, "MedicationStatement")
     assert [s["medicationCodeableConcept"]["text"] for s in statements] == patient["medications"]
 

@@ -43,6 +43,9 @@ DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 KETAMINE_RXNORM = "6130"
 IV_ROUTE_SNOMED = "47625008"
 
+#: Marks the patient's primary diagnosis on a Condition (ours; FHIR R4 has no element for it).
+PRIMARY_DIAGNOSIS_EXTENSION = "urn:ketaclinic:fhir:extension:primary-diagnosis"
+
 US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
 CORE_PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 

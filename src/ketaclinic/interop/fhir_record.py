@@ -16,6 +16,7 @@ from ketaclinic.interop.fhir_base import (
     CONDITION_VERIFICATION,
     ICD10CM,
     IDENTIFIER_TYPE,
+    PRIMARY_DIAGNOSIS_EXTENSION,
     US_CORE,
     FhirContext,
     Resource,
@@ -116,8 +117,9 @@ def _patient_of_patient(ctx: FhirContext, resource_id: str) -> Patient | None:
 
 
 def condition_resource(diagnosis: Diagnosis) -> Resource:
-    """A diagnosis on the problem list; the primary one comes first (the model orders it so)."""
-    return {
+    """A diagnosis on the problem list; the primary one comes first (the model orders it so)
+    and says so in an extension, which the referral import reads back."""
+    resource: Resource = {
         "resourceType": "Condition",
         "id": str(diagnosis.id),
         "meta": {"profile": [CONDITION_PROFILE]},
@@ -128,6 +130,9 @@ def condition_resource(diagnosis: Diagnosis) -> Resource:
         "subject": reference("Patient", diagnosis.patient_id),
         "recordedDate": instant(diagnosis.recorded_at),
     }
+    if diagnosis.is_primary:
+        resource["extension"] = [{"url": PRIMARY_DIAGNOSIS_EXTENSION, "valueBoolean": True}]
+    return resource
 
 
 def _conditions(ctx: FhirContext, patient: Patient) -> list[Resource]:

@@ -18,6 +18,7 @@ from ketaclinic.interop.fhir_base import (
     ICD10CM,
     IDENTIFIER_TYPE,
     LOINC,
+    PRIMARY_DIAGNOSIS_EXTENSION,
     UCUM,
     Resource,
     mrn_system,
@@ -30,7 +31,6 @@ from ketaclinic.web.fields import ClinicInstant
 #: Marks the Condition that is the patient's primary diagnosis (``valueBoolean: true``); FHIR R4
 #: has no element for it. Without one, the first Condition becomes primary for a patient who has
 #: no primary diagnosis yet.
-PRIMARY_DIAGNOSIS_EXTENSION = "urn:ketaclinic:fhir:extension:primary-diagnosis"
 
 #: Body weight (LOINC 29463-7, CODES.md §1.4), in kilograms (UCUM ``kg``).
 BODY_WEIGHT_LOINC = "29463-7"
