@@ -5,13 +5,20 @@ searches them for any staff reader."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ketaclinic.accounts.core import Role
-from ketaclinic.instruments.definitions import INSTRUMENTS, Instrument
+from ketaclinic.instruments.definitions import (
+    INSTRUMENTS,
+    AnswerOption,
+    AnswerScale,
+    Instrument,
+    Item,
+)
 from ketaclinic.interop import fhir_checks, fhir_questionnaires, fhir_server
 from ketaclinic.interop.fhir_base import Resource, validated
 from tests.conftest import Person, token_for
@@ -96,6 +103,31 @@ def test_items_and_options_are_computed_from_the_definition(key: str) -> None:
             assert written["type"] == "integer" and "answerOption" not in written
             assert _extension(written, MIN_VALUE) == scale.low
             assert _extension(written, MAX_VALUE) == scale.high
+
+
+def test_a_changed_definition_changes_the_questionnaire() -> None:
+    """Nothing is copied into the builder: a new item, label or bound in a definition shows."""
+    phq9 = INSTRUMENTS["phq9"]
+    relabelled = replace(
+        phq9.items[0].scale,
+        options=(replace(phq9.items[0].scale.options[0], label="Never"),)
+        + phq9.items[0].scale.options[1:],
+    )
+    wider = AnswerScale(0, 7, (AnswerOption(0, "None"),))
+    changed = replace(
+        phq9,
+        items=(
+            replace(phq9.items[0], scale=relabelled),
+            *phq9.items[1:],
+            Item("extra", "A new question", None, wider, optional=True),
+        ),
+    )
+    resource = fhir_questionnaires.questionnaire(changed)
+    assert validated(resource) is resource
+    assert resource["item"][0]["answerOption"][0]["valueCoding"]["display"] == "Never"
+    extra = resource["item"][-1]
+    assert (extra["linkId"], extra["type"], extra["required"]) == ("extra", "integer", False)
+    assert (_extension(extra, MIN_VALUE), _extension(extra, MAX_VALUE)) == (0, 7)
 
 
 def test_the_frequency_items_are_coded_and_the_pain_items_are_bounded_numbers() -> None:
