@@ -87,6 +87,7 @@ def test_every_listed_search_parameter_is_accepted_and_others_refused(
         "date": "ge2000-01-01",
         "code": "M79.7",
         "category": "problem-list-item",
+        "url": "urn:ketaclinic:fhir:questionnaire:phq9",
     }
     checked = 0
     for name in fhir_server.supported_types():

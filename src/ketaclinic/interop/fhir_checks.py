@@ -314,3 +314,75 @@ def _frequency_answer_problems(where: str, item: Mapping[str, Any]) -> list[str]
         ):
             found.append(f"{where}.answer[{index}]: needs a valueCoding LA6568-5..LA6571-9")
     return found
+
+
+# --- a QuestionnaireResponse against its Questionnaire ------------------------------------------
+
+MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
+MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
+
+
+def answers_problems(response: Resource, questionnaire: Resource) -> list[str]:
+    """A response against the Questionnaire it names (R4 QuestionnaireResponse rules): the same
+    canonical, every ``linkId`` one the Questionnaire has (nested items included), every coded
+    answer one of the item's ``answerOption`` codings, every whole-number answer an integer item
+    within its ``minValue``/``maxValue``."""
+    found = []
+    url = questionnaire.get("url")
+    if response.get("questionnaire") != url:
+        found.append(
+            f"QuestionnaireResponse.questionnaire: {response.get('questionnaire')!r} "
+            f"is not the Questionnaire's url {url!r}"
+        )
+    items = dict(_questionnaire_items(questionnaire))
+    for index, answered in _indexed(response.get("item")):
+        where = f"QuestionnaireResponse.item[{index}]"
+        link_id = _text(answered.get("linkId"))
+        item = items.get(link_id) if link_id is not None else None
+        if item is None:
+            found.append(f"{where}.linkId: {link_id!r} is not an item of {url!r}")
+            continue
+        for number, answer in _indexed(answered.get("answer")):
+            found += _answer_problems(f"{where}.answer[{number}]", item, answer)
+    return found
+
+
+def _questionnaire_items(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for item in _maps(node.get("item")):
+        link_id = _text(item.get("linkId"))
+        if link_id is not None:
+            yield link_id, item
+        yield from _questionnaire_items(item)
+
+
+def _answer_problems(where: str, item: Mapping[str, Any], answer: Mapping[str, Any]) -> list[str]:
+    if "valueCoding" in answer:
+        return _coded_answer_problems(where, item, _map(answer.get("valueCoding")))
+    if "valueInteger" in answer:
+        return _integer_answer_problems(where, item, answer.get("valueInteger"))
+    return [f"{where}: an answer this check does not know (only valueCoding, valueInteger)"]
+
+
+def _coded_answer_problems(
+    where: str, item: Mapping[str, Any], coding: Mapping[str, Any]
+) -> list[str]:
+    options = [_map(o.get("valueCoding")) for o in _maps(item.get("answerOption"))]
+    key = (coding.get("system"), coding.get("code"))
+    if item.get("type") != "choice" or key not in {
+        (o.get("system"), o.get("code")) for o in options
+    }:
+        return [f"{where}.valueCoding: {key[1]!r} is not an answerOption of the item"]
+    return []
+
+
+def _integer_answer_problems(where: str, item: Mapping[str, Any], value: object) -> list[str]:
+    if item.get("type") != "integer" or not isinstance(value, int) or isinstance(value, bool):
+        return [f"{where}.valueInteger: needs a whole number and an integer item"]
+    bounds = {e.get("url"): e.get("valueInteger") for e in _maps(item.get("extension"))}
+    low, high = bounds.get(MIN_VALUE), bounds.get(MAX_VALUE)
+    if (isinstance(low, int) and value < low) or (isinstance(high, int) and value > high):
+        return [f"{where}.valueInteger: {value} is outside {low}..{high}"]
+    allowed = [o["valueInteger"] for o in _maps(item.get("answerOption")) if "valueInteger" in o]
+    if allowed and value not in allowed:
+        return [f"{where}.valueInteger: {value} is not an answerOption of the item"]
+    return []

@@ -51,8 +51,8 @@ SCORE_UNIT = "{score}"  # CODES.md §1.1: valueQuantity with unit {score}
 LOCAL_SCORE_SYSTEM = "urn:ketaclinic:fhir:score"
 #: The exact fraction of a score whose decimal is given (valueString "19/3").
 EXACT_SCORE = "urn:ketaclinic:fhir:extension:exact-score"
-#: The canonical of the clinic's Questionnaire for an instrument (``...:phq9``). No Questionnaire
-#: resources are served yet; a future one must carry this url.
+#: The canonical of the clinic's Questionnaire for an instrument (``...:phq9``); the
+#: Questionnaires ``fhir_questionnaires`` builds and the server serves carry it as their url.
 QUESTIONNAIRE_BASE = "urn:ketaclinic:fhir:questionnaire:"
 #: The ordinal (score) value of a coded answer, as US Core does (CODES.md §1.2).
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"

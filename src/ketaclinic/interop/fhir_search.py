@@ -52,7 +52,7 @@ MAX_COUNT = 500
 @dataclass(frozen=True)
 class ParamSpec:
     name: str
-    kind: str  # FHIR SearchParamType: token, date, reference, string
+    kind: str  # FHIR SearchParamType: token, date, reference, string, uri
     documentation: str
 
 
@@ -67,6 +67,8 @@ def params_of(resource_type: str, *, in_compartment: bool) -> list[ParamSpec]:
         ]
     elif in_compartment:
         found.append(ParamSpec("patient", "reference", "required: Patient/{id} or {id}"))
+    if resource_type == "Questionnaire":
+        found.append(ParamSpec("url", "uri", "the canonical url, exact match; comma means or"))
     if resource_type in DATE_ELEMENTS:
         where = " or ".join(DATE_ELEMENTS[resource_type])
         found.append(ParamSpec("date", "date", f"{where}; prefixes eq ne gt lt ge le"))
@@ -309,6 +311,8 @@ def _whole(value: str, param: str, low: int, high: int) -> int:
 def matches(search: Search, resource: Resource, zone: ZoneInfo) -> bool:
     kind = resource["resourceType"]
     if search.ids is not None and resource.get("id") not in search.ids:
+        return False
+    if "url" in search.other and resource.get("url") not in search.other["url"].split(","):
         return False
     if search.codes is not None and not token_matches(
         search.codes, codings_at(resource, CODE_ELEMENTS.get(kind))

@@ -17,7 +17,7 @@ from ketaclinic import __version__
 from ketaclinic.accounts.core import Actor
 from ketaclinic.accounts.models import Clinic
 from ketaclinic.audit import service as audit
-from ketaclinic.interop import fhir_care, fhir_observations, fhir_record
+from ketaclinic.interop import fhir_care, fhir_observations, fhir_questionnaires, fhir_record
 from ketaclinic.interop.fhir_base import (
     FHIR_VERSION,
     FhirContext,
@@ -54,10 +54,18 @@ KINDS: dict[str, ResourceKind] = {
     )
 }
 #: Resource types outside any patient's compartment.
-OTHER_TYPES = ("Practitioner",)
-#: Types a front-desk reader may see (the registration record); the rest is clinical.
+OTHER_TYPES = ("Practitioner", "Questionnaire")
+#: Types a front-desk reader may see (the registration record, and the Questionnaires, which
+#: hold no patient data); the rest is clinical.
 REGISTRATION_TYPES = frozenset(
-    {"Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Practitioner"}
+    {
+        "Patient",
+        "Condition",
+        "AllergyIntolerance",
+        "MedicationStatement",
+        "Practitioner",
+        "Questionnaire",
+    }
 )
 _PRACTITIONER_REFERENCE = re.compile(r"^Practitioner/(\d{1,18})$")
 
@@ -91,6 +99,11 @@ def read(ctx: FhirContext, resource_type: str, resource_id: str) -> Resource:
         if user is None:
             raise FhirNotFound(f"no Practitioner/{resource_id} in your clinic")
         return validated(fhir_record.practitioner_resource(ctx, user))
+    if resource_type == "Questionnaire":  # no patient data: nothing to audit
+        found_questionnaire = fhir_questionnaires.find(resource_id)
+        if found_questionnaire is None:
+            raise FhirNotFound(f"no Questionnaire/{resource_id} on this server")
+        return validated(found_questionnaire)
     kind = KINDS[resource_type]
     patient = kind.patient_of(ctx, resource_id)
     found = None
@@ -125,6 +138,10 @@ def search(
         users = fhir_record.practitioners(ctx)
         everyone = [fhir_record.practitioner_resource(ctx, u) for u in users]
         hits = [r for r in everyone if matches(wanted, r, zone)]
+        total, page = len(hits), hits[wanted.offset : wanted.offset + wanted.count]
+    elif resource_type == "Questionnaire":
+        questionnaires = fhir_questionnaires.all_questionnaires()
+        hits = [r for r in questionnaires if matches(wanted, r, zone)]
         total, page = len(hits), hits[wanted.offset : wanted.offset + wanted.count]
     else:
         total, page = _search_compartment(ctx, KINDS[resource_type], wanted, zone)
@@ -278,8 +295,9 @@ def capability_statement(base_url: str) -> Resource:
     rest: Resource = {
         "mode": "server",
         "documentation": "Same accounts and permissions as the JSON API (Bearer token); every "
-        "read of a patient's record is audited. Searches other than Patient and Practitioner "
-        "take one patient at a time. _count (at most 500) and _offset page the results.",
+        "read of a patient's record is audited. Searches other than Patient, Practitioner and "
+        "Questionnaire take one patient at a time. _count (at most 500) and _offset page the "
+        "results.",
         "security": {
             "service": [{"text": "Bearer token from POST /api/v1/auth/token"}],
             "description": "Log in with a clinic account; roles decide what may be read.",
