@@ -39,7 +39,8 @@ from ketaclinic.infusions import pages as infusions_pages
 from ketaclinic.infusions import schedule_pages as infusions_schedule_pages
 from ketaclinic.interop import fhir_api, fhir_import_api
 from ketaclinic.interop import pages as interop_pages
-from ketaclinic.interop.fhir_base import FHIR_PATH
+from ketaclinic.interop.fhir_base import FHIR_PATH, FhirInvalid
+from ketaclinic.interop.fhir_referral import BundleUnreadable
 from ketaclinic.inventory import api as inventory_api
 from ketaclinic.inventory import counts_api as inventory_counts_api
 from ketaclinic.inventory import counts_pages as inventory_counts_pages
@@ -277,6 +278,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KetaclinicError)
     async def on_refusal(request: Request, error: KetaclinicError) -> Response:
         return _error_response(request, error)
+
+    @app.exception_handler(FhirInvalid)
+    async def on_fhir_invalid(request: Request, error: FhirInvalid) -> Response:
+        """A bundle or resource the FHIR import refuses: every problem at its place."""
+        status = 400 if isinstance(error, BundleUnreadable) else 422
+        return fhir_api.outcome_response(status, error.problems, FHIR_ISSUE_CODES[status])
 
     @app.exception_handler(StaleDataError)
     async def on_stale(request: Request, _error: StaleDataError) -> Response:
