@@ -125,12 +125,9 @@ class Visit:
 
 
 def exact(value: Decimal, unit: str, code: str) -> Resource:
-    """A UCUM quantity holding ``value`` itself: an integer when whole, else the Decimal with
-    every digit (``fhir_base.quantity`` writes a float, which would round a dose silently)."""
-    found = quantity(0, unit, code)
-    whole = value == value.to_integral_value()
-    found["value"] = int(value) if whole else value.normalize()
-    return found
+    """A UCUM quantity holding ``value`` itself with every digit (an integer when whole, trailing
+    zeros dropped otherwise); never a float, which would round a dose silently."""
+    return quantity(value if value == value.to_integral_value() else value.normalize(), unit, code)
 
 
 def reasons(visit: Visit) -> Resource:
